@@ -1,0 +1,553 @@
+"""CIFAR-10 as uint8 arrays: find a source, read any accepted format, cache it once.
+
+``load_cifar10()`` is the only entry point the parts need. Sources, in this order:
+
+1. an explicit source: the ``source`` argument (``--data``) or ``$CIFAR10_SOURCE``;
+2. the project's data folder (``data/`` or ``$CIFAR10_DATA_DIR``): the official tarball or its
+   extracted folder placed there, else a conversion cache built earlier;
+3. the Keras cache (``~/.keras/datasets/cifar-10-batches-py`` or its tarball);
+4. the official download, md5-verified before a byte of it is parsed.
+
+Accepted formats: the official ``cifar-10-python.tar.gz``, its extracted ``cifar-10-batches-py/``
+folder, and an image-folder tree ``train/<class>/*`` + ``test/<class>/*`` (optionally under one
+top folder) given as a folder, a .zip or a .tar/.tar.gz.
+
+The official batches are pickles, and a pickle can run code. They are read with an unpickler that
+admits only the numpy array reconstruction the format needs, so a data file can never run code.
+
+The first load converts the source into ``<data dir>/cache/cifar10-<fingerprint>.npz`` (uint8,
+uncompressed, checksummed); later loads read that in well under a second. The fingerprint covers
+the source's path, sizes and modification times, so a changed source gets a fresh cache.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import pickle
+import re
+import socket
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.errors import DataError
+
+try:  # POSIX; on other systems the write-then-rename alone keeps the cache whole
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None
+
+CLASS_NAMES: tuple[str, ...] = ("airplane", "automobile", "bird", "cat", "deer",
+                                "dog", "frog", "horse", "ship", "truck")
+OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
+OFFICIAL_TARBALL = "cifar-10-python.tar.gz"
+BATCHES_FOLDER = "cifar-10-batches-py"
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+META_FILE = "batches.meta"
+IMAGE_SHAPE = (32, 32, 3)
+N_TRAIN, N_TEST = 50_000, 10_000
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CACHE_FORMAT_VERSION = 1
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm")
+
+
+@dataclass(frozen=True)
+class Cifar10:
+    """The data set. Images (N, 32, 32, 3) uint8 RGB; labels (N,) int64 in [0, 10)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...]
+    source: str
+
+
+# ----------------------------------------------------------------------------- where to look
+
+def default_data_dir() -> Path:
+    """``$CIFAR10_DATA_DIR`` or the project's ``data/`` folder."""
+    return Path(os.environ.get("CIFAR10_DATA_DIR") or PROJECT_ROOT / "data")
+
+
+def keras_datasets_dir() -> Path:
+    """Where Keras keeps downloaded data sets (``$KERAS_HOME`` or ``~/.keras``)."""
+    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
+
+
+def _how_to_provide(data_dir: Path) -> str:
+    return (f"Provide the data in one of these ways: pass --data PATH or set CIFAR10_SOURCE to the "
+            f"official {OFFICIAL_TARBALL}, its extracted {BATCHES_FOLDER}/ folder or an image-folder "
+            f"tree (train/<class>/, test/<class>/; folder, .zip or .tar.gz); or place "
+            f"{OFFICIAL_TARBALL} in {data_dir}/; or have Keras' cache in {keras_datasets_dir()}/.")
+
+
+def find_local_source(data_dir: Path) -> Path | None:
+    """The first local source in the documented order after an explicit one, or None."""
+    for candidate in (data_dir / OFFICIAL_TARBALL, data_dir / BATCHES_FOLDER):
+        if candidate.exists():
+            return candidate
+    cached = newest_usable_cache(data_dir)
+    if cached is not None:
+        return cached
+    keras = keras_datasets_dir()
+    for candidate in (keras / BATCHES_FOLDER, keras / f"{BATCHES_FOLDER}.tar.gz"):
+        if candidate.exists():
+            return candidate
+    return None
+
+
+# ----------------------------------------------------------------------------- entry point
+
+def load_cifar10(source: str | os.PathLike | None = None, *, data_dir: Path | None = None,
+                 download: bool = True, url: str | None = None, md5: str = OFFICIAL_MD5,
+                 progress: bool = True) -> Cifar10:
+    """Load CIFAR-10 from the first available source (see the module docstring).
+
+    Args:
+        source: explicit source path; None means ``$CIFAR10_SOURCE`` or the search order.
+        data_dir: downloads and caches; default ``default_data_dir()``.
+        download: allow the official download when nothing local is found.
+        url: download address (default ``$CIFAR10_URL`` or the official one); the bytes must
+            still match ``md5``.
+        md5: expected md5 of the official tarball.
+        progress: show progress bars while downloading and converting.
+    Raises:
+        DataError: nothing found, download failed, or the source is corrupt or malformed.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    origin = "--data"
+    if source is None and os.environ.get("CIFAR10_SOURCE"):
+        source, origin = os.environ["CIFAR10_SOURCE"], "CIFAR10_SOURCE"
+    if source is not None:
+        path = Path(source).expanduser()
+        if not path.exists():
+            raise DataError(f"{path} (from {origin}) does not exist. " + _how_to_provide(data_dir))
+    else:
+        path = find_local_source(data_dir)
+        if path is None:
+            if not download:
+                raise DataError(f"no CIFAR-10 data found (looked in {data_dir}/ and "
+                                f"{keras_datasets_dir()}/). " + _how_to_provide(data_dir))
+            path = data_dir / OFFICIAL_TARBALL
+            download_official(path, url=url or os.environ.get("CIFAR10_URL") or OFFICIAL_URL,
+                              md5=md5, progress=progress)
+    if path.suffix == ".npz" and path.parent == data_dir / "cache":
+        dataset = read_cache(path)
+        if dataset is None:
+            raise DataError(f"{path} is not a valid cache; delete it and run again.")
+        return dataset
+    return _load_through_cache(path, data_dir, md5=md5, progress=progress)
+
+
+def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool) -> Cifar10:
+    fingerprint = source_fingerprint(path)
+    cache_path = data_dir / "cache" / f"cifar10-{fingerprint}.npz"
+    dataset = read_cache(cache_path, expected_fingerprint=fingerprint)
+    if dataset is not None:
+        return dataset
+    try:
+        cache_path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DataError(f"cannot create the cache folder {cache_path.parent} ({error.strerror}); "
+                        f"set CIFAR10_DATA_DIR to a writable folder.") from None
+    with _exclusive_lock(cache_path.with_suffix(".lock")):
+        # Another process may have built it while we waited for the lock.
+        dataset = read_cache(cache_path, expected_fingerprint=fingerprint)
+        if dataset is not None:
+            return dataset
+        if path.is_file() and path.name == OFFICIAL_TARBALL:
+            verify_md5(path, md5)
+        dataset = read_source(path, progress=progress)
+        write_cache(cache_path, dataset, fingerprint)
+    return dataset
+
+
+# ----------------------------------------------------------------------------- download
+
+def download_official(dest: Path, *, url: str = OFFICIAL_URL, md5: str = OFFICIAL_MD5,
+                      progress: bool = True, timeout: float = 30.0) -> Path:
+    """Download the official tarball to ``dest``, verifying its md5 before keeping it.
+
+    The bytes go to ``dest.part`` first; on any failure that file is removed.
+    """
+    from tqdm import tqdm
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    partial = dest.with_name(dest.name + ".part")
+    digest = hashlib.md5()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=total, unit="B", unit_scale=True, desc=f"downloading {dest.name}",
+                      disable=not progress) as bar:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    bar.update(len(chunk))
+        if digest.hexdigest() != md5:
+            raise DataError(f"the download from {url} has md5 {digest.hexdigest()}, expected {md5}: "
+                            f"it is corrupt or not the official archive, and was deleted. Run again, "
+                            f"or download it yourself and pass --data PATH.")
+        os.replace(partial, dest)
+    except (urllib.error.URLError, socket.timeout, ConnectionError, ValueError) as error:
+        reason = getattr(error, "reason", None) or error
+        raise DataError(f"no local CIFAR-10 data found and the download from {url} failed ({reason}). "
+                        + _how_to_provide(dest.parent)) from None
+    finally:
+        partial.unlink(missing_ok=True)
+    return dest
+
+
+def verify_md5(path: Path, expected: str) -> None:
+    """Refuse a file claiming to be the official tarball whose md5 differs."""
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 22):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise DataError(f"{path} has md5 {digest.hexdigest()}, but the official {OFFICIAL_TARBALL} "
+                        f"has {expected}: the file is corrupt or incomplete. Download it again "
+                        f"(delete it and rerun), or rename it if it is a custom archive.")
+
+
+# ----------------------------------------------------------------------------- cache
+
+def source_fingerprint(path: Path) -> str:
+    """A short hash of the source's resolved path, sizes and modification times."""
+    digest = hashlib.sha256(f"cifar10-cache-v{CACHE_FORMAT_VERSION}".encode())
+    path = path.resolve()
+    if path.is_dir():
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                stat = os.stat(os.path.join(root, name))
+                rel = os.path.relpath(os.path.join(root, name), path)
+                digest.update(f"{rel}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    else:
+        stat = path.stat()
+        digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+    digest.update(str(path).encode())
+    return digest.hexdigest()[:16]
+
+
+def _checksum(arrays: Iterable[np.ndarray]) -> int:
+    crc = 0
+    for array in arrays:
+        crc = zlib.crc32(memoryview(np.ascontiguousarray(array)).cast("B"), crc)
+    return crc
+
+
+def write_cache(cache_path: Path, dataset: Cifar10, fingerprint: str) -> None:
+    """Write the cache atomically: to a temporary file in the same folder, then rename."""
+    arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
+    meta = {"version": CACHE_FORMAT_VERSION, "fingerprint": fingerprint, "source": dataset.source,
+            "class_names": list(dataset.class_names), "crc32": _checksum(arrays),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+    temporary = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.tmp")
+    try:
+        with open(temporary, "wb") as file:
+            np.savez(file, x_train=dataset.x_train, y_train=dataset.y_train, x_test=dataset.x_test,
+                     y_test=dataset.y_test, meta=np.array(json.dumps(meta)))
+        os.replace(temporary, cache_path)
+    except OSError as error:
+        raise DataError(f"cannot write the cache {cache_path} ({error.strerror}); "
+                        f"set CIFAR10_DATA_DIR to a writable folder with ~200 MB free.") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def read_cache(cache_path: Path, expected_fingerprint: str | None = None) -> Cifar10 | None:
+    """The cached data set, or None when the cache is missing, stale, truncated or corrupt."""
+    if not cache_path.is_file():
+        return None
+    try:
+        with np.load(cache_path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+            if meta.get("version") != CACHE_FORMAT_VERSION:
+                return None
+            if expected_fingerprint is not None and meta.get("fingerprint") != expected_fingerprint:
+                return None
+            arrays = [archive[key] for key in ("x_train", "y_train", "x_test", "y_test")]
+    except Exception:  # truncated zip, bad header, bad JSON: all mean "rebuild"
+        return None
+    if _checksum(arrays) != meta.get("crc32"):
+        return None
+    return Cifar10(*arrays, class_names=tuple(meta["class_names"]), source=meta["source"])
+
+
+def newest_usable_cache(data_dir: Path) -> Path | None:
+    """The newest cache whose recorded source still matches (or no longer exists)."""
+    caches = sorted((data_dir / "cache").glob("cifar10-*.npz"), key=lambda p: p.stat().st_mtime,
+                    reverse=True)
+    for cache in caches:
+        try:
+            with np.load(cache, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"]))
+        except Exception:
+            continue
+        source = Path(meta.get("source", ""))
+        if source.exists() and source_fingerprint(source) != meta.get("fingerprint"):
+            continue  # stale: its source changed since
+        return cache
+    return None
+
+
+class _exclusive_lock:
+    """Holds an exclusive lock file so that concurrent first loads build the cache once."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.file = None
+
+    def __enter__(self):
+        self.file = open(self.path, "a")
+        if fcntl is not None:
+            fcntl.flock(self.file, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if fcntl is not None:
+            fcntl.flock(self.file, fcntl.LOCK_UN)
+        self.file.close()
+        return False
+
+
+# ----------------------------------------------------------------------------- readers
+
+def read_source(path: Path, progress: bool = True) -> Cifar10:
+    """Read any accepted format into arrays, validating shapes, labels and classes."""
+    try:
+        if path.is_dir():
+            members = _folder_members(path)
+        elif zipfile.is_zipfile(path):
+            members = _zip_members(path)
+        elif _is_tar(path):
+            members = _tar_members(path)
+        else:
+            raise DataError(f"{path} is neither a folder, a .zip nor a .tar(.gz) archive: unknown "
+                            f"format. " + _how_to_provide(default_data_dir()))
+        return _parse_members(path, members, progress=progress)
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:
+        if isinstance(error, OSError) and error.errno is not None and not isinstance(error, EOFError):
+            raise DataError(f"cannot read {path}: {error.strerror}.") from None
+        raise DataError(f"{path} is truncated or corrupt ({type(error).__name__}: {error}); "
+                        f"no cache was written. Download or copy it again.") from None
+
+
+def _is_tar(path: Path) -> bool:
+    try:
+        return tarfile.is_tarfile(path)
+    except (OSError, EOFError, zlib.error, tarfile.TarError):
+        # A gzip stream cut short can fail here already; report it as truncated later.
+        return path.name.endswith((".tar", ".tar.gz", ".tgz"))
+
+
+
+
+def _folder_members(root: Path) -> list[tuple[str, bytes | Path]]:
+    members = []
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            full = Path(directory) / name
+            members.append((full.relative_to(root).as_posix(), full))
+    return members
+
+
+def _zip_members(path: Path) -> list[tuple[str, bytes | Path]]:
+    with zipfile.ZipFile(path) as archive:
+        return [(info.filename, archive.read(info)) for info in archive.infolist() if not info.is_dir()]
+
+
+def _tar_members(path: Path) -> list[tuple[str, bytes | Path]]:
+    members = []
+    with tarfile.open(path, "r:*") as archive:
+        for info in archive:  # one sequential pass; nothing is extracted to disk
+            if info.isfile():
+                members.append((info.name, archive.extractfile(info).read()))
+    return members
+
+
+def _content(member: bytes | Path) -> bytes:
+    return member.read_bytes() if isinstance(member, Path) else member
+
+
+def _parse_members(path: Path, members: list[tuple[str, bytes | Path]], progress: bool) -> Cifar10:
+    by_base = {}
+    for name, member in members:
+        by_base.setdefault(name.rsplit("/", 1)[-1], []).append((name, member))
+    if "data_batch_1" in by_base or TEST_BATCH in by_base:
+        return _parse_batches(path, by_base)
+    splits = _image_folder_split(members)
+    if splits:
+        return _parse_image_folders(path, splits, progress=progress)
+    raise DataError(f"{path}: found neither the official batches (data_batch_1..5, test_batch) nor "
+                    f"image folders train/<class>/ and test/<class>/: unknown format. "
+                    + _how_to_provide(default_data_dir()))
+
+
+# ------------------------------------------------------------------ official pickled batches
+
+_RECONSTRUCT = np.ndarray.__reduce__(np.zeros(1))[0]  # numpy's array-rebuilding function
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): __import__("codecs").encode,  # bytes in protocol-2 pickles from Python 3
+}
+
+
+class _ArraysOnlyUnpickler(pickle.Unpickler):
+    """Admits only the globals a CIFAR-10 batch needs; anything else is refused, never called."""
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _ALLOWED_GLOBALS[(module, name)]
+        except KeyError:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}") from None
+
+
+def safe_unpickle(data: bytes, what: str) -> object:
+    """Unpickle CIFAR-10 batch bytes without ever running code from them."""
+    try:
+        return _ArraysOnlyUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except pickle.UnpicklingError as error:
+        raise DataError(f"{what} is not a CIFAR-10 batch ({error}); it was refused without being "
+                        f"run. Use the official archive.") from None
+    except Exception as error:
+        raise DataError(f"{what} is truncated or corrupt ({type(error).__name__}). "
+                        f"Download or copy it again.") from None
+
+
+def _batch_arrays(path: Path, name: str, batch: object) -> tuple[np.ndarray, np.ndarray]:
+    where = f"{path} ({name})"
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DataError(f"{where} has no data and labels entries: not a CIFAR-10 batch.")
+    data, labels = batch[b"data"], np.asarray(batch[b"labels"])
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3072:
+        shape = getattr(data, "shape", type(data).__name__)
+        raise DataError(f"{where} holds images of shape {shape} and type {getattr(data, 'dtype', '?')}; "
+                        f"expected (N, 3072) uint8 (32x32x3 images).")
+    if labels.shape != (len(data),) or not np.issubdtype(labels.dtype, np.integer):
+        raise DataError(f"{where} has {labels.shape} labels for {len(data)} images; expected one "
+                        f"integer label per image.")
+    _check_labels(where, labels)
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels.astype(np.int64)
+
+
+def _check_labels(where: str, labels: np.ndarray) -> None:
+    if labels.size and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):
+        raise DataError(f"{where} has labels from {labels.min()} to {labels.max()}; expected 0..9.")
+
+
+def _parse_batches(path: Path, by_base: dict) -> Cifar10:
+    def load(name: str) -> object:
+        found = by_base.get(name)
+        if not found:
+            raise DataError(f"{path} lacks {name}: the official layout has {', '.join(TRAIN_BATCHES)}, "
+                            f"{TEST_BATCH} and {META_FILE}. Download or extract it again.")
+        member_name, member = found[0]
+        return safe_unpickle(_content(member), f"{path} ({member_name})")
+
+    if META_FILE in by_base:
+        meta = load(META_FILE)
+        names = tuple(n.decode() if isinstance(n, bytes) else str(n)
+                      for n in (meta.get(b"label_names", []) if isinstance(meta, dict) else []))
+        if names != CLASS_NAMES:
+            raise DataError(f"{path} ({META_FILE}) names the classes {list(names)}; expected the "
+                            f"CIFAR-10 classes {list(CLASS_NAMES)}.")
+    train = [_batch_arrays(path, name, load(name)) for name in TRAIN_BATCHES]
+    test = _batch_arrays(path, TEST_BATCH, load(TEST_BATCH))
+    x_train = np.concatenate([x for x, _ in train])
+    y_train = np.concatenate([y for _, y in train])
+    return _validated(path, x_train, y_train, test[0], test[1])
+
+
+# ------------------------------------------------------------------ image folders
+
+def _image_folder_split(members) -> dict[str, dict[str, list]]:
+    """{'train': {class: [(name, member)]}, 'test': {...}} from paths .../<split>/<class>/<file>."""
+    splits: dict[str, dict[str, list]] = {}
+    prefixes = set()
+    for name, member in members:
+        parts = name.split("/")
+        if len(parts) < 3 or parts[-3] not in ("train", "test") or parts[-1].startswith("."):
+            continue
+        prefixes.add("/".join(parts[:-3]))
+        splits.setdefault(parts[-3], {}).setdefault(parts[-2], []).append((name, member))
+    if len(prefixes) > 1:
+        raise DataError(f"found train/ and test/ folders under several tops ({sorted(prefixes)[:3]}); "
+                        f"expected one image-folder tree.")
+    return splits
+
+
+def _natural_key(name: str) -> list:
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def _parse_image_folders(path: Path, splits: dict, progress: bool) -> Cifar10:
+    from PIL import Image, UnidentifiedImageError
+    from tqdm import tqdm
+
+    arrays = {}
+    for split in ("train", "test"):
+        classes = splits.get(split, {})
+        if not classes:
+            raise DataError(f"{path} has no images under {split}/<class>/; expected the "
+                            f"{split} split as {split}/airplane/*.jpg, {split}/automobile/*.jpg, ...")
+        found, expected = set(classes), set(CLASS_NAMES)
+        if found != expected:
+            missing, extra = sorted(expected - found), sorted(found - expected)
+            raise DataError(f"{path} {split}/ has class folders {sorted(found)}; expected exactly "
+                            f"{list(CLASS_NAMES)} (missing: {missing or 'none'}; "
+                            f"unexpected: {extra or 'none'}).")
+        items = [(label, name, member) for label, cls in enumerate(CLASS_NAMES)
+                 for name, member in sorted(classes[cls], key=lambda m: _natural_key(m[0]))]
+        images = np.empty((len(items), *IMAGE_SHAPE), dtype=np.uint8)
+        labels = np.empty(len(items), dtype=np.int64)
+        for i, (label, name, member) in enumerate(tqdm(items, desc=f"decoding {split} images",
+                                                       unit="img", disable=not progress,
+                                                       mininterval=1.0)):
+            try:
+                with Image.open(io.BytesIO(_content(member))) as image:
+                    image.load()
+                    if image.size != (32, 32) or image.mode != "RGB":
+                        raise DataError(f"{path}: {name} is a {image.size[0]}x{image.size[1]} "
+                                        f"{image.mode} image; expected 32x32 RGB.")
+                    images[i] = np.asarray(image)
+            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+                raise DataError(f"{path}: {name} does not decode as an image ({error}); "
+                                f"no cache was written. Replace the file or the archive.") from None
+            labels[i] = label
+        arrays[split] = (images, labels)
+    return _validated(path, *arrays["train"], *arrays["test"])
+
+
+def _validated(path: Path, x_train, y_train, x_test, y_test) -> Cifar10:
+    for split, x, y in (("train", x_train, y_train), ("test", x_test, y_test)):
+        if len(x) == 0:
+            raise DataError(f"{path} has an empty {split} split; expected CIFAR-10's "
+                            f"{N_TRAIN if split == 'train' else N_TEST} images.")
+        if x.shape[1:] != IMAGE_SHAPE or x.dtype != np.uint8:
+            raise DataError(f"{path} {split} images have shape {x.shape[1:]}; expected 32x32x3 uint8.")
+        if len(y) != len(x):
+            raise DataError(f"{path} {split} has {len(x)} images but {len(y)} labels.")
+        _check_labels(f"{path} {split}", y)
+    return Cifar10(x_train, y_train, x_test, y_test, class_names=CLASS_NAMES,
+                   source=str(path.resolve()))

@@ -1,0 +1,103 @@
+"""Layer and activation pairs in the CS231n style.
+
+``*_forward`` returns the output and a cache holding what the backward pass needs;
+``*_backward`` takes the upstream gradient ``dout`` (same shape as the output) and the cache,
+and returns the gradient with respect to the input (and to the parameters, for dense).
+Shapes: N samples, D inputs, M outputs. Everything stays in the input's dtype (float32 in
+training, float64 in the gradient checks).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """Affine layer ``out = x @ w + b``.
+
+    x: (N, D), w: (D, M), b: (M,) -> out: (N, M); cache (x, w).
+    """
+    out = x @ w
+    out += b
+    return out, (x, w)
+
+
+def dense_backward(dout: np.ndarray, cache: tuple, need_input_grad: bool = True
+                   ) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """Gradients of the affine layer.
+
+    dout: (N, M) -> dx: (N, D) (None when ``need_input_grad`` is False: the first layer's input
+    gradient is never used, and skipping it saves a third of the work), dw: (D, M), db: (M,).
+    """
+    x, w = cache
+    dx = dout @ w.T if need_input_grad else None
+    return dx, x.T @ dout, dout.sum(axis=0)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function, stable for large |x|: exp is only ever taken of -|x|."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+
+
+def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x: (N, M) -> out (N, M) in (0, 1); cache: out."""
+    out = sigmoid(x)
+    return out, out
+
+
+def sigmoid_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
+    """d sigmoid / dx = s (1 - s). dout: (N, M) -> dx: (N, M)."""
+    s = cache
+    return dout * s * (1 - s)
+
+
+def tanh_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x: (N, M) -> out (N, M) in (-1, 1); cache: out."""
+    out = np.tanh(x)
+    return out, out
+
+
+def tanh_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
+    """d tanh / dx = 1 - tanh^2. dout: (N, M) -> dx: (N, M)."""
+    t = cache
+    return dout * (1 - t * t)
+
+
+def relu_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x: (N, M) -> out = max(x, 0); cache: the mask x > 0."""
+    mask = x > 0
+    return x * mask, mask
+
+
+def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
+    """Gradient passes where the input was positive (0 at x == 0). dout: (N, M) -> dx: (N, M)."""
+    return dout * cache
+
+
+def softmax(x: np.ndarray) -> np.ndarray:
+    """Row-wise softmax of logits x: (N, K) -> (N, K), stable by subtracting the row max."""
+    shifted = x - x.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def softmax_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x: (N, K) -> probabilities (N, K); cache: the probabilities."""
+    p = softmax(x)
+    return p, p
+
+
+def softmax_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
+    """Jacobian-vector product of softmax: dx = p * (dout - sum(dout * p)). (N, K) -> (N, K).
+
+    Training never calls this: ``softmax_cross_entropy`` fuses softmax and loss into ``p - y``.
+    """
+    p = cache
+    return p * (dout - (dout * p).sum(axis=1, keepdims=True))
+
+
+ACTIVATIONS = {
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "relu": (relu_forward, relu_backward),
+    "tanh": (tanh_forward, tanh_backward),
+}
