@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import os
 import pickle
 import re
@@ -60,6 +61,7 @@ IMAGE_SHAPE = (32, 32, 3)
 N_TRAIN, N_TEST = 50_000, 10_000
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+log = logging.getLogger("cifar")
 CACHE_FORMAT_VERSION = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm")
 
@@ -171,6 +173,7 @@ def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool)
             return dataset
         if path.is_file() and path.name == OFFICIAL_TARBALL:
             verify_md5(path, md5)
+        log.info("converting %s into the cache %s (first load only)", path, cache_path)
         dataset = read_source(path, progress=progress)
         write_cache(cache_path, dataset, fingerprint)
     return dataset
