@@ -99,11 +99,9 @@ def timed(what: str) -> Iterator[dict[str, float]]:
     """Log how long a step took; the yielded dict gets the 'seconds' when the step ends."""
     result: dict[str, float] = {}
     start = time.perf_counter()
-    try:
-        yield result
-    finally:
-        result["seconds"] = time.perf_counter() - start
-        log.info("%s: %.2f s", what, result["seconds"])
+    yield result  # on an exception nothing is logged: the error message speaks for itself
+    result["seconds"] = time.perf_counter() - start
+    log.info("%s: %.2f s", what, result["seconds"])
 
 
 def setup_logging() -> None:

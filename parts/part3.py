@@ -14,7 +14,7 @@ from common.mlp_experiment import MLPDefaults, add_mlp_arguments, run_mlp_part
 PART, TITLE = "part3", "Part 3: 3072-64-10 softmax network, 10 classes"
 # Architecture from the assignment; optimizer, lr, L2, mirrored copies and the cosine decay
 # were chosen by validation accuracy (the test set played no part in the choice).
-DEFAULTS = MLPDefaults(hidden=[64], activation="sigmoid", init="xavier", optimizer="momentum", lr=0.01,
+DEFAULTS = MLPDefaults(hidden=[64], activation="sigmoid", init="xavier", optimizer="momentum", lr=0.03,
                        batch_size=64, epochs=30, patience=10, schedule="cosine", l2=1e-3, hflip=True)
 
 

@@ -1,0 +1,309 @@
+"""Proof that the numpy core is right: finite differences, PyTorch autograd, torch.optim."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from common.nn import layers as L
+from common.nn import losses
+from common.nn.init import INITIALIZERS, he, small_random, xavier
+from common.nn.network import MLP
+from common.nn.optim import SGD, Adam, Momentum, make_optimizer
+from common.nn.training import TrainConfig, fit, scheduled_lr
+
+RNG = np.random.default_rng(0)
+
+
+def numeric_gradient(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """Central differences of the scalar function f at x (float64), one coordinate at a time."""
+    grad = np.zeros_like(x)
+    it = np.nditer(x, flags=["multi_index"])
+    for _ in it:
+        i = it.multi_index
+        old = x[i]
+        x[i] = old + h
+        plus = f()
+        x[i] = old - h
+        minus = f()
+        x[i] = old
+        grad[i] = (plus - minus) / (2 * h)
+    return grad
+
+
+def relative_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))
+
+
+# ----------------------------------------------------------------------------- layers
+
+def test_dense_gradients():
+    x, w, b = RNG.normal(size=(5, 4)), RNG.normal(size=(4, 3)), RNG.normal(size=3)
+    dout = RNG.normal(size=(5, 3))
+    out, cache = L.dense_forward(x, w, b)
+    np.testing.assert_allclose(out, x @ w + b)
+    dx, dw, db = L.dense_backward(dout, cache)
+    f = lambda: float(np.sum(L.dense_forward(x, w, b)[0] * dout))  # noqa: E731
+    assert relative_error(dx, numeric_gradient(f, x)) < 1e-6
+    assert relative_error(dw, numeric_gradient(f, w)) < 1e-6
+    assert relative_error(db, numeric_gradient(f, b)) < 1e-6
+    assert L.dense_backward(dout, cache, need_input_grad=False)[0] is None
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
+def test_activation_gradients(name):
+    forward, backward = L.ACTIVATIONS[name]
+    x = RNG.normal(size=(6, 5))
+    x[np.abs(x) < 1e-3] = 0.5  # keep ReLU away from its kink
+    dout = RNG.normal(size=x.shape)
+    _, cache = forward(x)
+    f = lambda: float(np.sum(forward(x)[0] * dout))  # noqa: E731
+    assert relative_error(backward(dout, cache), numeric_gradient(f, x)) < 1e-6
+
+
+def test_softmax_gradient_and_stability():
+    x = RNG.normal(size=(4, 6))
+    dout = RNG.normal(size=x.shape)
+    p, cache = L.softmax_forward(x)
+    np.testing.assert_allclose(p.sum(axis=1), 1)
+    f = lambda: float(np.sum(L.softmax_forward(x)[0] * dout))  # noqa: E731
+    assert relative_error(L.softmax_backward(dout, cache), numeric_gradient(f, x)) < 1e-6
+    big = np.array([[1000.0, 0.0, -1000.0]])
+    assert np.all(np.isfinite(L.softmax(big))) and L.softmax(big)[0, 0] == pytest.approx(1)
+
+
+def test_sigmoid_is_stable_at_extremes():
+    x = np.array([-1000.0, -50.0, 0.0, 50.0, 1000.0], dtype=np.float32)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # underflow to 0 is fine
+        s = L.sigmoid(x)
+    assert s.dtype == np.float32
+    np.testing.assert_allclose(s, [0, 1.9287e-22, 0.5, 1, 1], rtol=1e-3)
+
+
+# ----------------------------------------------------------------------------- losses
+
+def test_binary_cross_entropy_gradient_and_value():
+    z, y = RNG.normal(size=(7, 1)), RNG.integers(0, 2, size=7)
+    loss, grad = losses.binary_cross_entropy(z, y)
+    p = 1 / (1 + np.exp(-z[:, 0]))
+    assert loss == pytest.approx(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+    f = lambda: losses.binary_cross_entropy(z, y)[0]  # noqa: E731
+    assert relative_error(grad, numeric_gradient(f, z)) < 1e-6
+    huge, _ = losses.binary_cross_entropy(np.array([[1000.0], [-1000.0]]), np.array([0, 1]))
+    assert huge == pytest.approx(1000.0)
+
+
+@pytest.mark.parametrize("one_hot", [False, True])
+def test_softmax_cross_entropy_gradient(one_hot):
+    z, y = RNG.normal(size=(6, 4)), RNG.integers(0, 4, size=6)
+    target = np.eye(4)[y] if one_hot else y
+    loss, grad = losses.softmax_cross_entropy(z, target)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    assert loss == pytest.approx(-np.mean(np.log(p[np.arange(6), y])))
+    f = lambda: losses.softmax_cross_entropy(z, target)[0]  # noqa: E731
+    assert relative_error(grad, numeric_gradient(f, z)) < 1e-6
+    big, _ = losses.softmax_cross_entropy(np.array([[1000.0, 0.0]]), np.array([1]))
+    assert big == pytest.approx(1000.0)
+
+
+# ----------------------------------------------------------------------------- network
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("outputs", [1, 4])
+def test_network_gradients_by_finite_differences(activation, outputs):
+    model = MLP([5, 4, outputs], activation=activation, init="xavier", seed=1, l2=0.1, dtype=np.float64)
+    x, y = RNG.normal(size=(8, 5)), RNG.integers(0, max(outputs, 2), size=8)
+    _, grads, _ = model.loss_and_grads(x, y)
+    for p, g in zip(model.params, grads):
+        numeric = numeric_gradient(lambda: model.loss_and_grads(x, y)[0], p)
+        assert relative_error(g, numeric) < 1e-6
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("outputs", [1, 10])
+def test_network_gradients_match_pytorch_autograd(activation, outputs):
+    model = MLP([12, 7, 5, outputs], activation=activation, init="he", seed=2, l2=0.01, dtype=np.float64)
+    x, y = RNG.normal(size=(9, 12)), RNG.integers(0, max(outputs, 2), size=9)
+    loss, grads, _ = model.loss_and_grads(x, y)
+
+    params = [torch.tensor(p, requires_grad=True) for p in model.params]
+    h = torch.tensor(x)
+    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
+    for i in range(0, len(params), 2):
+        h = h @ params[i] + params[i + 1]
+        if i < len(params) - 2:
+            h = act(h)
+    if outputs == 1:
+        torch_loss = torch.nn.functional.binary_cross_entropy_with_logits(h[:, 0], torch.tensor(y, dtype=torch.float64))
+    else:
+        torch_loss = torch.nn.functional.cross_entropy(h, torch.tensor(y))
+    torch_loss = torch_loss + 0.5 * 0.01 * sum((w * w).sum() for w in params[::2])
+    torch_loss.backward()
+    assert loss == pytest.approx(torch_loss.item(), rel=1e-10)
+    for g, p in zip(grads, params):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_network_overfits_64_examples():
+    x = RNG.normal(size=(64, 20)).astype(np.float32)
+    y = RNG.integers(0, 10, size=64)
+    model = MLP([20, 64, 10], activation="relu", init="he", seed=0)
+    optimizer = Adam(lr=1e-2)
+    for _ in range(300):
+        _, grads, _ = model.loss_and_grads(x, y)
+        optimizer.step(model.params, grads)
+    loss, acc = model.evaluate(x, y)
+    assert acc == 1.0 and loss < 0.05
+
+
+def test_float32_stays_float32():
+    model = MLP([8, 4, 3], seed=0)
+    x = RNG.normal(size=(5, 8)).astype(np.float32)
+    _, grads, logits = model.loss_and_grads(x, np.array([0, 1, 2, 0, 1]))
+    assert logits.dtype == np.float32 and all(g.dtype == np.float32 for g in grads)
+
+
+def test_network_rejects_unknown_names():
+    with pytest.raises(ValueError, match="unknown activation"):
+        MLP([3, 2, 1], activation="swish")
+    with pytest.raises(ValueError, match="unknown initializer"):
+        MLP([3, 2, 1], init="orthogonal")
+
+
+def test_predictions_and_probabilities():
+    model = MLP([4, 1], seed=0)
+    x = RNG.normal(size=(6, 4)).astype(np.float32)
+    p = model.probabilities(x)
+    assert p.shape == (6,) and np.all((p > 0) & (p < 1))
+    np.testing.assert_array_equal(model.predictions(model.logits(x)), (p >= 0.5).astype(int))
+    state = model.state()
+    model.params[0] += 1
+    model.load_state(state)
+    np.testing.assert_array_equal(model.params[0], state[0])
+
+
+# ----------------------------------------------------------------------------- initializers
+
+@pytest.mark.parametrize("init, std", [(small_random, lambda i, o: 0.01), (he, lambda i, o: np.sqrt(2 / i)),
+                                       (xavier, lambda i, o: np.sqrt(2 / (i + o)))])
+def test_initializer_scales(init, std):
+    w = init(400, 300, np.random.default_rng(0))
+    assert w.shape == (400, 300) and w.dtype == np.float32
+    assert w.std() == pytest.approx(std(400, 300), rel=0.02)
+    assert abs(w.mean()) < 0.01 * std(400, 300) * 10
+    assert set(INITIALIZERS) == {"small", "he", "xavier"}
+
+
+# ----------------------------------------------------------------------------- optimizers
+
+def _run_both(ours, theirs, steps=6):
+    rng = np.random.default_rng(3)
+    p_np = [rng.normal(size=(4, 3)), rng.normal(size=3)]
+    p_t = [torch.tensor(p.copy(), requires_grad=True) for p in p_np]
+    opt_t = theirs(p_t)
+    for _ in range(steps):
+        grads = [rng.normal(size=p.shape) for p in p_np]
+        ours.step(p_np, grads)
+        for p, g in zip(p_t, grads):
+            p.grad = torch.tensor(g)
+        opt_t.step()
+    return p_np, [p.detach().numpy() for p in p_t]
+
+
+@pytest.mark.parametrize("ours, theirs", [
+    (lambda: SGD(0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
+    (lambda: Momentum(0.1, 0.9), lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9)),
+    (lambda: Adam(1e-2), lambda p: torch.optim.Adam(p, lr=1e-2)),
+    (lambda: Adam(3e-3, 0.8, 0.99, 1e-6), lambda p: torch.optim.Adam(p, lr=3e-3, betas=(0.8, 0.99), eps=1e-6)),
+])
+def test_optimizers_match_torch(ours, theirs):
+    mine, reference = _run_both(ours(), theirs)
+    for a, b in zip(mine, reference):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-6)
+
+
+def test_adam_counts_steps_per_parameter_and_corrects_bias_with_beta_power_t():
+    adam = Adam(lr=0.1)
+    p = [np.zeros(1), np.zeros(1)]
+    adam.step(p, [np.ones(1), np.ones(1)])
+    adam.step([p[0]], [np.ones(1)])  # only the first parameter steps again
+    assert adam.t == {0: 2, 1: 1}
+    # constant gradient 1: bias-corrected m and v are exactly 1, so every step moves lr
+    np.testing.assert_allclose(p[0], [-0.2], atol=1e-6)
+    np.testing.assert_allclose(p[1], [-0.1], atol=1e-6)
+
+
+def test_make_optimizer_and_bad_learning_rate():
+    assert isinstance(make_optimizer("momentum", 0.1, momentum=0.5), Momentum)
+    with pytest.raises(ValueError, match="unknown optimizer"):
+        make_optimizer("rmsprop", 0.1)
+    with pytest.raises(ValueError, match="learning rate"):
+        SGD(0)
+
+
+# ----------------------------------------------------------------------------- training loop
+
+def _blobs(n=400, d=10, seed=0):
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    x = (rng.normal(size=(n, d)) + y[:, None] * 1.5).astype(np.float32)
+    return x, y
+
+
+def test_fit_learns_and_records_history():
+    x, y = _blobs()
+    model = MLP([10, 8, 1], seed=0)
+    result = fit(model, SGD(0.1), x[:300], y[:300], x[300:], y[300:],
+                 TrainConfig(epochs=15, batch_size=32, patience=0, progress=False))
+    assert result.status == "complete" and len(result.history) == 15
+    assert result.history[-1]["val_acc"] > 0.85
+    assert {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(result.history[0])
+
+
+def test_fit_early_stops_and_restores_the_best_epoch():
+    x, y = _blobs(seed=1)
+    y_val_noise = np.random.default_rng(0).integers(0, 2, size=100)  # validation labels are noise
+    model = MLP([10, 32, 1], seed=0)
+    result = fit(model, Adam(0.05), x[:300], y[:300], x[300:], y_val_noise,
+                 TrainConfig(epochs=100, batch_size=16, patience=3, progress=False))
+    assert len(result.history) < 100 and "early stop" in result.note
+    assert len(result.history) - result.best_epoch == 3
+    assert model.evaluate(x[300:], y_val_noise)[0] == pytest.approx(result.best_val_loss, rel=1e-5)
+
+
+def test_fit_stops_on_divergence_with_a_suggestion():
+    x, y = _blobs()
+    x = x * 1e3
+    model = MLP([10, 8, 4], activation="relu", init="he", seed=0)
+    with np.errstate(all="ignore"):
+        result = fit(model, SGD(1e6), x[:300], y[:300], x[300:], y[300:],
+                     TrainConfig(epochs=20, batch_size=32, progress=False))
+    assert result.status == "diverged"
+    assert "epoch 1" in result.note and "lower learning rate" in result.note
+    assert all(np.all(np.isfinite(p)) for p in model.params)
+
+
+def test_fit_turns_ctrl_c_into_an_incomplete_result(monkeypatch):
+    x, y = _blobs()
+    model = MLP([10, 4, 1], seed=0)
+    calls = {"n": 0}
+    real = model.loss_and_grads
+
+    def interrupt_in_epoch_three(xb, yb):
+        calls["n"] += 1
+        if calls["n"] == 2 * 10 + 1:  # 300 samples / 32 per batch = 10 batches per epoch
+            raise KeyboardInterrupt
+        return real(xb, yb)
+
+    model.loss_and_grads = interrupt_in_epoch_three
+    result = fit(model, SGD(0.1), x[:300], y[:300], x[300:], y[300:], TrainConfig(epochs=50, batch_size=32,
+                                                                                   progress=False))
+    assert result.status == "incomplete" and len(result.history) == 2 and "epoch 3" in result.note
+
+
+def test_cosine_schedule():
+    assert scheduled_lr(0.1, "constant", 5, 10) == 0.1
+    assert scheduled_lr(0.1, "cosine", 0, 10) == pytest.approx(0.1)
+    assert scheduled_lr(0.1, "cosine", 5, 10) == pytest.approx(0.05)
+    with pytest.raises(ValueError):
+        scheduled_lr(0.1, "step", 0, 10)

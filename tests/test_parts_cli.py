@@ -1,0 +1,143 @@
+"""Each part end to end on small synthetic data, and every part's argument checking."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from common.data import PROJECT_ROOT
+from parts import part1, part2, part3
+
+MLP_PARTS = {"part1": part1, "part2": part2, "part3": part3}
+TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]
+
+
+def run_part(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    return subprocess.run([sys.executable, "-m", f"parts.{module}", *args], cwd=PROJECT_ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.mark.parametrize("name", sorted(MLP_PARTS))
+def test_mlp_part_end_to_end(name, learnable_folder, tmp_path):
+    out = tmp_path / "reports"
+    parser = MLP_PARTS[name].build_parser()
+    code = MLP_PARTS[name].main(parser.parse_args(["--data", str(learnable_folder), "--out", str(out), *TINY]))
+    assert code == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["part"] == name and metrics["status"] == "complete"
+    assert len(metrics["history"]) == 2 and metrics["config"]["epochs"] == 2
+    for key in ("seed", "timing", "environment", "git_commit", "data_source"):
+        assert key in metrics
+    assert {"train_seconds", "total_seconds"} <= set(metrics["timing"])
+    if name in ("part1", "part2"):
+        assert {"accuracy", "balanced_accuracy", "roc_auc", "f1_airplane", "f1_rest"} <= set(metrics["test"])
+        assert metrics["baseline"]["majority_accuracy"] == pytest.approx(0.9)
+        assert "test_at_threshold_0.5" in metrics
+    else:
+        assert len(metrics["test"]["per_class"]) == 10
+    for figure in ("confusion_matrix.png", "loss_curve.png", "summary.md"):
+        assert (out / figure).stat().st_size > 0
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_seed_convention_airplane_zero(learnable_folder, tmp_path):
+    args = part1.build_parser().parse_args(["--data", str(learnable_folder), "--out", str(tmp_path), "--airplane-label",
+                                            "0", *TINY])
+    assert part1.main(args) == 0
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["classes"] == ["airplane", "rest"] and "f1_airplane" in metrics["test"]
+
+
+BAD_ARGUMENTS = [
+    (["--lr", "0"], "expected a number > 0"),
+    (["--lr", "-0.1"], "expected a number > 0"),
+    (["--lr", "abc"], "expected a number > 0"),
+    (["--batch-size", "0"], "expected an integer >= 1"),
+    (["--epochs", "-3"], "expected an integer >= 1"),
+    (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
+    (["--optimizer", "rmsprop"], "'adam', 'momentum', 'sgd'"),
+    (["--activation", "swish"], "'relu', 'sigmoid', 'tanh'"),
+    (["--init", "zeros"], "'he', 'small', 'xavier'"),
+]
+
+
+@pytest.mark.parametrize("name", sorted(MLP_PARTS))
+@pytest.mark.parametrize("argv, message", BAD_ARGUMENTS)
+def test_invalid_arguments_exit_2_with_the_valid_range(name, argv, message, capsys):
+    with pytest.raises(SystemExit) as caught:
+        MLP_PARTS[name].build_parser().parse_args(argv)
+    assert caught.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_help_runs():
+    result = run_part("part1", "--help")
+    assert result.returncode == 0 and "--lr" in result.stdout and "--data" in result.stdout
+
+
+def test_missing_data_is_one_sentence_exit_2(tmp_path):
+    result = run_part("part2", "--data", str(tmp_path / "missing.tar.gz"), "--out", str(tmp_path / "r"))
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: ") and "Traceback" not in result.stderr
+    assert "does not exist" in result.stderr
+
+
+def test_unwritable_reports_fail_before_training(tmp_path, learnable_folder):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    start = time.perf_counter()
+    result = run_part("part3", "--data", str(learnable_folder), "--out", str(blocker / "reports"), *TINY)
+    assert result.returncode == 2 and "cannot write reports to" in result.stderr
+    assert "loading CIFAR-10" not in result.stderr  # stopped before any work
+    assert time.perf_counter() - start < 30
+
+
+def test_divergence_is_reported_and_marked(tmp_path, learnable_folder):
+    out = tmp_path / "r"
+    result = run_part("part3", "--data", str(learnable_folder), "--out", str(out), "--lr", "1e6",
+                      "--activation", "relu", "--init", "he", "--hflip", "--val-size", "60", "--epochs", "5",
+                      "--no-progress")
+    assert result.returncode == 1, result.stderr
+    assert "lower learning rate" in result.stderr and "Traceback" not in result.stderr
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and "epoch 1" in metrics["status_note"]
+    assert "Status: diverged" in (out / "summary.md").read_text()
+
+
+def test_ctrl_c_exits_130_with_a_valid_incomplete_report(tmp_path, learnable_folder):
+    out = tmp_path / "r"
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    process = subprocess.Popen([sys.executable, "-m", "parts.part3", "--data", str(learnable_folder), "--out",
+                                str(out), "--val-size", "60", "--epochs", "100000", "--patience", "0",
+                                "--batch-size", "8"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    seen = ""
+    while time.time() < deadline and "epoch/s" not in seen:  # the progress bar shows a finished epoch
+        seen += process.stderr.read1(4096) if hasattr(process.stderr, "read1") else process.stderr.readline()
+    process.send_signal(signal.SIGINT)
+    start = time.time()
+    _, err = process.communicate(timeout=30)
+    assert process.returncode == 130, err
+    assert time.time() - start < 10
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "incomplete" and len(metrics["history"]) >= 1
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.slow
+def test_part1_on_the_real_jpeg_set(real_source, real_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("CIFAR10_DATA_DIR", str(real_data_dir))
+    out = tmp_path / "part1"
+    args = part1.build_parser().parse_args(["--data", real_source, "--out", str(out), "--epochs", "2",
+                                            "--train-subset", "5000", "--no-progress"])
+    assert part1.main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["test"]["accuracy"] > 0.85 and metrics["test"]["roc_auc"] > 0.7
+    assert metrics["baseline"]["majority_accuracy"] == pytest.approx(0.9)
