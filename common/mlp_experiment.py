@@ -46,20 +46,27 @@ class MLPDefaults:
     hflip: bool = False
 
 
-def add_mlp_arguments(parser: argparse.ArgumentParser, defaults: MLPDefaults, out: str) -> None:
-    """Model and training flags with the part's defaults, then the common run flags."""
+def add_mlp_arguments(parser: argparse.ArgumentParser, defaults: MLPDefaults, out: str,
+                      model_choices: bool = True) -> None:
+    """Model and training flags with the part's defaults, then the common run flags.
+
+    ``model_choices=False`` leaves out --activation, --init, --optimizer and --lr (Part 4's grid
+    sets those itself).
+    """
     group = parser.add_argument_group("model and training")
     group.add_argument("--hidden", type=nonnegative_int, nargs="*", default=defaults.hidden, metavar="UNITS",
                        help="hidden layer widths (default: %(default)s; none = logistic regression)")
-    group.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation,
-                       help="hidden activation (default: %(default)s)")
-    group.add_argument("--init", choices=sorted(INITIALIZERS), default=defaults.init,
-                       help="weight initialization: small = N(0, 0.01^2) (default: %(default)s)")
-    group.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer,
-                       help="(default: %(default)s)")
-    group.add_argument("--lr", type=positive_float, default=defaults.lr, help="learning rate (default: %(default)s)")
+    if model_choices:
+        group.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation,
+                           help="hidden activation (default: %(default)s)")
+        group.add_argument("--init", choices=sorted(INITIALIZERS), default=defaults.init,
+                           help="weight initialization: small = N(0, 0.01^2) (default: %(default)s)")
+        group.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer,
+                           help="(default: %(default)s)")
+        group.add_argument("--lr", type=positive_float, default=defaults.lr,
+                           help="learning rate (default: %(default)s)")
     group.add_argument("--momentum", type=nonnegative_float, default=defaults.momentum,
-                       help="momentum coefficient for --optimizer momentum (default: %(default)s)")
+                       help="momentum coefficient for the momentum optimizer (default: %(default)s)")
     group.add_argument("--l2", type=nonnegative_float, default=defaults.l2,
                        help="L2 weight penalty (default: %(default)s)")
     group.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="(default: %(default)s)")
@@ -193,8 +200,11 @@ def run_mlp_part(args: argparse.Namespace, *, part: str, title: str, task: str) 
             extra = {}
     metrics = {
         "part": part, "title": title, "status": result.status, "status_note": result.note,
-        "task": task, "classes": list(splits.class_names), "model": {"sizes": model.sizes,
-                                                                      "parameters": model.n_params},
+        "task": task, "classes": list(splits.class_names), "parameters": model.n_params,
+        "model": {"sizes": model.sizes, "activation": model.activation, "init": model.init},
+        "data_sizes": {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)},
+        "throughput": {"train_images_per_second": len(splits.x_train) * len(result.history)
+                       / max(result.train_seconds, 1e-9)},
         "test": test, **extra,
         "best_epoch": result.best_epoch, "epochs_run": len(result.history),
         "validation": {**extra.get("validation", {}),

@@ -182,6 +182,29 @@ def plot_history(history: list[dict], title: str, best_epoch: int | None = None)
     return fig
 
 
+def plot_overlaid_curves(curves: dict[str, list[dict]], title: str):
+    """Validation loss (left) and accuracy (right) per epoch, one line per labelled history."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for label, history in curves.items():
+        epochs = [h["epoch"] for h in history]
+        ax_loss.plot(epochs, [h["val_loss"] for h in history], label=label)
+        ax_acc.plot(epochs, [h["val_acc"] * 100 for h in history], label=label)
+    for ax, ylabel in ((ax_loss, "validation cross-entropy loss"), (ax_acc, "validation accuracy (%)")):
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    ax_loss.set_title("validation loss")
+    ax_acc.set_title("validation accuracy")
+    handles, labels = ax_acc.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=1, fontsize=9, bbox_to_anchor=(0.5, -0.02 - 0.045 * len(labels)))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_per_class_accuracy(per_class: dict, title: str):
     """Bar chart of each class's test accuracy (recall) in %."""
     plt = _pyplot()

@@ -1,0 +1,312 @@
+"""PyTorch training for Part 5, in the spirit of airbench: data lives on the device as uint8,
+batches are normalized and augmented there (no per-sample Python work in the hot loop),
+mixed precision and channels_last where they help, a checkpoint after every epoch.
+"""
+from __future__ import annotations
+
+import io
+import math
+import time
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from common.cli import log
+from common.cnn_models import build_model
+from common.errors import CheckpointError, UserError
+from common.report import STATUS_COMPLETE, STATUS_INCOMPLETE, atomic_write_bytes
+
+CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
+CIFAR10_STD = (0.2470, 0.2435, 0.2616)
+CHECKPOINT_FORMAT = "cifar10-suite-part5-v1"
+
+
+@dataclass
+class CNNConfig:
+    """Everything that defines a Part 5 training run (saved in metrics.json and checkpoints)."""
+
+    model: str = "improved"
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "adam"  # Adam(W): weight_decay is decoupled; with 0 it is exactly Adam
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "none"  # "cosine" or "onecycle" (per step)
+    label_smoothing: float = 0.0
+    augment: bool = False  # random crop (pad 4) + horizontal flip
+    patience: int = 0  # early stopping on validation accuracy; 0 = off
+    train_subset: int | None = None
+    val_size: int = 5000
+    seed: int = 0
+    amp: bool = True  # bfloat16 autocast where the device supports it
+    channels_last: bool = True
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- device
+
+def pick_device(requested: str = "auto") -> torch.device:
+    """'auto' -> CUDA, else Apple MPS, else CPU; an explicit device must exist."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if requested.startswith("cuda") and not torch.cuda.is_available():
+        raise UserError(f"--device {requested} was asked for, but PyTorch sees no CUDA GPU here "
+                        f"(torch {torch.__version__}); use --device cpu or --device auto.")
+    if requested == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise UserError("--device mps was asked for, but Apple MPS is not available here; use --device cpu or auto.")
+    return torch.device(requested)
+
+
+def autocast_supported(device: torch.device) -> bool:
+    """bfloat16 autocast: always on CUDA; on CPUs only with native bf16 instructions."""
+    if device.type == "cuda":
+        return True
+    if device.type == "cpu":
+        try:
+            return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+        except (AttributeError, RuntimeError):
+            return False
+    return False
+
+
+# ----------------------------------------------------------------------------- data on device
+
+class DeviceData:
+    """Images (N, 3, 32, 32) uint8 and labels (N,) int64 held on the device."""
+
+    def __init__(self, images_nhwc: np.ndarray, labels: np.ndarray, device: torch.device):
+        self.images = torch.from_numpy(np.ascontiguousarray(images_nhwc.transpose(0, 3, 1, 2))).to(device)
+        self.labels = torch.from_numpy(labels.astype(np.int64)).to(device)
+        self.device = device
+        self.mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1) * 255
+        self.std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1) * 255
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def normalize(self, images_uint8: torch.Tensor, channels_last: bool) -> torch.Tensor:
+        x = (images_uint8.float() - self.mean) / self.std
+        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+    def batches(self, batch_size: int, *, shuffle: bool, augment: bool, channels_last: bool,
+                generator: torch.Generator | None = None):
+        """Yield (normalized images, labels); shuffling and augmentation use ``generator``."""
+        n = len(self)
+        order = torch.randperm(n, generator=generator).to(self.device) if shuffle else None
+        for start in range(0, n, batch_size):
+            idx = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
+            images, labels = self.images[idx], self.labels[idx]
+            if augment:
+                images = random_crop_flip(images, generator)
+            yield self.normalize(images, channels_last), labels
+
+
+def random_crop_flip(images: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
+    """Batched augmentation of (B, C, H, W) images: random crop after ``pad`` reflect padding,
+    then a horizontal flip with probability 1/2. One gather for the whole batch."""
+    b, _, h, w = images.shape
+    padded = nn.functional.pad(images.float(), (pad, pad, pad, pad), mode="reflect").to(images.dtype)
+    shifts = torch.randint(0, 2 * pad + 1, (2, b), generator=generator).to(images.device)
+    flips = (torch.rand(b, generator=generator) < 0.5).to(images.device)
+    rows = shifts[0][:, None] + torch.arange(h, device=images.device)[None]  # (B, H)
+    cols = shifts[1][:, None] + torch.arange(w, device=images.device)[None]  # (B, W)
+    cols = torch.where(flips[:, None], cols.flip(1), cols)
+    batch = torch.arange(b, device=images.device)[:, None, None]
+    cropped = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
+    return cropped.permute(0, 3, 1, 2).contiguous()
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Atomically write a checkpoint (a plain dict of tensors and JSON-like values)."""
+    buffer = io.BytesIO()
+    torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: Path, expected_model: str | None = None) -> dict:
+    """Load a checkpoint without running code from it (``weights_only=True``).
+
+    Raises CheckpointError for a missing, corrupt or foreign file, or another architecture.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist; train first (make part5) or pass the "
+                              f"path of a saved .pt file.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as error:
+        reason = str(error).splitlines()[0][:160] if str(error) else type(error).__name__
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch checkpoint ({reason}); "
+                              f"retrain or use another file.") from None
+    except Exception as error:  # weights_only refuses anything that is not plain data
+        raise CheckpointError(f"checkpoint {path} holds objects other than weights and plain data "
+                              f"({type(error).__name__}); it was refused without running it.") from None
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(f"{path} is not a Part 5 checkpoint of this suite (format "
+                              f"{state.get('format') if isinstance(state, dict) else type(state).__name__!r}).")
+    if expected_model is not None and state["config"]["model"] != expected_model:
+        raise CheckpointError(f"checkpoint {path} holds a {state['config']['model']} model, not {expected_model}; "
+                              f"pass --model {state['config']['model']} or another checkpoint.")
+    return state
+
+
+def model_from_checkpoint(state: dict, device: torch.device, which: str = "best_model") -> nn.Module:
+    model = build_model(state["config"]["model"])
+    try:
+        model.load_state_dict(state[which])
+    except (RuntimeError, KeyError) as error:
+        raise CheckpointError(f"the checkpoint's weights do not fit {state['config']['model']} "
+                              f"({str(error).splitlines()[0][:160]}).") from None
+    return model.to(device)
+
+
+# ----------------------------------------------------------------------------- training
+
+@dataclass
+class CNNResult:
+    history: list[dict] = field(default_factory=list)
+    best_epoch: int = 0
+    best_val_acc: float = -1.0
+    status: str = STATUS_COMPLETE
+    note: str = ""
+    train_seconds: float = 0.0
+    images_per_second: float = 0.0
+
+
+def evaluate(model: nn.Module, data: DeviceData, config: CNNConfig, batch_size: int = 1000,
+             autocast: bool = False) -> tuple[float, float, np.ndarray]:
+    """Mean cross-entropy, accuracy and predictions (N,) of ``model`` on ``data``."""
+    model.eval()
+    loss_sum, predictions = 0.0, []
+    with torch.no_grad(), torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=autocast):
+        for images, labels in data.batches(batch_size, shuffle=False, augment=False,
+                                           channels_last=config.channels_last):
+            logits = model(images).float()
+            loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
+            predictions.append(logits.argmax(1))
+    predicted = torch.cat(predictions).cpu().numpy()
+    return loss_sum / len(data), float((predicted == data.labels.cpu().numpy()).mean()), predicted
+
+
+def _scheduler(optimizer, config: CNNConfig, steps_per_epoch: int):
+    total = config.epochs * steps_per_epoch
+    if config.schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 0.5 * (1 + math.cos(math.pi * step / total)))
+    if config.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total, pct_start=0.25,
+                                                   div_factor=10, final_div_factor=100)
+    if config.schedule == "none":
+        return None
+    raise ValueError(f"unknown schedule {config.schedule!r}; choose none, cosine or onecycle")
+
+
+def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData, device: torch.device,
+              checkpoint_path: Path, resume: dict | None = None, progress: bool = True) -> tuple[nn.Module, CNNResult]:
+    """Train ``config.model``; checkpoint after every epoch; return the best-validation model.
+
+    Ctrl-C ends training after restoring the best completed epoch (status "incomplete").
+    """
+    from tqdm import tqdm
+
+    torch.manual_seed(config.seed)
+    generator = torch.Generator().manual_seed(config.seed)
+    model = build_model(config.model).to(device)
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay) \
+        if config.optimizer == "adam" else \
+        torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / config.batch_size)
+    scheduler = _scheduler(optimizer, config, steps_per_epoch)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    use_autocast = config.amp and autocast_supported(device)
+    result = CNNResult()
+    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    first_epoch = 1
+    if resume is not None:
+        model.load_state_dict(resume["model"])
+        optimizer.load_state_dict(resume["optimizer"])
+        if scheduler is not None and resume.get("scheduler"):
+            scheduler.load_state_dict(resume["scheduler"])
+        generator.set_state(resume["generator"])
+        result.history = list(resume["history"])
+        result.best_epoch, result.best_val_acc = resume["best_epoch"], resume["best_val_acc"]
+        best_state = resume["best_model"]
+        first_epoch = resume["epoch"] + 1
+        log.info("resuming %s from epoch %d", config.model, resume["epoch"])
+    images_seen, busy_seconds = 0, 0.0
+    bar = tqdm(range(first_epoch, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress,
+               dynamic_ncols=True)
+    try:
+        for epoch in bar:
+            model.train()
+            _sync(device)
+            start = time.perf_counter()
+            loss_sum = torch.zeros((), device=device)
+            correct = torch.zeros((), device=device, dtype=torch.long)
+            for images, labels in train.batches(config.batch_size, shuffle=True, augment=config.augment,
+                                                channels_last=config.channels_last, generator=generator):
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_autocast):
+                    logits = model(images)
+                    loss = loss_fn(logits.float(), labels)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if scheduler is not None:
+                    scheduler.step()
+                loss_sum += loss.detach() * len(labels)  # stays on the device: no sync per step
+                correct += (logits.argmax(1) == labels).sum()
+            _sync(device)
+            seconds = time.perf_counter() - start
+            images_seen += len(train)
+            busy_seconds += seconds
+            val_loss, val_acc, _ = evaluate(model, val, config, autocast=use_autocast)
+            train_loss = loss_sum.item() / len(train)
+            if not math.isfinite(train_loss):
+                result.status = "diverged"
+                result.note = (f"the loss became {train_loss} in epoch {epoch}; training stopped. Try a lower "
+                               f"learning rate (e.g. --lr {config.lr / 10:g}).")
+                break
+            result.history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / len(train),
+                                   "val_loss": val_loss, "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"],
+                                   "seconds": seconds, "images_per_second": len(train) / seconds})
+            if val_acc > result.best_val_acc:
+                result.best_val_acc, result.best_epoch = val_acc, epoch
+                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            save_checkpoint(checkpoint_path, {
+                "config": config.as_dict(), "epoch": epoch, "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
+                "generator": generator.get_state(), "history": result.history, "best_epoch": result.best_epoch,
+                "best_val_acc": result.best_val_acc, "best_model": best_state,
+                "complete": epoch == config.epochs})
+            bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val_acc:.4f}", img_s=f"{len(train) / seconds:.0f}")
+            if config.patience and epoch - result.best_epoch >= config.patience:
+                result.note = f"early stop after epoch {epoch}: no better validation accuracy for {config.patience} epochs"
+                break
+    except KeyboardInterrupt:
+        result.status = STATUS_INCOMPLETE
+        result.note = (f"interrupted during epoch {len(result.history) + 1}; the checkpoint and reports hold the "
+                       f"best completed epoch ({result.best_epoch}). Resume with --resume.")
+    finally:
+        bar.close()
+    model.load_state_dict(best_state)
+    result.train_seconds = busy_seconds
+    result.images_per_second = images_seen / busy_seconds if busy_seconds else 0.0
+    return model, result
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()

@@ -1,0 +1,195 @@
+"""Part 5: models, augmentation, a training step, checkpoints, resume, eval, the quick profile."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+
+import pytest
+import torch
+
+from common import torch_training as TT
+from common.cli import run_main
+from common.cnn_models import ImprovedCNN, SimpleCNN, build_model, count_parameters, layer_summary
+from common.errors import CheckpointError, UserError
+from parts import part5
+
+
+@pytest.mark.parametrize("cls, parameters", [(SimpleCNN, 545_098), (ImprovedCNN, 3_249_610)])
+def test_models_shapes_and_parameter_counts(cls, parameters):
+    model = cls()
+    assert model(torch.zeros(4, 3, 32, 32)).shape == (4, 10)
+    assert count_parameters(model) == parameters
+    rows = layer_summary(model)
+    assert sum(r["parameters"] for r in rows) == parameters
+    assert rows[-1]["output_shape"] == [10]
+
+
+def test_improved_cnn_is_the_specified_architecture():
+    model = ImprovedCNN()
+    convs = [m for m in model.features if isinstance(m, torch.nn.Conv2d)]
+    assert [c.out_channels for c in convs] == [64, 64, 128, 128, 256, 256]
+    assert all(c.bias is None and c.kernel_size == (3, 3) and c.padding == (1, 1) for c in convs)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.features) == 6
+    assert sum(isinstance(m, torch.nn.MaxPool2d) for m in model.features) == 3
+    fc1 = model.classifier[1]
+    assert (fc1.in_features, fc1.out_features, fc1.bias) == (4096, 512, None)
+    assert isinstance(model.classifier[2], torch.nn.BatchNorm1d) and model.classifier[4].p == 0.5
+    with pytest.raises(ValueError, match="unknown model"):
+        build_model("resnet")
+
+
+def test_one_training_step_lowers_the_loss():
+    torch.manual_seed(0)
+    model = SimpleCNN()
+    x, y = torch.randn(16, 3, 32, 32), torch.randint(0, 10, (16,))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = torch.nn.functional.cross_entropy(model(x), y)
+    optimizer.zero_grad()
+    before.backward()
+    optimizer.step()
+    assert torch.nn.functional.cross_entropy(model(x), y).item() < before.item()
+
+
+def test_random_crop_flip_moves_pixels_but_keeps_them():
+    images = torch.arange(2 * 3 * 32 * 32, dtype=torch.int64).reshape(2, 3, 32, 32).remainder(251).to(torch.uint8)
+    out = TT.random_crop_flip(images, torch.Generator().manual_seed(0))
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    same = TT.random_crop_flip(images, torch.Generator().manual_seed(0), pad=0)
+    for original, augmented in zip(images, same):  # without padding: identity or a mirror
+        assert torch.equal(augmented, original) or torch.equal(augmented, original.flip(2))
+
+
+def test_checkpoint_round_trip_is_bit_exact(tmp_path):
+    model = ImprovedCNN()
+    model(torch.randn(4, 3, 32, 32))  # move BatchNorm running statistics away from their start
+    path = tmp_path / "c.pt"
+    config = TT.CNNConfig(model="improved").as_dict()
+    TT.save_checkpoint(path, {"config": config, "epoch": 1, "best_model": model.state_dict(), "history": []})
+    restored = TT.model_from_checkpoint(TT.load_checkpoint(path, expected_model="improved"), torch.device("cpu"))
+    for (name, a), (_, b) in zip(model.state_dict().items(), restored.state_dict().items()):
+        assert torch.equal(a, b), name
+    assert [p.name for p in tmp_path.iterdir()] == ["c.pt"]
+
+
+def test_bad_checkpoints_are_refused(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        TT.load_checkpoint(tmp_path / "missing.pt")
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"\x00garbage" * 100)
+    with pytest.raises(CheckpointError, match="corrupt"):
+        TT.load_checkpoint(corrupt)
+    simple = tmp_path / "simple.pt"
+    TT.save_checkpoint(simple, {"config": TT.CNNConfig(model="simple").as_dict(),
+                                "best_model": SimpleCNN().state_dict()})
+    with pytest.raises(CheckpointError, match="holds a simple model, not improved"):
+        TT.load_checkpoint(simple, expected_model="improved")
+    state = TT.load_checkpoint(simple)
+    state["config"]["model"] = "improved"  # weights of another architecture under the wrong name
+    with pytest.raises(CheckpointError, match="do not fit improved"):
+        TT.model_from_checkpoint(state, torch.device("cpu"))
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"weights": torch.zeros(2)}, foreign)
+    with pytest.raises(CheckpointError, match="not a Part 5 checkpoint"):
+        TT.load_checkpoint(foreign)
+
+
+def test_checkpoint_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"format": TT.CHECKPOINT_FORMAT, "config": Payload()}, path, pickle_protocol=pickle.HIGHEST_PROTOCOL)
+    with pytest.raises(CheckpointError, match="refused|corrupt"):
+        TT.load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_cuda_without_cuda_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserError, match="no CUDA GPU"):
+        TT.pick_device("cuda")
+    assert TT.pick_device("auto").type in ("cpu", "mps")
+    assert run_main(part5.main, part5.build_parser(), ["--device", "cuda"]) == 2
+    assert "error: --device cuda was asked for" in capsys.readouterr().err
+
+
+def test_profiles_and_overrides():
+    parser = part5.build_parser()
+    args = parser.parse_args(["--profile", "quick", "--lr", "0.05", "--no-augment"])
+    config = part5.config_for(args, "improved", "quick")
+    assert config.epochs == 6 and config.lr == 0.05 and config.augment is False
+    assert part5.config_for(parser.parse_args([]), "simple", "assignment").epochs == 100
+    assert part5.resolve_profile(parser.parse_args([]), torch.device("cpu")) == "quick"
+    assert part5.resolve_profile(parser.parse_args([]), torch.device("cuda")) == "best"
+    for bad in (["--lr", "0"], ["--label-smoothing", "1.5"], ["--schedule", "step"], ["--model", "vgg"]):
+        with pytest.raises(SystemExit) as caught:
+            parser.parse_args(bad)
+        assert caught.value.code == 2
+
+
+TINY = ["--val-size", "50", "--batch-size", "64", "--no-progress", "--profile", "quick"]
+
+
+def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch):
+    out = tmp_path / "p5"
+    parser = part5.build_parser()
+    real_evaluate = TT.evaluate
+    calls = {"n": 0}
+
+    def interrupt_second_validation(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(TT, "evaluate", interrupt_second_validation)
+    args = parser.parse_args(["--data", str(learnable_folder), "--out", str(out), "--model", "simple",
+                              "--epochs", "3", *TINY])
+    assert part5.main(args) == 130
+    metrics = json.loads((out / "simple" / "metrics.json").read_text())
+    assert metrics["status"] == "incomplete" and len(metrics["history"]) == 1
+    assert not TT.load_checkpoint(out / "simple" / "simple_cnn.pt")["complete"]
+
+    monkeypatch.setattr(TT, "evaluate", real_evaluate)
+    args = parser.parse_args(["--data", str(learnable_folder), "--out", str(out), "--model", "simple",
+                              "--epochs", "3", "--resume", *TINY])
+    assert part5.main(args) == 0
+    metrics = json.loads((out / "simple" / "metrics.json").read_text())
+    assert metrics["status"] == "complete" and [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
+    assert metrics["parameters"] == 545_098 and metrics["throughput"]["train_images_per_second"] > 0
+    for name in ("confusion_matrix.png", "loss_curve.png", "per_class_accuracy.png", "model_summary.md",
+                 "per_class.md", "summary.md"):
+        assert (out / "simple" / name).stat().st_size > 0
+    top = json.loads((out / "metrics.json").read_text())
+    assert top["models"]["SimpleCNN"]["test_accuracy"] == metrics["test"]["accuracy"]
+    assert "MLP vs CNN" in (out / "comparison.md").read_text()
+
+    (out / "simple" / "confusion_matrix.png").unlink()
+    args = parser.parse_args(["--data", str(learnable_folder), "--eval", str(out / "simple" / "simple_cnn.pt"),
+                              "--no-progress"])
+    assert part5.main(args) == 0
+    assert (out / "simple" / "confusion_matrix.png").exists()
+    evaluated = json.loads((out / "simple" / "metrics.json").read_text())
+    assert evaluated["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+
+
+def test_eval_of_a_missing_checkpoint_exits_2(tmp_path, capsys):
+    assert run_main(part5.main, part5.build_parser(), ["--eval", str(tmp_path / "none.pt")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_quick_profile_on_real_images(real_source, real_data_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("CIFAR10_DATA_DIR", str(real_data_dir))
+    out = tmp_path / "p5"
+    args = part5.build_parser().parse_args(["--data", real_source, "--out", str(out), "--profile", "quick",
+                                            "--epochs", "1", "--train-subset", "300", "--val-size", "200",
+                                            "--no-progress", "--device", "cpu"])
+    assert part5.main(args) == 0
+    top = json.loads((out / "metrics.json").read_text())
+    assert set(top["models"]) == {"SimpleCNN", "ImprovedCNN"}
+    assert top["profile"] == "quick" and top["environment"]["device"] == "cpu"
