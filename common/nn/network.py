@@ -83,6 +83,8 @@ class MLP:
     def predictions(self, logits: np.ndarray, threshold: float = 0.5) -> np.ndarray:
         """(N,) int labels from logits; binary nets compare sigmoid(logit) with ``threshold``."""
         if self.binary:
+            if threshold == 0.5:  # sigmoid(z) >= 0.5 exactly when z >= 0: no exp needed
+                return (logits[:, 0] >= 0).astype(np.int64)
             return (sigmoid(logits[:, 0]) >= threshold).astype(np.int64)
         return logits.argmax(axis=1)
 

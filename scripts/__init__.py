@@ -1,0 +1,1 @@
+"""Entry points that are not parts: the benchmark, the report index, and `make all`."""

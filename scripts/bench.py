@@ -1,0 +1,181 @@
+"""`make bench`: how fast the hot loops are, measured here, never inside a timed test.
+
+1. Part 1: one training epoch of the logistic neuron (45,000 x 3072 float32, batch 64) against
+   one full-batch forward+backward pass over the 50,000 x 3072 training matrix -- the
+   memory-bandwidth floor of any epoch. Target: ratio <= 2.
+2. The 3072-64-10 sigmoid MLP: one numpy epoch against the same network, batch size, optimizer
+   and float32 in PyTorch on the CPU. Target: ratio <= 1.
+3. ImprovedCNN training throughput (images/s) on the available device.
+Writes reports/bench.json and reports/bench.md. Inputs are random: speed does not depend on
+pixel values, so the benchmark needs no data set.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common.cli import log, positive_int, run_main
+from common.nn.layers import sigmoid
+from common.nn.network import MLP
+from common.nn.optim import Momentum, SGD
+from common.nn.training import TrainConfig, fit
+from common.report import atomic_write_json, atomic_write_text, environment_info, git_commit, now_iso
+
+
+def _numpy_epoch_seconds(model: MLP, optimizer, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
+    """Seconds of one epoch of the real training loop (validation on a token 64 samples)."""
+    config = TrainConfig(epochs=1, batch_size=batch_size, patience=0, progress=False)
+    fit(model, optimizer, x[:2048], y[:2048], x[:64], y[:64], config)  # warm-up: caches, allocator, BLAS threads
+    return fit(model, optimizer, x, y, x[:64], y[:64], config).history[0]["seconds"]
+
+
+def full_batch_pass_seconds(x: np.ndarray, y: np.ndarray, repeats: int = 3) -> float:
+    """Best of ``repeats`` full-batch forward+backward passes of a logistic neuron over x."""
+    w, b = np.zeros((x.shape[1], 1), np.float32), np.float32(0)
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        p = sigmoid(x @ w + b)
+        d = (p[:, 0] - y) / len(y)
+        grad_w, grad_b = x.T @ d, d.sum()
+        best = min(best, time.perf_counter() - start)
+    assert grad_w.shape == (x.shape[1],) and np.isfinite(grad_b)
+    return best
+
+
+def torch_mlp_epoch_seconds(x: np.ndarray, y: np.ndarray, batch_size: int, lr: float) -> float:
+    """One epoch of the same 3072-64-10 sigmoid MLP in PyTorch on the CPU (momentum SGD)."""
+    import torch
+
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    model = torch.nn.Sequential(torch.nn.Linear(3072, 64), torch.nn.Sigmoid(), torch.nn.Linear(64, 10))
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    generator = torch.Generator().manual_seed(0)
+
+    def epoch(n):
+        order = torch.randperm(n, generator=generator)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            loss = torch.nn.functional.cross_entropy(model(xt[idx]), yt[idx])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+
+    epoch(2048)  # warm-up
+    start = time.perf_counter()
+    epoch(len(x))
+    return time.perf_counter() - start
+
+
+def cnn_throughput(device_name: str, batch_size: int, steps: int) -> dict:
+    """Training images per second of ImprovedCNN with the Part 5 settings (AMP, channels_last)."""
+    import torch
+
+    from common.cnn_models import ImprovedCNN
+    from common.torch_training import autocast_supported, pick_device
+
+    device = pick_device(device_name)
+    amp = autocast_supported(device)
+    model = ImprovedCNN().to(device).to(memory_format=torch.channels_last)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    x = torch.randn(batch_size, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
+    y = torch.randint(0, 10, (batch_size,), device=device)
+
+    def step():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(3):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return {"device": str(device), "device_name": torch.cuda.get_device_name() if device.type == "cuda" else None,
+            "batch_size": batch_size, "steps": steps, "bf16_autocast": amp, "channels_last": True,
+            "images_per_second": batch_size * steps / seconds}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="reports", help="folder for bench.json and bench.md (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="device for the CNN throughput (default: %(default)s)")
+    parser.add_argument("--cnn-steps", type=positive_int, default=10, help="timed CNN steps (default: %(default)s)")
+    parser.add_argument("--cnn-batch-size", type=positive_int, default=256, help="(default: %(default)s)")
+    parser.add_argument("--skip-cnn", action="store_true", help="leave out the CNN throughput")
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    rng = np.random.default_rng(0)
+    log.info("preparing random float32 matrices of CIFAR-10's sizes")
+    x_full = rng.standard_normal((50_000, 3072), dtype=np.float32)
+    x_train = x_full[:45_000]
+    y_binary = rng.integers(0, 2, 45_000)
+    y_multi = rng.integers(0, 10, 45_000)
+
+    floor = full_batch_pass_seconds(x_full, rng.integers(0, 2, 50_000).astype(np.float32))
+    part1_epoch = _numpy_epoch_seconds(MLP([3072, 1], seed=0), SGD(0.01), x_train, y_binary, 64)
+    log.info("Part 1 epoch %.3f s vs full-batch forward+backward %.3f s: ratio %.2f", part1_epoch, floor,
+             part1_epoch / floor)
+    numpy_mlp = _numpy_epoch_seconds(MLP([3072, 64, 10], activation="sigmoid", seed=0), Momentum(0.01), x_train,
+                                     y_multi, 64)
+    torch_mlp = torch_mlp_epoch_seconds(x_train, y_multi, 64, 0.01)
+    log.info("3072-64-10 epoch: numpy %.3f s, PyTorch CPU %.3f s: ratio %.2f", numpy_mlp, torch_mlp,
+             numpy_mlp / torch_mlp)
+    results = {
+        "part1_epoch_vs_full_batch": {"part1_epoch_seconds": part1_epoch, "full_batch_pass_seconds": floor,
+                                      "ratio": part1_epoch / floor, "target_ratio": 2.0,
+                                      "train_rows": 45_000, "full_batch_rows": 50_000, "batch_size": 64},
+        "mlp_numpy_vs_torch_cpu": {"numpy_epoch_seconds": numpy_mlp, "torch_epoch_seconds": torch_mlp,
+                                   "ratio": numpy_mlp / torch_mlp, "target_ratio": 1.0, "network": "3072-64-10 sigmoid",
+                                   "batch_size": 64, "optimizer": "momentum 0.9", "train_rows": 45_000},
+    }
+    if not args.skip_cnn:
+        results["improved_cnn_training"] = cnn_throughput(args.device, args.cnn_batch_size, args.cnn_steps)
+        log.info("ImprovedCNN training on %s: %.0f images/s", results["improved_cnn_training"]["device"],
+                 results["improved_cnn_training"]["images_per_second"])
+    import torch
+    results.update({"environment": {**environment_info("cpu"), "torch_threads": torch.get_num_threads()},
+                    "git_commit": git_commit(), "created": now_iso()})
+    out = Path(args.out)
+    atomic_write_json(out / "bench.json", results)
+    atomic_write_text(out / "bench.md", render(results))
+    print(render(results))
+    return 0
+
+
+def render(results: dict) -> str:
+    p1, mlp = results["part1_epoch_vs_full_batch"], results["mlp_numpy_vs_torch_cpu"]
+    lines = ["# Benchmark", "", "| measurement | value | target |", "|---|---:|---:|",
+             f"| Part 1 epoch (45,000 x 3072, batch 64) | {p1['part1_epoch_seconds']:.3f} s | |",
+             f"| full-batch forward+backward (50,000 x 3072) | {p1['full_batch_pass_seconds']:.3f} s | |",
+             f"| ratio | {p1['ratio']:.2f} | <= 2 |",
+             f"| 3072-64-10 epoch, numpy | {mlp['numpy_epoch_seconds']:.3f} s | |",
+             f"| 3072-64-10 epoch, PyTorch CPU | {mlp['torch_epoch_seconds']:.3f} s | |",
+             f"| ratio numpy / PyTorch | {mlp['ratio']:.2f} | <= 1 |"]
+    if "improved_cnn_training" in results:
+        cnn = results["improved_cnn_training"]
+        lines.append(f"| ImprovedCNN training on {cnn['device']} (batch {cnn['batch_size']}, bf16 "
+                     f"{'on' if cnn['bf16_autocast'] else 'off'}) | {cnn['images_per_second']:,.0f} images/s | |")
+    env = results["environment"]
+    lines += ["", f"{env['processor']}, {env['cpu_count']} CPUs, numpy {env['numpy']}, torch {env['torch']} "
+                  f"({env['torch_threads']} threads), commit {results['git_commit']}, {results['created']}.", ""]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser()))

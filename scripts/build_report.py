@@ -1,0 +1,227 @@
+"""`make report`: one page of results, reports/index.md and reports/index.html, built from the
+saved metrics.json and figures of every part that has run. Nothing is retrained, and no number
+is typed in: each comes from a run's metrics.json (the seed figures are the original
+assignment's published results, shown for comparison).
+"""
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+import time
+from pathlib import Path
+
+from common.cli import log, run_main
+from common.report import atomic_write_text, now_iso
+
+# What the original assignment (seed 000) reported, to compare against.
+SEED_RESULTS = {"part1": 0.913, "part2": 0.9203, "part3": 0.4254, "part4": 0.4335, "part5": 0.8680}
+PARTS = {
+    "part1": ("Part 1: a single logistic neuron",
+              "One sigmoid neuron on the 3072 standardized pixels decides airplane vs the rest (10 % airplanes), "
+              "trained in numpy with binary cross-entropy and mini-batch SGD. Validation picks the epoch and the "
+              "decision threshold; the majority-class baseline shows what 'accuracy' is worth on a 90/10 task."),
+    "part2": ("Part 2: one hidden layer",
+              "A 3072-64-1 network with 64 sigmoid hidden units on the same airplane-vs-rest task, with "
+              "hand-written backpropagation in numpy."),
+    "part3": ("Part 3: multiclass softmax network",
+              "A 3072-64-10 network (sigmoid hidden layer, softmax output) over all ten classes, numpy from "
+              "scratch, with softmax and cross-entropy fused into the gradient p - y."),
+    "part4": ("Part 4: activations, optimizers, initializations",
+              "Every combination of sigmoid/ReLU/tanh, SGD/Momentum/Adam and small-random/He/Xavier "
+              "initialization on the Part 3 network, each optimizer with a learning rate swept on validation; "
+              "the top three are rerun over seeds."),
+    "part5": ("Part 5: convolutional networks",
+              "SimpleCNN and ImprovedCNN (three blocks of two 3x3 conv + BatchNorm + ReLU, 64/128/256 filters, "
+              "FC 4096-512 with BatchNorm and Dropout 0.5) in PyTorch, compared with the MLPs."),
+}
+FIGURES = {
+    "part1": ["confusion_matrix.png", "loss_curve.png"],
+    "part2": ["confusion_matrix.png", "loss_curve.png"],
+    "part3": ["confusion_matrix.png", "loss_curve.png"],
+    "part4": ["curves_by_optimizer.png", "curves_by_activation.png", "curves_by_init.png", "confusion_matrix.png",
+              "loss_curve.png"],
+    "part5": ["confusion_matrix.png", "loss_curve.png", "improved/per_class_accuracy.png",
+              "simple/confusion_matrix.png", "simple/loss_curve.png"],
+}
+HEADLINE_KEYS = ["accuracy", "balanced_accuracy", "roc_auc", "macro_f1", "f1_airplane", "f1_rest", "threshold"]
+
+
+def load_runs(reports: Path) -> dict[str, dict | None]:
+    runs = {}
+    for part in PARTS:
+        path = reports / part / "metrics.json"
+        try:
+            runs[part] = json.loads(path.read_text()) if path.is_file() else None
+        except json.JSONDecodeError:
+            log.warning("%s is not valid JSON; the part is shown as not run", path)
+            runs[part] = None
+    return runs
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def results_rows(runs: dict) -> list[dict]:
+    rows = []
+    for part, (title, _) in PARTS.items():
+        m = runs[part]
+        row = {"part": part, "what": title.split(": ", 1)[1], "seed_000": SEED_RESULTS[part]}
+        if m is None:
+            rows.append({**row, "status": "not run", "measured": None})
+            continue
+        rows.append({**row, "status": m.get("status", "complete"), "measured": m["test"]["accuracy"],
+                     "baseline": m.get("baseline", {}).get("majority_accuracy"),
+                     "seconds": m.get("timing", {}).get("total_seconds"),
+                     "device": m.get("environment", {}).get("device"),
+                     "note": m.get("headline_model") or (m.get("winner") and
+                                                         f"{m['winner']['activation']} + {m['winner']['optimizer']} + "
+                                                         f"{m['winner']['init']}") or ""})
+    return rows
+
+
+def results_markdown(rows: list[dict]) -> str:
+    lines = ["| part | what | seed 000 test accuracy | this run's test accuracy | majority baseline | time (s) | "
+             "device | status |", "|---|---|---:|---:|---:|---:|---|---|"]
+    for r in rows:
+        measured = _fmt(r.get("measured")) + (f" ({r['note']})" if r.get("note") else "")
+        lines.append(f"| {r['part']} | {r['what']} | {r['seed_000']:.4f} | {measured} | {_fmt(r.get('baseline'))} | "
+                     f"{_fmt(r.get('seconds'), 0)} | {r.get('device') or '-'} | {r['status']} |")
+    return "\n".join(lines)
+
+
+def part_facts(m: dict) -> list[tuple[str, str]]:
+    test = m.get("test", {})
+    facts = [(f"test {k}", _fmt(test[k])) for k in HEADLINE_KEYS if k in test]
+    if "baseline" in m:
+        facts.append(("majority-class baseline (test)", _fmt(m["baseline"].get("majority_accuracy"))))
+    if "models" in m:
+        for name, model in m["models"].items():
+            facts.append((f"{name} test accuracy", f"{_fmt(model['test_accuracy'])} ({model['epochs_run']} epochs, "
+                                                   f"{model['train_images_per_second']:,.0f} img/s)"))
+    env = m.get("environment", {})
+    facts += [("status", m.get("status", "complete") + (f": {m['status_note']}" if m.get("status_note") else "")),
+              ("best epoch", _fmt(m.get("best_epoch"))),
+              ("training time", f"{_fmt(m.get('timing', {}).get('train_seconds'), 1)} s"),
+              ("total time", f"{_fmt(m.get('timing', {}).get('total_seconds'), 1)} s"),
+              ("device", f"{env.get('device', '-')}" + (f" ({env['device_name']})" if env.get("device_name") else "")),
+              ("profile", m.get("profile", "-")), ("seed", _fmt(m.get("seed"))),
+              ("git commit", str(m.get("git_commit"))), ("run date", str(m.get("created"))),
+              ("data", str(m.get("data_source")))]
+    return [f for f in facts if f[1] != "-" or f[0] in ("best epoch",)]
+
+
+def build_markdown(runs: dict, reports: Path) -> str:
+    lines = ["# CIFAR-10 course suite: results", "", f"Built {now_iso()} from the saved runs in this folder.", "",
+             "## Results", "", results_markdown(results_rows(runs)), ""]
+    for part, (title, blurb) in PARTS.items():
+        m = runs[part]
+        lines += [f"## {title}", "", blurb, ""]
+        if m is None:
+            lines += [f"_Not run yet: `make {part}`._", ""]
+            continue
+        lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in part_facts(m)] + [""]
+        for key, table in m.get("extra_tables", {}).items():
+            lines += [f"### {key}", "", table, ""]
+        for figure in FIGURES[part]:
+            if (reports / part / figure).is_file():
+                lines += [f"![{part} {figure}]({part}/{figure})", ""]
+        lines += ["<details><summary>config</summary>", "", "```json", json.dumps(m.get("config", {}), indent=2),
+                  "```", "</details>", ""]
+    return "\n".join(lines)
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#1d1d1f;line-height:1.45}
+h1{border-bottom:2px solid #4c72b0;padding-bottom:.3em}h2{margin-top:2em;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;margin:1em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.35em .6em;
+text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f0f3f8}
+img{max-width:100%;border:1px solid #eee;margin:.5em 0}.status-incomplete,.status-diverged{color:#b00020;
+font-weight:600}.status-not-run{color:#888}.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));
+gap:1em}pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}.muted{color:#666}
+"""
+
+
+def _md_table_to_html(table: str) -> str:
+    rows = [line.strip().strip("|").split("|") for line in table.strip().splitlines() if line.strip()]
+    if len(rows) < 2:
+        return f"<pre>{html.escape(table)}</pre>"
+    head, body = rows[0], rows[2:]
+    out = ["<table><thead><tr>"] + [f"<th>{html.escape(c.strip())}</th>" for c in head] + ["</tr></thead><tbody>"]
+    for row in body:
+        out.append("<tr>")
+        for cell in row:
+            text = cell.strip()
+            numeric = text.replace(".", "", 1).replace(",", "").replace("-", "", 1).isdigit()
+            cls = ' class="num"' if numeric else ""
+            out.append(f"<td{cls}>{html.escape(text)}</td>")
+        out.append("</tr>")
+    out.append("</tbody></table>")
+    return "".join(out)
+
+
+def build_html(runs: dict, reports: Path) -> str:
+    rows = results_rows(runs)
+    parts_html = []
+    for part, (title, blurb) in PARTS.items():
+        m = runs[part]
+        section = [f'<section id="{part}"><h2>{html.escape(title)}</h2><p>{html.escape(blurb)}</p>']
+        if m is None:
+            section.append(f'<p class="status-not-run">Not run yet: <code>make {part}</code>.</p></section>')
+            parts_html.append("".join(section))
+            continue
+        status = m.get("status", "complete")
+        if status != "complete":
+            section.append(f'<p class="status-{status}">Status: {html.escape(status)}. '
+                           f'{html.escape(m.get("status_note", ""))}</p>')
+        section.append("<table><tbody>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                                                  for k, v in part_facts(m)) + "</tbody></table>")
+        for key, table in m.get("extra_tables", {}).items():
+            section.append(f"<h3>{html.escape(key)}</h3>{_md_table_to_html(table)}")
+        figures = [f for f in FIGURES[part] if (reports / part / f).is_file()]
+        if figures:
+            section.append('<div class="figs">' + "".join(
+                f'<figure><img src="{html.escape(part)}/{html.escape(f)}" alt="{html.escape(part)} '
+                f'{html.escape(f)}" loading="lazy"></figure>' for f in figures) + "</div>")
+        section.append("<details><summary>config</summary><pre>" + html.escape(json.dumps(m.get("config", {}),
+                                                                                           indent=2)) + "</pre></details>")
+        section.append("</section>")
+        parts_html.append("".join(section))
+    nav = " · ".join(f'<a href="#{p}">{p}</a>' for p in PARTS)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            f"<title>CIFAR-10 course suite: results</title><style>{CSS}</style></head><body>"
+            f"<h1>CIFAR-10 course suite: results</h1><p class=\"muted\">Built {html.escape(now_iso())} from the "
+            f"saved runs in this folder. {nav}</p><h2>Results</h2>{_md_table_to_html(results_markdown(rows))}"
+            + "".join(parts_html) + "</body></html>\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m scripts.build_report", description=__doc__)
+    parser.add_argument("--reports", default="reports", help="the reports folder (default: %(default)s)")
+    parser.add_argument("--debug", action="store_true")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    reports = Path(args.reports)
+    reports.mkdir(parents=True, exist_ok=True)
+    runs = load_runs(reports)
+    atomic_write_text(reports / "index.md", build_markdown(runs, reports))
+    atomic_write_text(reports / "index.html", build_html(runs, reports))
+    ran = [p for p, m in runs.items() if m is not None]
+    log.info("wrote %s and %s (%d of %d parts have run: %s) in %.2f s", reports / "index.md", reports / "index.html",
+             len(ran), len(runs), ", ".join(ran) or "none", time.perf_counter() - start)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, build_parser()))
