@@ -7,7 +7,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
-CKPT   ?= reports/part5/improved_cnn.pt
+CKPT   ?= reports/part5/improved/improved_cnn.pt
 
 .DEFAULT_GOAL := help
 .PHONY: help setup part1 part2 part3 part4 part5 part5-eval all report test bench clean

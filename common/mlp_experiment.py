@@ -21,7 +21,7 @@ from common.nn.layers import ACTIVATIONS
 from common.nn.network import MLP
 from common.nn.optim import OPTIMIZERS, make_optimizer
 from common.nn.training import FitResult, TrainConfig, fit
-from common.report import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE, environment_info, \
+from common.report import STATUS_DIVERGED, STATUS_INCOMPLETE, environment_info, \
     ensure_writable, git_commit, plot_confusion_matrix, plot_history, write_run_report
 from common.tasks import FlatSplits, flat_splits
 
@@ -81,6 +81,18 @@ def add_mlp_arguments(parser: argparse.ArgumentParser, defaults: MLPDefaults, ou
     group.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=defaults.hflip,
                        help="add a left-right mirrored copy of every training image (default: %(default)s)")
     add_run_arguments(parser, out=out)
+
+
+def build_mlp_parser(part: str, doc: str, defaults: MLPDefaults, binary: bool) -> argparse.ArgumentParser:
+    """The command line of Parts 1-3: model and training flags, plus the label convention for binary parts."""
+    parser = argparse.ArgumentParser(prog=f"python -m parts.{part}", description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_mlp_arguments(parser, defaults, out=f"reports/{part}")
+    if binary:
+        parser.add_argument("--airplane-label", type=int, choices=[0, 1], default=1,
+                            help="label of the airplane class: 1 (positive, default) or 0 (the seed assignment's "
+                                 "convention); metrics are reported per class by name either way")
+    return parser
 
 
 def model_config(args: argparse.Namespace) -> dict:
@@ -143,7 +155,7 @@ def evaluate_binary(model: MLP, splits: FlatSplits) -> dict:
     for name, t in (("validation_threshold", threshold), ("threshold_0.5", 0.5)):
         summary = M.classification_summary(splits.y_test, predict(test_scores, t), splits.class_names)
         summary["roc_auc"] = M.roc_auc(y_test_airplane, test_scores)
-        for i, cls in enumerate(splits.class_names):
+        for cls in splits.class_names:
             summary[f"f1_{cls}"] = summary["per_class"][cls]["f1"]
         summary["threshold"] = t
         results[name] = summary

@@ -221,6 +221,8 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData, device: tor
     from tqdm import tqdm
 
     torch.manual_seed(config.seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
     generator = torch.Generator().manual_seed(config.seed)
     model = build_model(config.model).to(device)
     if config.channels_last:

@@ -12,7 +12,7 @@ import argparse
 import sys
 
 from common.cli import run_main
-from common.mlp_experiment import MLPDefaults, add_mlp_arguments, run_mlp_part
+from common.mlp_experiment import MLPDefaults, build_mlp_parser, run_mlp_part
 
 PART, TITLE = "part1", "Part 1: logistic neuron, airplane vs rest"
 # The seed's SGD, lr 0.01, batch 64; mirrored training copies, L2 0.01 and a 20-epoch cosine
@@ -22,13 +22,7 @@ DEFAULTS = MLPDefaults(hidden=[], optimizer="sgd", lr=0.01, batch_size=64, epoch
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m parts.part1", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_mlp_arguments(parser, DEFAULTS, out=f"reports/{PART}")
-    parser.add_argument("--airplane-label", type=int, choices=[0, 1], default=1,
-                        help="label of the airplane class: 1 (positive, default) or 0 (the seed "
-                             "assignment's convention); metrics are reported per class by name either way")
-    return parser
+    return build_mlp_parser(PART, __doc__, DEFAULTS, binary=True)
 
 
 def main(args: argparse.Namespace) -> int:

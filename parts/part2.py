@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from common.cli import run_main
-from common.mlp_experiment import MLPDefaults, add_mlp_arguments, run_mlp_part
+from common.mlp_experiment import MLPDefaults, build_mlp_parser, run_mlp_part
 
 PART, TITLE = "part2", "Part 2: 3072-64-1 sigmoid network, airplane vs rest"
 # Architecture from the assignment; optimizer, lr, L2, mirrored copies and the cosine decay
@@ -20,13 +20,7 @@ DEFAULTS = MLPDefaults(hidden=[64], activation="sigmoid", init="xavier", optimiz
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m parts.part2", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_mlp_arguments(parser, DEFAULTS, out=f"reports/{PART}")
-    parser.add_argument("--airplane-label", type=int, choices=[0, 1], default=1,
-                        help="label of the airplane class: 1 (positive, default) or 0 (the seed "
-                             "assignment's convention); metrics are reported per class by name either way")
-    return parser
+    return build_mlp_parser(PART, __doc__, DEFAULTS, binary=True)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ import argparse
 import sys
 
 from common.cli import run_main
-from common.mlp_experiment import MLPDefaults, add_mlp_arguments, run_mlp_part
+from common.mlp_experiment import MLPDefaults, build_mlp_parser, run_mlp_part
 
 PART, TITLE = "part3", "Part 3: 3072-64-10 softmax network, 10 classes"
 # Architecture from the assignment; optimizer, lr, L2, mirrored copies and the cosine decay
@@ -19,10 +19,7 @@ DEFAULTS = MLPDefaults(hidden=[64], activation="sigmoid", init="xavier", optimiz
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m parts.part3", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_mlp_arguments(parser, DEFAULTS, out=f"reports/{PART}")
-    return parser
+    return build_mlp_parser(PART, __doc__, DEFAULTS, binary=False)
 
 
 def main(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ import torch
 from common import metrics as M
 from common.cli import EXIT_INTERRUPTED, add_run_arguments, log, nonnegative_float, nonnegative_int, \
     positive_float, positive_int, run_main, timed, unit_interval
-from common.cnn_models import DISPLAY_NAMES, MODELS, count_parameters, summary_markdown
+from common.cnn_models import DISPLAY_NAMES, count_parameters, summary_markdown
 from common.data import CLASS_NAMES, load_cifar10
 from common.grid import markdown_table
 from common.report import STATUS_COMPLETE, STATUS_INCOMPLETE, atomic_write_text, environment_info, \

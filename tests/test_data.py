@@ -334,3 +334,12 @@ def test_real_jpeg_set_loads(real_source, real_data_dir):
     assert dataset.x_train.shape == (50_000, 32, 32, 3) and dataset.x_test.shape == (10_000, 32, 32, 3)
     assert np.bincount(dataset.y_train).tolist() == [5000] * 10
     assert np.bincount(dataset.y_test).tolist() == [1000] * 10
+
+
+def test_truncated_jpeg_is_named(tmp_path, arrays):
+    files = helpers.image_tree_files(arrays, fmt="JPEG")
+    bad = next(name for name in files if "/test/ship/" in name)
+    files[bad] = files[bad][: len(files[bad]) // 2]
+    with pytest.raises(DataError, match="does not decode") as caught:
+        D.load_cifar10(helpers.write_tar(tmp_path / "cut.tar", files, "w"), progress=False)
+    assert bad in str(caught.value)

@@ -141,3 +141,32 @@ def test_part1_on_the_real_jpeg_set(real_source, real_data_dir, tmp_path, monkey
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["test"]["accuracy"] > 0.85 and metrics["test"]["roc_auc"] > 0.7
     assert metrics["baseline"]["majority_accuracy"] == pytest.approx(0.9)
+
+
+@pytest.mark.parametrize("argv, message", [(["--activations", "gelu"], "invalid choice: 'gelu'"),
+                                           (["--seeds", "0"], "expected an integer >= 1"),
+                                           (["--l2", "-1"], "expected a number >= 0"),
+                                           (["--inits", "orthogonal"], "'small', 'he', 'xavier'")])
+def test_part4_invalid_arguments(argv, message, capsys):
+    from parts import part4
+    with pytest.raises(SystemExit) as caught:
+        part4.build_parser().parse_args(argv)
+    assert caught.value.code == 2 and message in capsys.readouterr().err
+
+
+def test_part4_quick_grid_end_to_end(learnable_folder, tmp_path):
+    from parts import part4
+    out = tmp_path / "p4"
+    args = part4.build_parser().parse_args(["--data", str(learnable_folder), "--out", str(out), "--val-size", "60",
+                                            "--epochs", "2", "--sweep-epochs", "1", "--activations", "relu", "tanh",
+                                            "--optimizers", "sgd", "adam", "--inits", "he", "--top", "2",
+                                            "--seeds", "2", "--no-progress"])
+    assert part4.main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert len(metrics["ranking"]) == 4 and len(metrics["lr_sweep"]) == 12 and len(metrics["seeds"]) == 2
+    assert metrics["ranking"][0]["val_acc"] >= metrics["ranking"][-1]["val_acc"]
+    csv = (out / "ranking.csv").read_text().splitlines()
+    assert csv[0].startswith("rank,activation,optimizer,init,lr,val_acc,test_acc") and len(csv) == 5
+    for name in ("ranking.md", "curves_by_optimizer.png", "curves_by_activation.png", "curves_by_init.png",
+                 "confusion_matrix.png", "loss_curve.png", "summary.md"):
+        assert (out / name).stat().st_size > 0
