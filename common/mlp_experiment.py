@@ -126,7 +126,8 @@ def train_mlp(args: argparse.Namespace, splits: FlatSplits, seed: int | None = N
     optimizer = make_optimizer(args.optimizer, args.lr, momentum=args.momentum)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
                          schedule=args.schedule, seed=seed,
-                         progress=(not args.no_progress) if progress is None else progress)
+                         progress=(not args.no_progress) if progress is None else progress,
+                         log_epochs=progress is None)  # Part 4's many runs log one line each instead
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported instead
         result = fit(model, optimizer, splits.x_train, splits.y_train, splits.x_val, splits.y_val, config, desc)
     return model, result

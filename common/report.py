@@ -21,6 +21,8 @@ from common.data import PROJECT_ROOT
 from common.errors import UserError
 
 STATUS_COMPLETE, STATUS_INCOMPLETE, STATUS_DIVERGED = "complete", "incomplete", "diverged"
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 
 # ----------------------------------------------------------------------------- files
@@ -33,6 +35,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(fd, "wb") as file:
             file.write(data)
+        os.chmod(temporary, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual mode
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -294,6 +294,9 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData, device: tor
                 "best_val_acc": result.best_val_acc, "best_model": best_state,
                 "complete": epoch == config.epochs})
             bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val_acc:.4f}", img_s=f"{len(train) / seconds:.0f}")
+            if not progress:
+                log.info("%s epoch %d/%d: loss %.4f, validation accuracy %.4f, %.0f images/s (%.0f s)", config.model,
+                         epoch, config.epochs, train_loss, val_acc, len(train) / seconds, seconds)
             if config.patience and epoch - result.best_epoch >= config.patience:
                 result.note = f"early stop after epoch {epoch}: no better validation accuracy for {config.patience} epochs"
                 break

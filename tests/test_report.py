@@ -66,3 +66,8 @@ def test_environment_and_commit():
     assert info["numpy"] == np.__version__ and info["device"] == "cpu"
     commit = R.git_commit()
     assert commit is None or len(commit.split("-")[0]) == 40
+
+
+def test_atomic_files_get_the_usual_mode(tmp_path):
+    R.atomic_write_text(tmp_path / "f.txt", "x")
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o666 & ~R._UMASK

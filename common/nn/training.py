@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from common.cli import log
 from common.report import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 
 
@@ -22,6 +23,7 @@ class TrainConfig:
     schedule: str = "constant"  # or "cosine": lr decays to 0 over ``epochs``
     seed: int = 0
     progress: bool = True
+    log_epochs: bool = True  # one log line per epoch when the progress bar is off
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +95,9 @@ def fit(model, optimizer, x_train: np.ndarray, y_train: np.ndarray, x_val: np.nd
             if val_loss < result.best_val_loss:
                 result.best_val_loss, result.best_epoch, best_state = val_loss, epoch, model.state()
             bar.set_postfix(loss=f"{loss_sum / n:.4f}", val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.4f}")
+            if not config.progress and config.log_epochs:
+                log.info("%s epoch %d/%d: loss %.4f, validation loss %.4f, accuracy %.4f (%.1f s)", desc, epoch,
+                         config.epochs, loss_sum / n, val_loss, val_acc, result.history[-1]["seconds"])
             if config.patience and epoch - result.best_epoch >= config.patience:
                 result.note = f"early stop after epoch {epoch}: no better validation loss for {config.patience} epochs"
                 break
