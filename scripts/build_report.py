@@ -69,22 +69,41 @@ def _fmt(value, digits: int = 4) -> str:
     return str(value)
 
 
-def results_rows(runs: dict) -> list[dict]:
+def load_variants(reports: Path) -> dict[str, dict]:
+    """Extra runs saved beside a part's folder, e.g. reports/part5-best-cpu/ (``--out`` elsewhere)."""
+    variants = {}
+    for path in sorted(reports.glob("part[1-5]-*/metrics.json")):
+        try:
+            variants[path.parent.name] = json.loads(path.read_text())
+        except json.JSONDecodeError:
+            log.warning("%s is not valid JSON; skipped", path)
+    return variants
+
+
+def results_rows(runs: dict, variants: dict | None = None) -> list[dict]:
     rows = []
     for part, (title, _) in PARTS.items():
         m = runs[part]
         row = {"part": part, "what": title.split(": ", 1)[1], "seed_000": SEED_RESULTS[part]}
         if m is None:
             rows.append({**row, "status": "not run", "measured": None})
-            continue
-        rows.append({**row, "status": m.get("status", "complete"), "measured": m["test"]["accuracy"],
+        else:
+            rows.append(_measured_row(row, m))
+        for name, variant in (variants or {}).items():
+            if name.split("-", 1)[0] == part:
+                rows.append(_measured_row({**row, "part": name}, variant))
+    return rows
+
+
+def _measured_row(row: dict, m: dict) -> dict:
+    return {**row, "status": m.get("status", "complete"), "measured": m["test"]["accuracy"],
                      "baseline": m.get("baseline", {}).get("majority_accuracy"),
                      "seconds": m.get("timing", {}).get("total_seconds"),
                      "device": m.get("environment", {}).get("device"),
-                     "note": m.get("headline_model") or (m.get("winner") and
+                     "note": (m.get("headline_model") and f"{m['headline_model']}, {m.get('profile')} profile") or
+                             (m.get("winner") and
                                                          f"{m['winner']['activation']} + {m['winner']['optimizer']} + "
-                                                         f"{m['winner']['init']}") or ""})
-    return rows
+                                                         f"{m['winner']['init']}") or ""}
 
 
 def results_markdown(rows: list[dict]) -> str:
@@ -120,7 +139,7 @@ def part_facts(m: dict) -> list[tuple[str, str]]:
 
 def build_markdown(runs: dict, reports: Path) -> str:
     lines = ["# CIFAR-10 course suite: results", "", f"Built {now_iso()} from the saved runs in this folder.", "",
-             "## Results", "", results_markdown(results_rows(runs)), ""]
+             "## Results", "", results_markdown(results_rows(runs, load_variants(reports))), ""]
     for part, (title, blurb) in PARTS.items():
         m = runs[part]
         lines += [f"## {title}", "", blurb, ""]
@@ -146,7 +165,7 @@ table{border-collapse:collapse;margin:1em 0;font-size:.92em}th,td{border:1px sol
 text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f0f3f8}
 img{max-width:100%;border:1px solid #eee;margin:.5em 0}.status-incomplete,.status-diverged{color:#b00020;
 font-weight:600}.status-not-run{color:#888}.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));
-gap:1em}pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}.muted{color:#666}
+gap:1em}figure{margin:0}figure.wide{grid-column:1/-1}pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}.muted{color:#666}
 """
 
 
@@ -169,7 +188,7 @@ def _md_table_to_html(table: str) -> str:
 
 
 def build_html(runs: dict, reports: Path) -> str:
-    rows = results_rows(runs)
+    rows = results_rows(runs, load_variants(reports))
     parts_html = []
     for part, (title, blurb) in PARTS.items():
         m = runs[part]
@@ -188,9 +207,11 @@ def build_html(runs: dict, reports: Path) -> str:
             section.append(f"<h3>{html.escape(key)}</h3>{_md_table_to_html(table)}")
         figures = [f for f in FIGURES[part] if (reports / part / f).is_file()]
         if figures:
+            # Curves are wide (two panels): give them the full width so their labels stay legible.
             section.append('<div class="figs">' + "".join(
-                f'<figure><img src="{html.escape(part)}/{html.escape(f)}" alt="{html.escape(part)} '
-                f'{html.escape(f)}" loading="lazy"></figure>' for f in figures) + "</div>")
+                f'<figure class="{"wide" if "curve" in f else "square"}"><img src="{html.escape(part)}/'
+                f'{html.escape(f)}" alt="{html.escape(part)} {html.escape(f)}" loading="lazy"></figure>'
+                for f in figures) + "</div>")
         section.append("<details><summary>config</summary><pre>" + html.escape(json.dumps(m.get("config", {}),
                                                                                            indent=2)) + "</pre></details>")
         section.append("</section>")
@@ -216,15 +237,15 @@ def build_parser() -> argparse.ArgumentParser:
 README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
 
 
-def update_readme(readme: Path, runs: dict) -> None:
+def update_readme(readme: Path, runs: dict, variants: dict | None = None) -> None:
     """Replace the block between the README's result markers with the table of the saved runs."""
     text = readme.read_text()
     if README_START not in text or README_END not in text:
         raise UserError(f"{readme} has no {README_START} ... {README_END} block to update.")
     head, rest = text.split(README_START, 1)
     _, tail = rest.split(README_END, 1)
-    commits = sorted({str(m.get("git_commit")) for m in runs.values() if m})
-    block = (f"{README_START}\n{results_markdown(results_rows(runs))}\n\nGenerated by `make report` from the "
+    commits = sorted({str(m.get("git_commit")) for m in [*runs.values(), *(variants or {}).values()] if m})
+    block = (f"{README_START}\n{results_markdown(results_rows(runs, variants))}\n\nGenerated by `make report` from the "
              f"saved runs (commit {', '.join(commits) or '-'}).\n{README_END}")
     atomic_write_text(readme, head + block + tail)
 
@@ -237,7 +258,7 @@ def main(args: argparse.Namespace) -> int:
     atomic_write_text(reports / "index.md", build_markdown(runs, reports))
     atomic_write_text(reports / "index.html", build_html(runs, reports))
     if args.update_readme:
-        update_readme(Path(args.update_readme), runs)
+        update_readme(Path(args.update_readme), runs, load_variants(reports))
     ran = [p for p, m in runs.items() if m is not None]
     log.info("wrote %s and %s (%d of %d parts have run: %s) in %.2f s", reports / "index.md", reports / "index.html",
              len(ran), len(runs), ", ".join(ran) or "none", time.perf_counter() - start)

@@ -126,3 +126,14 @@ def test_readme_results_block_is_generated(fixture_reports, tmp_path):
     from common.errors import UserError
     with pytest.raises(UserError, match="no <!-- results:start -->"):
         build_report.update_readme(readme, {})
+
+
+def test_variant_runs_get_their_own_rows(fixture_reports):
+    variant = fixture_reports / "part5-best-gpu"
+    variant.mkdir()
+    (variant / "metrics.json").write_text(json.dumps(_metrics("part5", headline_model="ImprovedCNN", profile="best",
+                                                               test={"accuracy": 0.92})))
+    rows = build_report.results_rows(build_report.load_runs(fixture_reports), build_report.load_variants(fixture_reports))
+    parts = [r["part"] for r in rows]
+    assert parts[-2:] == ["part5", "part5-best-gpu"] and rows[-1]["measured"] == 0.92
+    assert "ImprovedCNN, best profile" in rows[-1]["note"]
