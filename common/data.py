@@ -97,6 +97,13 @@ def _how_to_provide(data_dir: Path) -> str:
             f"{OFFICIAL_TARBALL} in {data_dir}/; or have Keras' cache in {keras_datasets_dir()}/.")
 
 
+def searched_places(data_dir: Path) -> str:
+    """Where ``load_cifar10`` looks when no source is given, in order, for error messages."""
+    keras = keras_datasets_dir()
+    return (f"$CIFAR10_SOURCE (not set), {data_dir / OFFICIAL_TARBALL}, {data_dir / BATCHES_FOLDER}/, "
+            f"{data_dir / 'cache'}/, {keras / BATCHES_FOLDER}/, {keras / BATCHES_FOLDER}.tar.gz")
+
+
 def find_local_source(data_dir: Path) -> Path | None:
     """The first local source in the documented order after an explicit one, or None."""
     for candidate in (data_dir / OFFICIAL_TARBALL, data_dir / BATCHES_FOLDER):
@@ -142,11 +149,11 @@ def load_cifar10(source: str | os.PathLike | None = None, *, data_dir: Path | No
         path = find_local_source(data_dir)
         if path is None:
             if not download:
-                raise DataError(f"no CIFAR-10 data found (looked in {data_dir}/ and "
-                                f"{keras_datasets_dir()}/). " + _how_to_provide(data_dir))
+                raise DataError(f"no CIFAR-10 data found (looked at {searched_places(data_dir)}). "
+                                + _how_to_provide(data_dir))
             path = data_dir / OFFICIAL_TARBALL
             download_official(path, url=url or os.environ.get("CIFAR10_URL") or OFFICIAL_URL,
-                              md5=md5, progress=progress)
+                              md5=md5, progress=progress, searched=searched_places(data_dir))
     if path.suffix == ".npz" and path.parent == data_dir / "cache":
         dataset = read_cache(path)
         if dataset is None:
@@ -182,7 +189,7 @@ def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool)
 # ----------------------------------------------------------------------------- download
 
 def download_official(dest: Path, *, url: str = OFFICIAL_URL, md5: str = OFFICIAL_MD5,
-                      progress: bool = True, timeout: float = 30.0) -> Path:
+                      progress: bool = True, timeout: float = 30.0, searched: str | None = None) -> Path:
     """Download the official tarball to ``dest``, verifying its md5 before keeping it.
 
     The bytes go to ``dest.part`` first; on any failure that file is removed.
@@ -208,7 +215,8 @@ def download_official(dest: Path, *, url: str = OFFICIAL_URL, md5: str = OFFICIA
         os.replace(partial, dest)
     except (urllib.error.URLError, socket.timeout, ConnectionError, ValueError) as error:
         reason = getattr(error, "reason", None) or error
-        raise DataError(f"no local CIFAR-10 data found and the download from {url} failed ({reason}). "
+        looked = f" (looked at {searched})" if searched else ""
+        raise DataError(f"no local CIFAR-10 data found{looked} and the download from {url} failed ({reason}). "
                         + _how_to_provide(dest.parent)) from None
     finally:
         partial.unlink(missing_ok=True)

@@ -208,7 +208,8 @@ def test_no_data_and_no_network_says_where_it_looked(tmp_path):
     with pytest.raises(DataError) as caught:
         D.load_cifar10(progress=False)
     message = str(caught.value)
-    for needle in ("--data", "CIFAR10_SOURCE", str(tmp_path / "data"), "keras", "download"):
+    for needle in ("--data", "CIFAR10_SOURCE", str(tmp_path / "data"), "keras", "download", "looked at",
+                   str(tmp_path / "data" / "cache"), str(tmp_path / "keras" / "datasets" / "cifar-10-batches-py")):
         assert needle in message
     assert not list((tmp_path / "data").glob("*.part"))
 
