@@ -15,6 +15,7 @@ from pathlib import Path
 
 from common.cli import log, run_main
 from common.data import PROJECT_ROOT
+from common.report import atomic_write_json, git_commit, now_iso
 
 # Rough wall times (s) on a 2-core CPU, used only when a part has no previous run to go by.
 FALLBACK_ESTIMATES = {"part1": 15, "part2": 60, "part3": 60, "part4": 600, "part4 --quick": 150, "part5 quick": 780,
@@ -84,6 +85,10 @@ def main(args: argparse.Namespace) -> int:
         outcome = {0: "ok", 1: "diverged", 2: "error", 130: "interrupted"}.get(code, f"exit {code}")
         print(f"  {name:<16} {outcome:<12} {seconds / 60:6.1f} min (estimated {estimate / 60:.1f})", file=sys.stderr)
     print(f"  {'total':<16} {'':<12} {total / 60:6.1f} min   -> reports/index.html", file=sys.stderr)
+    atomic_write_json(reports / "run_all.json", {
+        "device": device, "quick": args.quick, "total_seconds": total, "estimated_seconds": total_estimate,
+        "steps": [{"step": n, "exit_code": c, "seconds": s, "estimated_seconds": e} for n, c, s, e in results],
+        "git_commit": git_commit(), "created": now_iso()})
     failed = [r for r in results if r[1] != 0]
     return failed[0][1] if failed else 0
 

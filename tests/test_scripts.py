@@ -137,3 +137,15 @@ def test_variant_runs_get_their_own_rows(fixture_reports):
     parts = [r["part"] for r in rows]
     assert parts[-2:] == ["part5", "part5-best-gpu"] and rows[-1]["measured"] == 0.92
     assert "ImprovedCNN, best profile" in rows[-1]["note"]
+
+
+def test_make_all_timings_and_bench_appear_in_the_report(fixture_reports):
+    (fixture_reports / "run_all.json").write_text(json.dumps({
+        "device": "cpu", "quick": False, "total_seconds": 1260.0, "created": "2026-01-01",
+        "steps": [{"step": "part1", "exit_code": 0, "seconds": 12.0, "estimated_seconds": 15}]}))
+    (fixture_reports / "bench.md").write_text("# Benchmark\n\n| measurement | value | target |\n|---|---:|---:|\n"
+                                              "| ratio | 2.5 | <= 2 |\n")
+    text = build_report.timings_markdown(fixture_reports)
+    assert "`make all` on cpu: 21.0 min in all (part1 0.2 min" in text and "| ratio | 2.5 | <= 2 |" in text
+    build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports)]))
+    assert "21.0 min in all" in (fixture_reports / "index.html").read_text()
