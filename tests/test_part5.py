@@ -94,6 +94,7 @@ def test_bad_checkpoints_are_refused(tmp_path):
         TT.load_checkpoint(foreign)
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_checkpoint_that_would_run_code_is_refused(tmp_path):
     marker = tmp_path / "pwned"
 
