@@ -241,14 +241,16 @@ def mlp_vs_cnn_rows(reports: Path) -> list[dict]:
             rows.append({"model": label, "status": "not run", "source": str(path)})
             continue
         m = json.loads(path.read_text())
-        if label.startswith("Part 4"):
+        train_seconds, epochs = m.get("timing", {}).get("train_seconds"), m.get("epochs_run")
+        if label.startswith("Part 4"):  # the winning configuration's own run, not the whole grid's
             winner = m.get("winner", {})
             label = f"Part 4 best MLP ({winner.get('activation')} + {winner.get('optimizer')} + {winner.get('init')})"
+            train_seconds, epochs = winner.get("seconds"), winner.get("epochs_run")
         rows.append({"model": label, "parameters": m.get("parameters"), "test_accuracy": m["test"]["accuracy"],
-                     "train_seconds": m.get("timing", {}).get("train_seconds"),
+                     "train_seconds": train_seconds,
                      "images_per_second": m.get("throughput", {}).get("train_images_per_second"),
                      "device": m.get("environment", {}).get("device"), "profile": m.get("profile", "-"),
-                     "epochs": m.get("epochs_run"), "status": m.get("status"), "source": str(path)})
+                     "epochs": epochs, "status": m.get("status"), "source": str(path)})
     return rows
 
 

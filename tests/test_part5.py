@@ -194,3 +194,20 @@ def test_quick_profile_on_real_images(real_source, real_data_dir, tmp_path, monk
     top = json.loads((out / "metrics.json").read_text())
     assert set(top["models"]) == {"SimpleCNN", "ImprovedCNN"}
     assert top["profile"] == "quick" and top["environment"]["device"] == "cpu"
+
+
+def test_mlp_vs_cnn_rows_read_saved_metrics(tmp_path):
+    (tmp_path / "part3").mkdir()
+    (tmp_path / "part3" / "metrics.json").write_text(json.dumps({
+        "parameters": 197_322, "test": {"accuracy": 0.51}, "timing": {"train_seconds": 50.0}, "epochs_run": 30,
+        "throughput": {"train_images_per_second": 40_000.0}, "environment": {"device": "cpu"}, "status": "complete"}))
+    (tmp_path / "part4").mkdir()
+    (tmp_path / "part4" / "metrics.json").write_text(json.dumps({
+        "parameters": 197_322, "test": {"accuracy": 0.52}, "timing": {"train_seconds": 300.0},
+        "winner": {"activation": "relu", "optimizer": "adam", "init": "he", "seconds": 11.0, "epochs_run": 20},
+        "environment": {"device": "cpu"}, "status": "complete"}))
+    rows = part5.mlp_vs_cnn_rows(tmp_path)
+    assert rows[0]["test_accuracy"] == 0.51 and rows[0]["epochs"] == 30
+    assert rows[1]["model"] == "Part 4 best MLP (relu + adam + he)"
+    assert (rows[1]["train_seconds"], rows[1]["epochs"]) == (11.0, 20)
+    assert [r["status"] for r in rows[2:]] == ["not run", "not run"]
