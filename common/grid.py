@@ -112,25 +112,6 @@ def rank(records: list[RunRecord]) -> list[RunRecord]:
     return sorted(records, key=lambda r: (r.status == "diverged", -np.nan_to_num(r.val_acc, nan=-1.0)))
 
 
-def markdown_table(rows: list[dict], columns: list[str], formats: dict[str, str] | None = None) -> str:
-    formats = formats or {}
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    for row in rows:
-        cells = []
-        for column in columns:
-            value = row.get(column, "")
-            cells.append(format(value, formats[column]) if column in formats and isinstance(value, (int, float))
-                         else str(value))
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def csv_text(rows: list[dict], columns: list[str]) -> str:
-    lines = [",".join(columns)]
-    lines += [",".join(str(row.get(c, "")) for c in columns) for row in rows]
-    return "\n".join(lines) + "\n"
-
-
 def seed_statistics(runs: dict[str, list[RunRecord]]) -> list[dict]:
     """Mean and sample std of validation and test accuracy over seeds, per configuration."""
     rows = []

@@ -202,7 +202,8 @@ def plot_overlaid_curves(curves: dict[str, list[dict]], title: str):
     ax_loss.set_title("validation loss")
     ax_acc.set_title("validation accuracy")
     handles, labels = ax_acc.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=1, fontsize=9, bbox_to_anchor=(0.5, -0.02 - 0.045 * len(labels)))
+    fig.legend(handles, labels, loc="lower center", ncol=1, fontsize=9,
+               bbox_to_anchor=(0.5, -0.02 - 0.045 * len(labels)))
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -240,6 +241,27 @@ def per_class_table(per_class: dict) -> str:
         lines.append(f"| {name} | {row['precision']:.4f} | {row['recall']:.4f} | {row['f1']:.4f} | "
                      f"{row['support']} |")
     return "\n".join(lines)
+
+
+def markdown_table(rows: list[dict], columns: list[str], formats: dict[str, str] | None = None) -> str:
+    """Rows of dicts as a markdown table; ``formats`` maps a column to a format spec for numbers."""
+    formats = formats or {}
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    for row in rows:
+        cells = []
+        for column in columns:
+            value = row.get(column, "")
+            cells.append(format(value, formats[column]) if column in formats and isinstance(value, (int, float))
+                         else str(value))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def csv_text(rows: list[dict], columns: list[str]) -> str:
+    """Rows of dicts as CSV text (values are plain numbers and names: no quoting needed)."""
+    lines = [",".join(columns)]
+    lines += [",".join(str(row.get(c, "")) for c in columns) for row in rows]
+    return "\n".join(lines) + "\n"
 
 
 def render_summary(metrics: dict, figures: list[str]) -> str:

@@ -298,7 +298,8 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData, device: tor
                 log.info("%s epoch %d/%d: loss %.4f, validation accuracy %.4f, %.0f images/s (%.0f s)", config.model,
                          epoch, config.epochs, train_loss, val_acc, len(train) / seconds, seconds)
             if config.patience and epoch - result.best_epoch >= config.patience:
-                result.note = f"early stop after epoch {epoch}: no better validation accuracy for {config.patience} epochs"
+                result.note = (f"early stop after epoch {epoch}: no better validation accuracy for "
+                               f"{config.patience} epochs")
                 break
     except KeyboardInterrupt:
         result.status = STATUS_INCOMPLETE

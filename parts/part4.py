@@ -21,8 +21,9 @@ from tqdm import tqdm
 from common import grid as G
 from common.cli import EXIT_INTERRUPTED, log, nonnegative_int, positive_int, run_main
 from common.mlp_experiment import MLPDefaults, add_mlp_arguments, load_splits, model_config
-from common.report import STATUS_COMPLETE, STATUS_INCOMPLETE, atomic_write_text, environment_info, \
-    ensure_writable, git_commit, plot_confusion_matrix, plot_history, plot_overlaid_curves, write_run_report
+from common.report import (STATUS_COMPLETE, STATUS_INCOMPLETE, atomic_write_text, csv_text, environment_info,
+                           ensure_writable, git_commit, markdown_table, plot_confusion_matrix, plot_history,
+                           plot_overlaid_curves, write_run_report)
 
 PART, TITLE = "part4", "Part 4: activations x optimizers x initializations (3072-64-10)"
 DEFAULTS = MLPDefaults(hidden=[64], batch_size=64, epochs=20, patience=5, schedule="cosine", l2=1e-3,
@@ -106,13 +107,13 @@ def _write_reports(args, out, records, sweep_rows, seed_runs, status, note, sour
     ranked = G.rank(records)
     rows = [{"rank": i + 1, **r.row()} for i, r in enumerate(ranked)]
     winner = ranked[0]
-    atomic_write_text(out / "ranking.csv", G.csv_text(rows, COLUMNS))
-    ranking_md = G.markdown_table(rows, COLUMNS, FORMATS)
+    atomic_write_text(out / "ranking.csv", csv_text(rows, COLUMNS))
+    ranking_md = markdown_table(rows, COLUMNS, FORMATS)
     atomic_write_text(out / "ranking.md", f"# {TITLE}: ranking by validation accuracy\n\n{ranking_md}\n")
-    sweep_md = G.markdown_table(sweep_rows, ["optimizer", "activation", "init", "lr", "val_acc", "status"],
+    sweep_md = markdown_table(sweep_rows, ["optimizer", "activation", "init", "lr", "val_acc", "status"],
                                 {"lr": "g", "val_acc": ".4f"})
     seed_rows = G.seed_statistics(seed_runs)
-    seed_md = G.markdown_table(seed_rows, ["configuration", "lr", "seeds", "val_acc_mean", "val_acc_std",
+    seed_md = markdown_table(seed_rows, ["configuration", "lr", "seeds", "val_acc_mean", "val_acc_std",
                                            "test_acc_mean", "test_acc_std"],
                                {k: ".4f" for k in ("val_acc_mean", "val_acc_std", "test_acc_mean", "test_acc_std")})
     figures = {

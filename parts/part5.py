@@ -26,10 +26,9 @@ from common.cli import EXIT_INTERRUPTED, add_run_arguments, log, nonnegative_flo
     positive_float, positive_int, run_main, timed, unit_interval
 from common.cnn_models import DISPLAY_NAMES, count_parameters, summary_markdown
 from common.data import CLASS_NAMES, load_cifar10
-from common.grid import markdown_table
-from common.report import STATUS_COMPLETE, STATUS_INCOMPLETE, atomic_write_text, environment_info, \
-    ensure_writable, git_commit, per_class_table, plot_confusion_matrix, plot_history, plot_per_class_accuracy, \
-    write_run_report
+from common.report import (STATUS_COMPLETE, STATUS_INCOMPLETE, atomic_write_text, environment_info, ensure_writable,
+                           git_commit, markdown_table, per_class_table, plot_confusion_matrix, plot_history,
+                           plot_per_class_accuracy, write_run_report)
 from common.tasks import stratified_split
 from common.torch_training import CNNConfig, CNNResult, DeviceData, autocast_supported, evaluate, \
     load_checkpoint, model_from_checkpoint, pick_device, train_cnn

@@ -71,3 +71,10 @@ def test_environment_and_commit():
 def test_atomic_files_get_the_usual_mode(tmp_path):
     R.atomic_write_text(tmp_path / "f.txt", "x")
     assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o666 & ~R._UMASK
+
+
+def test_markdown_table_and_csv():
+    rows = [{"name": "a", "acc": 0.51234, "n": 3}, {"name": "b", "acc": 0.4, "n": 10}]
+    table = R.markdown_table(rows, ["name", "acc", "n"], {"acc": ".2f"})
+    assert table.splitlines() == ["| name | acc | n |", "|---|---|---|", "| a | 0.51 | 3 |", "| b | 0.40 | 10 |"]
+    assert R.csv_text(rows, ["name", "n"]) == "name,n\na,3\nb,10\n"
