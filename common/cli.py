@@ -95,6 +95,8 @@ def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.
     """
     args = parser.parse_args(argv)
     setup_logging()
+    from common.report import git_commit
+    git_commit()  # remember the commit now: the tree may change while a long run trains
     try:
         code = main(args)
     except UserError as error:

@@ -5,6 +5,7 @@ crash or Ctrl-C never leaves a half-written report behind.
 """
 from __future__ import annotations
 
+import functools
 import io
 import json
 import os
@@ -82,8 +83,12 @@ def ensure_writable(folder: Path) -> Path:
 
 # ----------------------------------------------------------------------------- run facts
 
+@functools.lru_cache(maxsize=1)
 def git_commit() -> str | None:
-    """The commit of the code that ran (with '-dirty' when the tree has changes), or None."""
+    """The commit of the code that ran (with '-dirty' when the tree has changes), or None.
+
+    Cached: ``run_main`` asks at start-up, so a long run records the commit it started from.
+    """
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
                                 text=True, timeout=5, check=True).stdout.strip()

@@ -248,7 +248,10 @@ def _timings_html(reports: Path) -> str:
         if block.strip().startswith("|"):
             parts.append(_md_table_to_html(block))
         elif block.strip():
-            parts.append(f"<p>{html.escape(block.strip())}</p>")
+            text = html.escape(block.strip())
+            while text.count("`") >= 2:  # `code` spans of the markdown
+                text = text.replace("`", "<code>", 1).replace("`", "</code>", 1)
+            parts.append(f"<p>{text}</p>")
     return "".join(parts)
 
 

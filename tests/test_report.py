@@ -78,3 +78,11 @@ def test_markdown_table_and_csv():
     table = R.markdown_table(rows, ["name", "acc", "n"], {"acc": ".2f"})
     assert table.splitlines() == ["| name | acc | n |", "|---|---|---|", "| a | 0.51 | 3 |", "| b | 0.40 | 10 |"]
     assert R.csv_text(rows, ["name", "n"]) == "name,n\na,3\nb,10\n"
+
+
+def test_git_commit_is_remembered_from_the_start(monkeypatch):
+    R.git_commit.cache_clear()
+    first = R.git_commit()
+    monkeypatch.setattr(R.subprocess, "run", lambda *a, **k: (_ for _ in ()).throw(AssertionError("asked again")))
+    assert R.git_commit() == first
+    R.git_commit.cache_clear()
