@@ -353,7 +353,7 @@ def read_source(path: Path, progress: bool = True) -> Cifar10:
                             f"format. " + _how_to_provide(default_data_dir()))
         return _parse_members(path, members, progress=progress)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:
-        if isinstance(error, OSError) and error.errno is not None and not isinstance(error, EOFError):
+        if isinstance(error, OSError) and error.errno is not None:  # permissions and the like
             raise DataError(f"cannot read {path}: {error.strerror}.") from None
         raise DataError(f"{path} is truncated or corrupt ({type(error).__name__}: {error}); "
                         f"no cache was written. Download or copy it again.") from None

@@ -104,7 +104,8 @@ def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
                            scores: np.ndarray | None = None) -> dict:
     """Everything a report needs about one evaluation, as JSON-ready numbers.
 
-    ``scores`` (N,) are class-1 scores for binary tasks; they add ``roc_auc``.
+    Binary tasks also get ``f1_<class name>`` for both classes; ``scores`` (N,) of class 1 add
+    ``roc_auc``.
     """
     k = len(class_names)
     cm = confusion_matrix(y_true, y_pred, k)
@@ -118,8 +119,9 @@ def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
                       for i, name in enumerate(class_names)},
         "confusion_matrix": cm.tolist(),
     }
-    if scores is not None and k == 2:
-        summary["roc_auc"] = roc_auc(y_true, scores)
+    if k == 2:
         for i, name in enumerate(class_names):
             summary[f"f1_{name}"] = float(prf["f1"][i])
+        if scores is not None:
+            summary["roc_auc"] = roc_auc(y_true, scores)
     return summary

@@ -151,15 +151,11 @@ def evaluate_binary(model: MLP, splits: FlatSplits) -> dict:
     val_scores, test_scores = airplane_scores(splits.x_val), airplane_scores(splits.x_test)
     y_val_airplane = (splits.y_val == airplane).astype(np.int64)
     threshold = M.best_threshold(y_val_airplane, val_scores)
-    y_test_airplane = (splits.y_test == airplane).astype(np.int64)
+    auc = M.roc_auc((splits.y_test == airplane).astype(np.int64), test_scores)  # threshold-free: once
     results = {}
     for name, t in (("validation_threshold", threshold), ("threshold_0.5", 0.5)):
         summary = M.classification_summary(splits.y_test, predict(test_scores, t), splits.class_names)
-        summary["roc_auc"] = M.roc_auc(y_test_airplane, test_scores)
-        for cls in splits.class_names:
-            summary[f"f1_{cls}"] = summary["per_class"][cls]["f1"]
-        summary["threshold"] = t
-        results[name] = summary
+        results[name] = {**summary, "roc_auc": auc, "threshold": t}
     results["validation_accuracy_at_threshold"] = M.accuracy(splits.y_val, predict(val_scores, threshold))
     return results
 
@@ -205,12 +201,11 @@ def run_mlp_part(args: argparse.Namespace, *, part: str, title: str, task: str) 
             evaluation = evaluate_binary(model, splits)
             test = _ordered_headline(evaluation["validation_threshold"], True)
             half = _ordered_headline(evaluation["threshold_0.5"], True)
-            extra = {"test_at_threshold_0.5": half,
-                     "validation": {"accuracy_at_threshold": evaluation["validation_accuracy_at_threshold"]},
-                     "extra_tables": {"Decision threshold": threshold_table(test, half)}}
+            extra = {"test_at_threshold_0.5": half, "extra_tables": {"Decision threshold": threshold_table(test, half)}}
+            validation = {"accuracy_at_threshold": evaluation["validation_accuracy_at_threshold"]}
         else:
             test = _ordered_headline(evaluate_multiclass(model, splits), False)
-            extra = {}
+            extra, validation = {}, {}
     metrics = {
         "part": part, "title": title, "status": result.status, "status_note": result.note,
         "task": task, "classes": list(splits.class_names), "parameters": model.n_params,
@@ -220,8 +215,7 @@ def run_mlp_part(args: argparse.Namespace, *, part: str, title: str, task: str) 
                        / max(result.train_seconds, 1e-9)},
         "test": test, **extra,
         "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-        "validation": {**extra.get("validation", {}),
-                       "best_loss": result.best_val_loss,
+        "validation": {**validation, "best_loss": result.best_val_loss,
                        "best_accuracy": next((h["val_acc"] for h in result.history
                                               if h["epoch"] == result.best_epoch), None)},
         "history": result.history, "config": model_config(args), "seed": args.seed,

@@ -178,7 +178,7 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, profile
         "validation": {"best_accuracy": result.best_val_acc},
         "history": result.history, "config": config.as_dict(), "seed": config.seed,
         "throughput": {"train_images_per_second": result.images_per_second},
-        "timing": {"train_seconds": result.train_seconds,
+        "timing": {"train_seconds": result.train_seconds, "total_seconds": result.train_seconds,
                    "seconds_per_epoch": result.train_seconds / max(1, len(result.history))},
         "environment": environment_info(str(device)), "git_commit": git_commit(), "data_source": source,
         "checkpoint": str(checkpoint),
@@ -195,7 +195,6 @@ def write_model_report(out: Path, model, metrics: dict) -> None:
     atomic_write_text(out / "model_summary.md", summary_markdown(model.cpu(), f"{name}: layers"))
     atomic_write_text(out / "per_class.md", f"# {name}: per-class test figures\n\n"
                       f"{per_class_table(metrics['test']['per_class'])}\n")
-    metrics["timing"]["total_seconds"] = metrics["timing"].get("total_seconds", metrics["timing"]["train_seconds"])
     write_run_report(out, metrics, {
         "confusion_matrix.png": plot_confusion_matrix(np.array(metrics["test"]["confusion_matrix"]), CLASS_NAMES,
                                                       f"{name}: test confusion matrix"),
