@@ -60,10 +60,13 @@ class RunRecord:
 
 
 def train_config(base: argparse.Namespace, splits: FlatSplits, *, activation: str, optimizer: str, init: str,
-                 lr: float, seed: int, epochs: int | None = None, evaluate_test: bool = True) -> RunRecord:
-    """Train one configuration with the shared budget in ``base`` and measure it."""
+                 lr: float, seed: int, stop_after: int | None = None, evaluate_test: bool = True) -> RunRecord:
+    """Train one configuration with the shared budget in ``base`` and measure it.
+
+    ``stop_after`` ends training after that many epochs of the full run's schedule (a sweep trial).
+    """
     args = argparse.Namespace(**{**vars(base), "activation": activation, "optimizer": optimizer, "init": init,
-                                 "lr": lr, "epochs": epochs or base.epochs})
+                                 "lr": lr, "stop_after": stop_after})
     start = time.perf_counter()
     model, result = train_mlp(args, splits, seed=seed, progress=False)
     best = next((h for h in result.history if h["epoch"] == result.best_epoch), None)
@@ -85,6 +88,8 @@ def sweep_learning_rates(base: argparse.Namespace, splits: FlatSplits, sweep_epo
                          bar=None) -> tuple[dict[tuple[str, str], float], list[dict]]:
     """For each (optimizer, activation): the candidate lr with the best validation accuracy.
 
+    A trial is the first ``sweep_epochs`` epochs of the full run, at the full run's learning rates
+    (a schedule squeezed into the trial would hide an lr that is unstable for long at its peak).
     Uses the activation's reference initialization (He for ReLU, Xavier otherwise).
     Returns the choice and one row per trial.
     """
@@ -93,7 +98,7 @@ def sweep_learning_rates(base: argparse.Namespace, splits: FlatSplits, sweep_epo
         trials = []
         for lr in LR_CANDIDATES[optimizer]:
             record = train_config(base, splits, activation=activation, optimizer=optimizer,
-                                  init=REFERENCE_INIT[activation], lr=lr, seed=base.seed, epochs=sweep_epochs,
+                                  init=REFERENCE_INIT[activation], lr=lr, seed=base.seed, stop_after=sweep_epochs,
                                   evaluate_test=False)
             score = record.val_acc if record.status != "diverged" and np.isfinite(record.val_acc) else -1.0
             trials.append((score, lr))

@@ -125,7 +125,7 @@ def train_mlp(args: argparse.Namespace, splits: FlatSplits, seed: int | None = N
                 seed=seed, l2=args.l2)
     optimizer = make_optimizer(args.optimizer, args.lr, momentum=args.momentum)
     config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-                         schedule=args.schedule, seed=seed,
+                         schedule=args.schedule, seed=seed, stop_after=getattr(args, "stop_after", None),
                          progress=(not args.no_progress) if progress is None else progress,
                          log_epochs=progress is None)  # Part 4's many runs log one line each instead
     with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported instead

@@ -38,6 +38,8 @@ class CNNConfig:
     schedule: str = "none"  # "cosine" or "onecycle" (per step)
     label_smoothing: float = 0.0
     augment: bool = False  # random crop (pad 4) + horizontal flip
+    cutout: int = 0  # side of a square zeroed at a random place in each training image; 0 = off
+    tta: bool = False  # evaluate on the mean logits of each image and its mirror (validation and test alike)
     patience: int = 0  # early stopping on validation accuracy; 0 = off
     train_subset: int | None = None
     val_size: int = 5000
@@ -94,12 +96,11 @@ class DeviceData:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def normalize(self, images_uint8: torch.Tensor, channels_last: bool) -> torch.Tensor:
-        x = (images_uint8.float() - self.mean) / self.std
-        return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+    def normalize(self, images_uint8: torch.Tensor) -> torch.Tensor:
+        return (images_uint8.float() - self.mean) / self.std
 
     def batches(self, batch_size: int, *, shuffle: bool, augment: bool, channels_last: bool,
-                generator: torch.Generator | None = None):
+                generator: torch.Generator | None = None, cutout_size: int = 0):
         """Yield (normalized images, labels); shuffling and augmentation use ``generator``."""
         n = len(self)
         order = torch.randperm(n, generator=generator).to(self.device) if shuffle else None
@@ -108,7 +109,10 @@ class DeviceData:
             images, labels = self.images[idx], self.labels[idx]
             if augment:
                 images = random_crop_flip(images, generator)
-            yield self.normalize(images, channels_last), labels
+            images = self.normalize(images)
+            if cutout_size:
+                images = cutout(images, cutout_size, generator)
+            yield (images.contiguous(memory_format=torch.channels_last) if channels_last else images), labels
 
 
 def random_crop_flip(images: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
@@ -124,6 +128,20 @@ def random_crop_flip(images: torch.Tensor, generator: torch.Generator | None = N
     batch = torch.arange(b, device=images.device)[:, None, None]
     cropped = padded.permute(0, 2, 3, 1)[batch, rows[:, :, None], cols[:, None, :]]  # (B, H, W, C)
     return cropped.permute(0, 3, 1, 2).contiguous()
+
+
+def cutout(images: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Cutout (DeVries & Taylor, 2017) on normalized (B, C, H, W) images: a ``size`` x ``size``
+    square around a random centre (clipped at the border) is set to 0, the data mean."""
+    b, _, h, w = images.shape
+    centres = torch.randint(0, max(h, w), (2, b), generator=generator).to(images.device)
+    low = centres - size // 2
+    rows = torch.arange(h, device=images.device)[None, :]
+    cols = torch.arange(w, device=images.device)[None, :]
+    inside_rows = (rows >= low[0][:, None]) & (rows < low[0][:, None] + size)  # (B, H)
+    inside_cols = (cols >= low[1][:, None]) & (cols < low[1][:, None] + size)  # (B, W)
+    hole = inside_rows[:, :, None] & inside_cols[:, None, :]  # (B, H, W)
+    return images.masked_fill(hole[:, None], 0.0)
 
 
 # ----------------------------------------------------------------------------- checkpoints
@@ -187,13 +205,18 @@ class CNNResult:
 
 def evaluate(model: nn.Module, data: DeviceData, config: CNNConfig, batch_size: int = 1000,
              autocast: bool = False) -> tuple[float, float, np.ndarray]:
-    """Mean cross-entropy, accuracy and predictions (N,) of ``model`` on ``data``."""
+    """Mean cross-entropy, accuracy and predictions (N,) of ``model`` on ``data``.
+
+    With ``config.tta`` the logits are the mean over each image and its mirror image.
+    """
     model.eval()
     loss_sum, predictions = 0.0, []
     with torch.no_grad(), torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=autocast):
         for images, labels in data.batches(batch_size, shuffle=False, augment=False,
                                            channels_last=config.channels_last):
             logits = model(images).float()
+            if config.tta:
+                logits = (logits + model(images.flip(3)).float()) / 2
             loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
             predictions.append(logits.argmax(1))
     predicted = torch.cat(predictions).cpu().numpy()
@@ -259,7 +282,8 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData, device: tor
             loss_sum = torch.zeros((), device=device)
             correct = torch.zeros((), device=device, dtype=torch.long)
             for images, labels in train.batches(config.batch_size, shuffle=True, augment=config.augment,
-                                                channels_last=config.channels_last, generator=generator):
+                                                channels_last=config.channels_last, generator=generator,
+                                                cutout_size=config.cutout):
                 with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_autocast):
                     logits = model(images)
                     loss = loss_fn(logits.float(), labels)

@@ -3,7 +3,8 @@
 Grid: activation {sigmoid, ReLU, tanh} x optimizer {SGD, Momentum, Adam} x initialization
 {small random N(0, 0.01^2), He, Xavier} on 3072-64-10 -- every combination, so every scenario
 of the original assignment is in it. Fair: each (optimizer, activation) pair gets the learning
-rate that did best on validation in a short sweep; all get the same epochs, cosine schedule,
+rate that did best on validation in a short sweep (each trial is the first few epochs of the
+full run, at its learning rates); all get the same epochs, cosine schedule,
 L2 and early stopping; ranking is by validation accuracy. The top configurations are rerun
 with more seeds (mean +- std). ``--quick`` runs the same grid on a 10,000-image subset with
 fewer epochs.
@@ -46,7 +47,8 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--optimizers", nargs="+", choices=G.OPTIMIZERS, default=list(G.OPTIMIZERS))
     group.add_argument("--inits", nargs="+", choices=G.INITS, default=list(G.INITS))
     group.add_argument("--sweep-epochs", type=positive_int, default=4,
-                       help="epochs of each learning-rate trial (default: %(default)s)")
+                       help="epochs of each learning-rate trial: the first epochs of the full run's schedule "
+                            "(default: %(default)s)")
     group.add_argument("--top", type=nonnegative_int, default=3,
                        help="configurations rerun with more seeds (default: %(default)s)")
     group.add_argument("--seeds", type=positive_int, default=3,

@@ -260,6 +260,16 @@ def test_fit_learns_and_records_history():
     assert {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(result.history[0])
 
 
+def test_fit_stop_after_trains_the_first_epochs_of_the_full_schedule():
+    x, y = _blobs()
+    full = fit(MLP([10, 8, 1], seed=0), SGD(0.1), x[:300], y[:300], x[300:], y[300:],
+               TrainConfig(epochs=10, batch_size=32, patience=0, schedule="cosine", progress=False))
+    trial = fit(MLP([10, 8, 1], seed=0), SGD(0.1), x[:300], y[:300], x[300:], y[300:],
+                TrainConfig(epochs=10, batch_size=32, patience=0, schedule="cosine", stop_after=3, progress=False))
+    assert len(trial.history) == 3
+    assert trial.history == [{**h, "seconds": t["seconds"]} for h, t in zip(full.history[:3], trial.history)]
+
+
 def test_fit_early_stops_and_restores_the_best_epoch():
     x, y = _blobs(seed=1)
     y_val_noise = np.random.default_rng(0).integers(0, 2, size=100)  # validation labels are noise

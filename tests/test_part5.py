@@ -60,6 +60,43 @@ def test_random_crop_flip_moves_pixels_but_keeps_them():
         assert torch.equal(augmented, original) or torch.equal(augmented, original.flip(2))
 
 
+def test_cutout_zeroes_one_square_per_image_clipped_at_the_border():
+    images = torch.ones(64, 3, 32, 32)
+    out = TT.cutout(images, 8, torch.Generator().manual_seed(0))
+    holes = out[:, 0] == 0
+    assert torch.equal(holes, (out == 0).all(1))  # the same pixels in every channel
+    sizes = holes.sum((1, 2))
+    assert sizes.max() == 64 and sizes.min() > 0  # 8 x 8 inside, smaller where clipped
+    for hole in holes:  # each hole is one axis-aligned rectangle
+        rows, cols = hole.any(1).nonzero().flatten(), hole.any(0).nonzero().flatten()
+        assert hole.sum() == len(rows) * len(cols) and len(rows) <= 8 and len(cols) <= 8
+        assert rows.diff().eq(1).all() and cols.diff().eq(1).all()
+    assert torch.equal(TT.cutout(images, 8, torch.Generator().manual_seed(0)), out)  # seeded
+
+
+def test_batches_keep_channels_last_with_cutout():
+    data = TT.DeviceData(torch.randint(0, 256, (10, 32, 32, 3), dtype=torch.uint8).numpy(),
+                         torch.arange(10).numpy(), torch.device("cpu"))
+    images, labels = next(data.batches(10, shuffle=True, augment=True, channels_last=True,
+                                       generator=torch.Generator().manual_seed(0), cutout_size=8))
+    assert images.is_contiguous(memory_format=torch.channels_last) and images.dtype == torch.float32
+    assert ((images == 0).all(1).sum((1, 2)) > 0).all() and sorted(labels.tolist()) == list(range(10))
+
+
+def test_tta_averages_the_logits_of_each_image_and_its_mirror():
+    class LeftHalf(torch.nn.Module):  # a "model" that is not mirror-symmetric
+        def forward(self, x):
+            return torch.stack([x[..., :16].mean((1, 2, 3)), x[..., 16:].mean((1, 2, 3))], 1)
+
+    images = torch.zeros(4, 32, 32, 3, dtype=torch.uint8)
+    images[:, :, :16] = 255  # bright left half: plain evaluation predicts class 0 with certainty
+    data = TT.DeviceData(images.numpy(), torch.ones(4, dtype=torch.int64).numpy(), torch.device("cpu"))
+    plain_loss, plain_acc, _ = TT.evaluate(LeftHalf(), data, TT.CNNConfig(channels_last=False))
+    tta_loss, _, _ = TT.evaluate(LeftHalf(), data, TT.CNNConfig(channels_last=False, tta=True))
+    assert plain_acc == 0.0 and plain_loss > 1.0
+    assert tta_loss == pytest.approx(float(torch.log(torch.tensor(2.0))), abs=1e-6)  # mirror averages to a tie
+
+
 def test_checkpoint_round_trip_is_bit_exact(tmp_path):
     model = ImprovedCNN()
     model(torch.randn(4, 3, 32, 32))  # move BatchNorm running statistics away from their start
@@ -123,6 +160,9 @@ def test_profiles_and_overrides():
     args = parser.parse_args(["--profile", "quick", "--lr", "0.05", "--no-augment"])
     config = part5.config_for(args, "improved", "quick")
     assert config.epochs == 6 and config.lr == 0.05 and config.augment is False
+    assert config.cutout == 8 and config.tta is True
+    no_extras = part5.config_for(parser.parse_args(["--cutout", "0", "--no-tta"]), "improved", "best")
+    assert no_extras.cutout == 0 and no_extras.tta is False
     assert part5.config_for(parser.parse_args([]), "simple", "assignment").epochs == 100
     assert part5.resolve_profile(parser.parse_args([]), torch.device("cpu")) == "quick"
     assert part5.resolve_profile(parser.parse_args([]), torch.device("cuda")) == "best"
@@ -170,12 +210,16 @@ def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch
     assert "MLP vs CNN" in (out / "comparison.md").read_text()
 
     (out / "simple" / "confusion_matrix.png").unlink()
-    args = parser.parse_args(["--data", str(learnable_folder), "--eval", str(out / "simple" / "simple_cnn.pt"),
-                              "--no-progress"])
-    assert part5.main(args) == 0
+    def args_list(out):
+        return ["--data", str(learnable_folder), "--eval", str(out / "simple" / "simple_cnn.pt"), "--no-progress"]
+
+    assert part5.main(parser.parse_args(args_list(out))) == 0
     assert (out / "simple" / "confusion_matrix.png").exists()
     evaluated = json.loads((out / "simple" / "metrics.json").read_text())
     assert evaluated["test"]["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+    assert evaluated["config"]["tta"] is True  # the quick profile's; --no-tta evaluates without it
+    assert part5.main(parser.parse_args([*args_list(out), "--no-tta"])) == 0
+    assert json.loads((out / "simple" / "metrics.json").read_text())["config"]["tta"] is False
 
 
 def test_eval_of_a_missing_checkpoint_exits_2(tmp_path, capsys):

@@ -21,6 +21,7 @@ class TrainConfig:
     batch_size: int = 64
     patience: int = 10
     schedule: str = "constant"  # or "cosine": lr decays to 0 over ``epochs``
+    stop_after: int | None = None  # train only the first epochs of this schedule (an lr-sweep trial)
     seed: int = 0
     progress: bool = True
     log_epochs: bool = True  # one log line per epoch when the progress bar is off
@@ -65,7 +66,8 @@ def fit(model, optimizer, x_train: np.ndarray, y_train: np.ndarray, x_val: np.nd
     result = FitResult()
     best_state = model.state()
     start = time.perf_counter()
-    bar = tqdm(range(1, config.epochs + 1), desc=desc, unit="epoch", disable=not config.progress,
+    last_epoch = min(config.epochs, config.stop_after or config.epochs)
+    bar = tqdm(range(1, last_epoch + 1), desc=desc, unit="epoch", disable=not config.progress,
                dynamic_ncols=True)
     try:
         for epoch in bar:
