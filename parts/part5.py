@@ -129,7 +129,7 @@ def main(args: argparse.Namespace) -> int:
         log.info("%s: %s", DISPLAY_NAMES[model_name], json.dumps(config.as_dict()))
         model, result = train_cnn(config, train, val, device, checkpoint_path(out, model_name),
                                   resume=resumes[model_name], progress=not args.no_progress)
-        summaries[model_name] = report_model(out / model_name, model, result, config, profile, test, device,
+        summaries[model_name] = report_model(out / model_name, model, result, config, profile, val, test, device,
                                              data.source, checkpoint_path(out, model_name))
         if result.status == STATUS_INCOMPLETE:
             break
@@ -165,13 +165,18 @@ def device_splits(data, args, device: torch.device) -> tuple[DeviceData, DeviceD
             DeviceData(data.x_test, data.y_test, device))
 
 
-def report_model(out: Path, model, result: CNNResult, config: CNNConfig, profile: str, test: DeviceData,
-                 device: torch.device, source: str, checkpoint: Path) -> dict:
-    """Evaluate the best-validation model on the test set once and write out/<model>/."""
+def report_model(out: Path, model, result: CNNResult, config: CNNConfig, profile: str, val: DeviceData,
+                 test: DeviceData, device: torch.device, source: str, checkpoint: Path) -> dict:
+    """Evaluate the best-validation model on validation and, once, on the test set; write out/<model>/.
+
+    The validation figure is measured again here, with this evaluation's settings (``--tta`` in
+    eval mode may differ from training's), so that recipes can be compared on it.
+    """
     name = DISPLAY_NAMES[config.model]
+    autocast = config.amp and autocast_supported(device)
+    val_loss, val_acc, _ = evaluate(model, val, config, autocast=autocast)
     with timed(f"{name}: evaluating on the test set"):
-        test_loss, test_acc, predictions = evaluate(model, test, config,
-                                                    autocast=config.amp and autocast_supported(device))
+        test_loss, test_acc, predictions = evaluate(model, test, config, autocast=autocast)
     summary = M.classification_summary(test.labels.cpu().numpy(), predictions, CLASS_NAMES)
     metrics = {
         "part": PART, "title": f"{TITLE}: {name}", "model": name, "profile": profile,
@@ -181,7 +186,8 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, profile
                  "macro_f1": summary["macro_f1"], "loss": test_loss, "per_class": summary["per_class"],
                  "confusion_matrix": summary["confusion_matrix"]},
         "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-        "validation": {"best_accuracy": result.best_val_acc},
+        "validation": {"best_accuracy": result.best_val_acc, "accuracy": val_acc, "loss": val_loss,
+                       "tta": config.tta},
         "history": result.history, "config": config.as_dict(), "seed": config.seed,
         "throughput": {"train_images_per_second": result.images_per_second},
         "timing": {"train_seconds": result.train_seconds, "total_seconds": result.train_seconds,
@@ -221,6 +227,8 @@ def evaluate_checkpoint(args: argparse.Namespace, path: Path, device: torch.devi
         model = model.to(memory_format=torch.channels_last)
     out = ensure_writable(path.parent if args.out == f"reports/{PART}" else Path(args.out))
     data = load_cifar10(args.data, progress=not args.no_progress)
+    _, val_idx = stratified_split(data.y_train, config.val_size, config.seed)  # the split it was trained with
+    val = DeviceData(data.x_train[val_idx], data.y_train[val_idx], device)
     test = DeviceData(data.x_test, data.y_test, device)
     result = CNNResult(history=list(state["history"]), best_epoch=state["best_epoch"],
                        best_val_acc=state["best_val_acc"],
@@ -230,7 +238,7 @@ def evaluate_checkpoint(args: argparse.Namespace, path: Path, device: torch.devi
                        train_seconds=sum(h["seconds"] for h in state["history"]))
     if result.history:
         result.images_per_second = float(np.mean([h["images_per_second"] for h in result.history]))
-    report_model(out, model, result, config, "eval", test, device, data.source, path)
+    report_model(out, model, result, config, "eval", val, test, device, data.source, path)
     return 0
 
 

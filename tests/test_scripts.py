@@ -149,3 +149,27 @@ def test_make_all_timings_and_bench_appear_in_the_report(fixture_reports):
     assert "`make all` on cpu: 21.0 min in all (part1 0.2 min" in text and "| ratio | 2.5 | <= 2 |" in text
     build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports)]))
     assert "21.0 min in all" in (fixture_reports / "index.html").read_text()
+
+
+def test_part5_runs_table_lists_every_trained_cnn_with_its_recipe(fixture_reports, tmp_path):
+    config = {"optimizer": "sgd", "lr": 0.1, "batch_size": 256, "schedule": "onecycle", "label_smoothing": 0.1,
+              "augment": True}
+    runs = {"part5/improved": dict(validation={"best_accuracy": 0.84, "accuracy": 0.85, "tta": True},
+                                   config={**config, "cutout": 8, "tta": True}, test={"accuracy": 0.86}),
+            "part5-old/improved": dict(validation={"best_accuracy": 0.83}, config=config, test={"accuracy": 0.84})}
+    for run, extra in runs.items():
+        (fixture_reports / run).mkdir(parents=True)
+        (fixture_reports / run / "metrics.json").write_text(json.dumps(_metrics("part5", model="ImprovedCNN",
+                                                                                profile="best", **extra)))
+    rows = build_report.part5_run_rows(fixture_reports)
+    assert [(r["run"], r["val_acc"], r["tta"]) for r in rows] == [("part5/improved", 0.85, "yes"),
+                                                                  ("part5-old/improved", 0.83, "no")]
+    assert "cutout 8" in rows[0]["recipe"] and "cutout 0" in rows[1]["recipe"]
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:start -->\n<!-- results:end -->\n")
+    build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports), "--update-readme",
+                                                              str(readme)]))
+    for text in (readme.read_text(), (fixture_reports / "index.md").read_text()):
+        assert build_report.PART5_RUNS_TITLE in text and "| part5-old/improved | ImprovedCNN | best |" in text
+        assert "| part5/improved | ImprovedCNN | best |" in text and "| 0.8500 | 0.8600 |" in text
+    assert build_report.PART5_RUNS_TITLE in (fixture_reports / "index.html").read_text()
