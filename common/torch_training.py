@@ -101,27 +101,42 @@ class DeviceData:
 
     def batches(self, batch_size: int, *, shuffle: bool, augment: bool, channels_last: bool,
                 generator: torch.Generator | None = None, cutout_size: int = 0):
-        """Yield (normalized images, labels); shuffling and augmentation use ``generator``."""
+        """Yield (normalized images, labels); shuffling and augmentation use ``generator``.
+
+        The epoch's random numbers are drawn on the CPU up front and copied to the device once:
+        a copy per step would make the host wait for the GPU at every step."""
         n = len(self)
         order = torch.randperm(n, generator=generator).to(self.device) if shuffle else None
+        if augment:
+            shifts, flips = draw_crop_flip(n, generator)
+            shifts, flips = shifts.to(self.device), flips.to(self.device)
+        if cutout_size:
+            centres = draw_cutout_centres(n, generator).to(self.device)
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size] if shuffle else slice(start, start + batch_size)
+            step = slice(start, start + batch_size)
+            idx = order[step] if shuffle else step
             images, labels = self.images[idx], self.labels[idx]
             if augment:
-                images = random_crop_flip(images, generator)
+                images = random_crop_flip(images, shifts[:, step], flips[step])
             images = self.normalize(images)
             if cutout_size:
-                images = cutout(images, cutout_size, generator)
+                images = cutout(images, cutout_size, centres[:, step])
             yield (images.contiguous(memory_format=torch.channels_last) if channels_last else images), labels
 
 
-def random_crop_flip(images: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
-    """Batched augmentation of (B, C, H, W) images: random crop after ``pad`` reflect padding,
-    then a horizontal flip with probability 1/2. One gather for the whole batch."""
+def draw_crop_flip(n: int, generator: torch.Generator | None = None, pad: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random draws for ``random_crop_flip`` of n images: shifts (2, n) in [0, 2*pad], flips (n,) bool."""
+    shifts = torch.randint(0, 2 * pad + 1, (2, n), generator=generator)
+    flips = torch.rand(n, generator=generator) < 0.5
+    return shifts, flips
+
+
+def random_crop_flip(images: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int = 4) -> torch.Tensor:
+    """Batched augmentation of (B, C, H, W) images: crop at (shifts[0], shifts[1]) after ``pad``
+    reflect padding, then a horizontal flip where ``flips``. One gather for the whole batch.
+    shifts (2, B) and flips (B,) come from ``draw_crop_flip``, on the images' device."""
     b, _, h, w = images.shape
     padded = nn.functional.pad(images.float(), (pad, pad, pad, pad), mode="reflect").to(images.dtype)
-    shifts = torch.randint(0, 2 * pad + 1, (2, b), generator=generator).to(images.device)
-    flips = (torch.rand(b, generator=generator) < 0.5).to(images.device)
     rows = shifts[0][:, None] + torch.arange(h, device=images.device)[None]  # (B, H)
     cols = shifts[1][:, None] + torch.arange(w, device=images.device)[None]  # (B, W)
     cols = torch.where(flips[:, None], cols.flip(1), cols)
@@ -130,11 +145,15 @@ def random_crop_flip(images: torch.Tensor, generator: torch.Generator | None = N
     return cropped.permute(0, 3, 1, 2).contiguous()
 
 
-def cutout(images: torch.Tensor, size: int, generator: torch.Generator | None = None) -> torch.Tensor:
+def draw_cutout_centres(n: int, generator: torch.Generator | None = None, side: int = 32) -> torch.Tensor:
+    """Random (row, column) centres (2, n) for ``cutout`` of n images of side x side pixels."""
+    return torch.randint(0, side, (2, n), generator=generator)
+
+
+def cutout(images: torch.Tensor, size: int, centres: torch.Tensor) -> torch.Tensor:
     """Cutout (DeVries & Taylor, 2017) on normalized (B, C, H, W) images: a ``size`` x ``size``
-    square around a random centre (clipped at the border) is set to 0, the data mean."""
-    b, _, h, w = images.shape
-    centres = torch.randint(0, max(h, w), (2, b), generator=generator).to(images.device)
+    square around each centre (2, B) (clipped at the border) is set to 0, the data mean."""
+    _, _, h, w = images.shape
     low = centres - size // 2
     rows = torch.arange(h, device=images.device)[None, :]
     cols = torch.arange(w, device=images.device)[None, :]

@@ -53,16 +53,25 @@ def test_one_training_step_lowers_the_loss():
 
 def test_random_crop_flip_moves_pixels_but_keeps_them():
     images = torch.arange(2 * 3 * 32 * 32, dtype=torch.int64).reshape(2, 3, 32, 32).remainder(251).to(torch.uint8)
-    out = TT.random_crop_flip(images, torch.Generator().manual_seed(0))
+    shifts, flips = TT.draw_crop_flip(2, torch.Generator().manual_seed(0))
+    assert shifts.shape == (2, 2) and shifts.min() >= 0 and shifts.max() <= 8 and flips.dtype == torch.bool
+    out = TT.random_crop_flip(images, shifts, flips)
     assert out.shape == images.shape and out.dtype == torch.uint8
-    same = TT.random_crop_flip(images, torch.Generator().manual_seed(0), pad=0)
-    for original, augmented in zip(images, same):  # without padding: identity or a mirror
-        assert torch.equal(augmented, original) or torch.equal(augmented, original.flip(2))
+    # a shift of (pad, pad) is the original image, the flag alone mirrors it
+    centred = torch.full((2, 2), 4)
+    assert torch.equal(TT.random_crop_flip(images, centred, torch.tensor([False, True])),
+                       torch.stack([images[0], images[1].flip(2)]))
+    # a shift of (0, 1) moves the image 4 rows down and 3 columns right, reflecting at the border
+    moved = TT.random_crop_flip(images, torch.tensor([[0, 0], [1, 1]]), torch.tensor([False, False]))
+    assert torch.equal(moved[:, :, 4:, 3:], images[:, :, :28, :29])
+    assert torch.equal(moved[:, :, 3, 3:], images[:, :, 1, :29])  # row -1 mirrors row 1
 
 
 def test_cutout_zeroes_one_square_per_image_clipped_at_the_border():
     images = torch.ones(64, 3, 32, 32)
-    out = TT.cutout(images, 8, torch.Generator().manual_seed(0))
+    centres = TT.draw_cutout_centres(64, torch.Generator().manual_seed(0))
+    assert centres.shape == (2, 64) and centres.min() >= 0 and centres.max() < 32
+    out = TT.cutout(images, 8, centres)
     holes = out[:, 0] == 0
     assert torch.equal(holes, (out == 0).all(1))  # the same pixels in every channel
     sizes = holes.sum((1, 2))
@@ -71,7 +80,8 @@ def test_cutout_zeroes_one_square_per_image_clipped_at_the_border():
         rows, cols = hole.any(1).nonzero().flatten(), hole.any(0).nonzero().flatten()
         assert hole.sum() == len(rows) * len(cols) and len(rows) <= 8 and len(cols) <= 8
         assert rows.diff().eq(1).all() and cols.diff().eq(1).all()
-    assert torch.equal(TT.cutout(images, 8, torch.Generator().manual_seed(0)), out)  # seeded
+    corner = TT.cutout(torch.ones(1, 1, 32, 32), 8, torch.tensor([[0], [31]]))[0, 0] == 0
+    assert corner[:4, 27:].all() and corner.sum() == 4 * 5  # rows -4..3, columns 27..34 clipped
 
 
 def test_batches_keep_channels_last_with_cutout():
