@@ -162,8 +162,14 @@ def part5_run_rows(reports: Path) -> list[dict]:
                          "test_acc": m.get("test", {}).get("accuracy"),
                          "train_s": m.get("timing", {}).get("train_seconds"),
                          "img_s": m.get("throughput", {}).get("train_images_per_second"),
-                         "device": m.get("environment", {}).get("device"), "status": m.get("status")})
+                         "device": _device_label(m.get("environment", {})), "status": m.get("status")})
     return rows
+
+
+def _device_label(environment: dict) -> str | None:
+    """'cuda (NVIDIA H100 80GB HBM3)' where the run recorded the accelerator's name, else 'cpu' etc."""
+    device, name = environment.get("device"), environment.get("device_name")
+    return f"{device} ({name})" if device and name and device != "cpu" else device
 
 
 def part5_runs_markdown(reports: Path) -> str:
@@ -191,9 +197,11 @@ def timings_markdown(reports: Path) -> str:
         steps = ", ".join(f"{s['step']} {s['seconds'] / 60:.1f} min" for s in r["steps"])
         lines.append(f"`make all{' ARGS=--quick' if r.get('quick') else ''}` on {r['device']}: "
                      f"{r['total_seconds'] / 60:.1f} min in all ({steps}; {r['created']}).")
-    bench = reports / "bench.md"
-    if bench.is_file():
-        lines += ["", bench.read_text().split("\n", 2)[2].strip()]  # the table without its title
+    for bench in [reports / "bench.md", *sorted(reports.glob("bench-*/bench.md"))]:
+        if bench.is_file():
+            if bench.parent != reports:  # a benchmark saved from another machine with --out
+                lines += ["", f"`make bench ARGS=\"--out reports/{bench.parent.name}\"`, on another machine:"]
+            lines += ["", bench.read_text().split("\n", 2)[2].strip()]  # the table without its title
     return "\n".join(lines)
 
 

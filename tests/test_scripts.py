@@ -145,8 +145,12 @@ def test_make_all_timings_and_bench_appear_in_the_report(fixture_reports):
         "steps": [{"step": "part1", "exit_code": 0, "seconds": 12.0, "estimated_seconds": 15}]}))
     (fixture_reports / "bench.md").write_text("# Benchmark\n\n| measurement | value | target |\n|---|---:|---:|\n"
                                               "| ratio | 2.5 | <= 2 |\n")
+    (fixture_reports / "bench-gpu").mkdir()
+    (fixture_reports / "bench-gpu" / "bench.md").write_text("# Benchmark\n\n| measurement | value | target |\n"
+                                                            "|---|---:|---:|\n| CNN on cuda | 60,000 images/s | |\n")
     text = build_report.timings_markdown(fixture_reports)
     assert "`make all` on cpu: 21.0 min in all (part1 0.2 min" in text and "| ratio | 2.5 | <= 2 |" in text
+    assert text.index("| ratio | 2.5") < text.index("reports/bench-gpu") < text.index("| CNN on cuda | 60,000")
     build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports)]))
     assert "21.0 min in all" in (fixture_reports / "index.html").read_text()
 
@@ -156,7 +160,8 @@ def test_part5_runs_table_lists_every_trained_cnn_with_its_recipe(fixture_report
               "augment": True}
     runs = {"part5/improved": dict(validation={"best_accuracy": 0.84, "accuracy": 0.85, "tta": True},
                                    config={**config, "cutout": 8, "tta": True}, test={"accuracy": 0.86}),
-            "part5-old/improved": dict(validation={"best_accuracy": 0.83}, config=config, test={"accuracy": 0.84})}
+            "part5-old/improved": dict(validation={"best_accuracy": 0.83}, config=config, test={"accuracy": 0.84},
+                                       environment={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"})}
     for run, extra in runs.items():
         (fixture_reports / run).mkdir(parents=True)
         (fixture_reports / run / "metrics.json").write_text(json.dumps(_metrics("part5", model="ImprovedCNN",
@@ -165,6 +170,7 @@ def test_part5_runs_table_lists_every_trained_cnn_with_its_recipe(fixture_report
     assert [(r["run"], r["val_acc"], r["tta"]) for r in rows] == [("part5/improved", 0.85, "yes"),
                                                                   ("part5-old/improved", 0.83, "no")]
     assert "cutout 8" in rows[0]["recipe"] and "cutout 0" in rows[1]["recipe"]
+    assert [r["device"] for r in rows] == ["cpu", "cuda (NVIDIA H100 80GB HBM3)"]
     readme = tmp_path / "README.md"
     readme.write_text("<!-- results:start -->\n<!-- results:end -->\n")
     build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports), "--update-readme",
