@@ -99,7 +99,7 @@ def _measured_row(row: dict, m: dict) -> dict:
     return {**row, "status": m.get("status", "complete"), "measured": m["test"]["accuracy"],
                      "baseline": m.get("baseline", {}).get("majority_accuracy"),
                      "seconds": m.get("timing", {}).get("total_seconds"),
-                     "device": m.get("environment", {}).get("device"),
+                     "device": _device_label(m.get("environment", {})),
                      "note": (m.get("headline_model") and f"{m['headline_model']}, {m.get('profile')} profile") or
                              (m.get("winner") and
                                                          f"{m['winner']['activation']} + {m['winner']['optimizer']} + "
