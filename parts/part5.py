@@ -242,13 +242,16 @@ def evaluate_checkpoint(args: argparse.Namespace, path: Path, device: torch.devi
     return 0
 
 
-def mlp_vs_cnn_rows(reports: Path) -> list[dict]:
-    """Rows of the comparison table, read from the saved metrics.json of each part and model."""
+def mlp_vs_cnn_rows(reports: Path, cnn_run: Path | None = None) -> list[dict]:
+    """Rows of the comparison table, read from the saved metrics.json of each part and model:
+    the MLPs from reports/part3 and reports/part4, the CNNs from ``cnn_run`` (default reports/part5),
+    so a run saved elsewhere with --out compares its own CNNs."""
+    cnn_run = cnn_run or reports / "part5"
     rows = []
     sources = [("Part 3 MLP (3072-64-10, sigmoid)", reports / "part3" / "metrics.json"),
                ("Part 4 best MLP", reports / "part4" / "metrics.json"),
-               ("SimpleCNN", reports / "part5" / "simple" / "metrics.json"),
-               ("ImprovedCNN", reports / "part5" / "improved" / "metrics.json")]
+               ("SimpleCNN", cnn_run / "simple" / "metrics.json"),
+               ("ImprovedCNN", cnn_run / "improved" / "metrics.json")]
     for label, path in sources:
         if not path.is_file():
             rows.append({"model": label, "status": "not run", "source": str(path)})
@@ -275,7 +278,7 @@ COMPARISON_FORMATS = {"parameters": ",d", "test_accuracy": ".4f", "train_seconds
 def write_part_summary(out: Path, summaries: dict, profile: str, device: torch.device, source: str,
                        total_seconds: float) -> None:
     """reports/part5/metrics.json and summary.md: both models side by side plus MLP vs CNN."""
-    rows = mlp_vs_cnn_rows(out.parent)
+    rows = mlp_vs_cnn_rows(out.parent, out)
     table = markdown_table(rows, COMPARISON_COLUMNS, COMPARISON_FORMATS)
     atomic_write_text(out / "comparison.md", f"# MLP vs CNN (read from each run's metrics.json)\n\n{table}\n")
     headline = summaries.get("improved") or next(iter(summaries.values()))

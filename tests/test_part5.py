@@ -265,3 +265,9 @@ def test_mlp_vs_cnn_rows_read_saved_metrics(tmp_path):
     assert rows[1]["model"] == "Part 4 best MLP (relu + adam + he)"
     assert (rows[1]["train_seconds"], rows[1]["epochs"]) == (11.0, 20)
     assert [r["status"] for r in rows[2:]] == ["not run", "not run"]
+    (tmp_path / "part5-gpu" / "improved").mkdir(parents=True)  # a run saved with --out reports/part5-gpu
+    (tmp_path / "part5-gpu" / "improved" / "metrics.json").write_text(json.dumps({
+        "parameters": 3_249_610, "test": {"accuracy": 0.9}, "environment": {"device": "cuda"}, "status": "complete"}))
+    rows = part5.mlp_vs_cnn_rows(tmp_path, tmp_path / "part5-gpu")
+    assert (rows[3]["test_accuracy"], rows[3]["device"]) == (0.9, "cuda") and rows[2]["status"] == "not run"
+    assert rows[0]["test_accuracy"] == 0.51  # the MLPs still come from reports/part3 and part4
