@@ -83,6 +83,8 @@ def autocast_supported(device: torch.device) -> bool:
 
 # ----------------------------------------------------------------------------- data on device
 
+CROP_PAD = 4  # random-crop padding: the shifts drawn and the padding applied must agree
+
 class DeviceData:
     """Images (N, 3, 32, 32) uint8 and labels (N,) int64 held on the device."""
 
@@ -111,7 +113,7 @@ class DeviceData:
             shifts, flips = draw_crop_flip(n, generator)
             shifts, flips = shifts.to(self.device), flips.to(self.device)
         if cutout_size:
-            centres = draw_cutout_centres(n, generator).to(self.device)
+            centres = draw_cutout_centres(n, generator, side=max(self.images.shape[-2:])).to(self.device)
         for start in range(0, n, batch_size):
             step = slice(start, start + batch_size)
             idx = order[step] if shuffle else step
@@ -124,14 +126,16 @@ class DeviceData:
             yield (images.contiguous(memory_format=torch.channels_last) if channels_last else images), labels
 
 
-def draw_crop_flip(n: int, generator: torch.Generator | None = None, pad: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_crop_flip(n: int, generator: torch.Generator | None = None,
+                   pad: int = CROP_PAD) -> tuple[torch.Tensor, torch.Tensor]:
     """Random draws for ``random_crop_flip`` of n images: shifts (2, n) in [0, 2*pad], flips (n,) bool."""
     shifts = torch.randint(0, 2 * pad + 1, (2, n), generator=generator)
     flips = torch.rand(n, generator=generator) < 0.5
     return shifts, flips
 
 
-def random_crop_flip(images: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor, pad: int = 4) -> torch.Tensor:
+def random_crop_flip(images: torch.Tensor, shifts: torch.Tensor, flips: torch.Tensor,
+                     pad: int = CROP_PAD) -> torch.Tensor:
     """Batched augmentation of (B, C, H, W) images: crop at (shifts[0], shifts[1]) after ``pad``
     reflect padding, then a horizontal flip where ``flips``. One gather for the whole batch.
     shifts (2, B) and flips (B,) come from ``draw_crop_flip``, on the images' device."""
