@@ -1,6 +1,6 @@
-# The suite's interface. On a fresh machine `make part1` or `make test` is all it takes:
-# every target depends on the virtual environment, which `make setup` builds once.
-# Pass hyperparameters through ARGS, e.g.  make part1 ARGS="--epochs 5 --lr 0.003"
+# The suite's interface. On a fresh machine `make part1` or `make test` is all it takes: every target
+# depends on the virtual environment, which `make setup` builds once from requirements.txt.
+# Pass a part's flags through ARGS, e.g.  make part1 ARGS="--recipe assignment"  (python -m parts.part1 --help)
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,12 +8,16 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 CKPT   ?= reports/part5/improved/improved_cnn.pt
+PARTS  := part1 part2 part3 part4 part5
 
 .DEFAULT_GOAL := help
-.PHONY: help setup part1 part2 part3 part4 part5 part5-eval all report test bench clean
+.PHONY: help setup $(PARTS) part5-eval all reproduce report test lint bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+	@echo "The parts (each writes reports/<part>/; ARGS=\"--recipe assignment\" runs the assignment's own recipe):"
+	@$(PYTHON) -m common.catalog
+	@echo "Everything else:"
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -22,32 +26,26 @@ $(STAMP): requirements.txt
 
 setup: $(STAMP) ## create .venv and install the pinned requirements
 
-part1: $(STAMP) ## single logistic neuron, airplane vs rest (numpy)
-	$(PY) -m parts.part1 $(ARGS)
+$(PARTS): $(STAMP)
+	$(PY) -m parts.$@ $(ARGS)
 
-part2: $(STAMP) ## 3072-64-1 sigmoid network, airplane vs rest (numpy)
-	$(PY) -m parts.part2 $(ARGS)
-
-part3: $(STAMP) ## 3072-64-10 softmax network, 10 classes (numpy)
-	$(PY) -m parts.part3 $(ARGS)
-
-part4: $(STAMP) ## activations x optimizers x initializations grid (numpy); ARGS=--quick for a short grid
-	$(PY) -m parts.part4 $(ARGS)
-
-part5: $(STAMP) ## SimpleCNN and ImprovedCNN (PyTorch): best profile on a GPU, quick on a CPU
-	$(PY) -m parts.part5 $(ARGS)
-
-part5-eval: $(STAMP) ## evaluate a saved checkpoint and redraw Part 5's figures: make part5-eval CKPT=path
+part5-eval: $(STAMP) ## Part 5's report again from a checkpoint, without training: make part5-eval CKPT=path
 	$(PY) -m parts.part5 --eval $(CKPT) $(ARGS)
 
-all: $(STAMP) ## run parts 1-5, then the report, with a plan up front and a summary at the end
+all: $(STAMP) ## parts 1-5 with this suite's recipes, then the report (complete parts are kept; ARGS=--force)
 	$(PY) -m scripts.run_all $(ARGS)
 
-report: $(STAMP) ## build reports/index.md and reports/index.html from the saved runs
-	$(PY) -m scripts.build_report
+reproduce: $(STAMP) ## the assignment's own recipes into reports/assignment/ (Part 5 only on a GPU), then the report
+	$(PY) -m scripts.run_all --recipe assignment $(ARGS)
+
+report: $(STAMP) ## build reports/index.md and index.html from the saved runs (ARGS=--update-readme: the README too)
+	$(PY) -m scripts.build_report $(ARGS)
 
 test: $(STAMP) ## run the test suite
 	$(PY) -m pytest -q $(ARGS)
+
+lint: $(STAMP) ## ruff (rules in ruff.toml)
+	$(PY) -m ruff check .
 
 bench: $(STAMP) ## time the numpy and PyTorch hot loops; writes reports/bench.json and bench.md
 	$(PY) -m scripts.bench $(ARGS)

@@ -1,24 +1,35 @@
-"""Command-line plumbing shared by every entry point: argument types, logging, error exits.
+"""The command line: argument types, the flags every part shares, logging, progress, error exits.
 
-Every part is run as ``python -m parts.partN``; ``run_main`` turns the errors a user can fix
-into one sentence on stderr and exit code 2, and Ctrl-C into exit code 130.
+This is the only module below ``parts/`` that sees argparse. A part's flags map one to one onto
+the fields of its config dataclass: ``config_from_args`` starts from the chosen recipe and
+replaces the fields whose flags were given, so a run's config says exactly what ran.
+``run_main`` turns errors a user can fix into one sentence on stderr and exit code 2, and Ctrl-C
+into exit code 130.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
+from common.catalog import PARTS
+from common.data import source_order_text
 from common.errors import UserError
+from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
+from common.run_record import RunOptions
 
 log = logging.getLogger("cifar")
 
 EXIT_USER_ERROR = 2
 EXIT_INTERRUPTED = 130
 
+
+# ----------------------------------------------------------------------------- argument types
 
 def _number(kind: type, minimum: float, strict: bool) -> Callable[[str], float]:
     """An argparse type accepting finite numbers of ``kind`` above ``minimum`` (or equal, unless strict)."""
@@ -53,24 +64,120 @@ def unit_interval(text: str) -> float:
     return value
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, out: str, seed: int = 0) -> None:
-    """Arguments every part takes: data source, output folder, seed, split, progress, debug."""
+# ----------------------------------------------------------------------------- parsers and configs
+
+def part_parser(part: str, doc: str) -> argparse.ArgumentParser:
+    """A part's parser, described by its docstring (its first line comes from the catalog)."""
+    return argparse.ArgumentParser(prog=f"python -m parts.{part}", description=f"{PARTS[part].title}: "
+                                   f"{PARTS[part].summary}.\n\n{doc}",
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def recipe_values(recipes: dict, name: str) -> str:
+    """'tuned: 0.01; assignment: 0.01' -- what each recipe sets ``name`` to, for a flag's help."""
+    def shown(value):
+        return " ".join(map(str, value)) or "none" if isinstance(value, (tuple, list)) else value
+    return "; ".join(f"{recipe}: {shown(getattr(config, name))}" for recipe, config in recipes.items()
+                     if hasattr(config, name))
+
+
+def add_recipe_argument(parser: argparse.ArgumentParser, recipes: dict, default: str, notes: str = "") -> None:
+    parser.add_argument("--recipe", choices=list(recipes), default=default,
+                        help=f"where every setting's default comes from (default: %(default)s){notes}; "
+                             f"flags below override single settings")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, part: str) -> None:
+    """Flags about how to run, not what: none of them changes a result."""
     group = parser.add_argument_group("data and output")
     group.add_argument("--data", metavar="PATH", default=None,
-                       help="CIFAR-10 source: the official tarball, its extracted "
-                            "cifar-10-batches-py/ folder, or an image-folder tree train/<class>/, "
-                            "test/<class>/ as a folder, .zip or .tar(.gz). "
-                            "Default: $CIFAR10_SOURCE, then data/, then the Keras cache, then download.")
-    group.add_argument("--out", metavar="DIR", default=out, help="report folder (default: %(default)s)")
-    group.add_argument("--seed", type=nonnegative_int, default=seed, help="random seed (default: %(default)s)")
-    group.add_argument("--val-size", type=positive_int, default=5000,
-                       help="stratified validation images carved from the 50,000 training images "
-                            "(default: %(default)s)")
-    group.add_argument("--train-subset", type=positive_int, default=None, metavar="N",
-                       help="train on the first N training images only (for quick checks)")
-    group.add_argument("--no-progress", action="store_true", help="hide progress bars")
+                       help="CIFAR-10 source: the official tarball, its extracted cifar-10-batches-py/ folder, or an "
+                            "image-folder tree train/<class>/, test/<class>/ as a folder, .zip or .tar(.gz). "
+                            f"Without it the loader looks at {source_order_text()}")
+    group.add_argument("--out", metavar="DIR", default=None,
+                       help=f"report folder (default: reports/{part}/, or reports/assignment/{part}/ for the "
+                            f"assignment's recipe)")
+    group.add_argument("--resume", action="store_true",
+                       help="continue an interrupted run of the same config from its checkpoint; a complete run "
+                            "of the same config on the same data is kept as it is")
+    group.add_argument("--estimate", action="store_true",
+                       help="print what the run would do and how long it would take (JSON), then exit")
+    group.add_argument("--no-progress", action="store_true", help="log a line per epoch instead of progress bars")
     group.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
 
+
+def add_mlp_arguments(parser: argparse.ArgumentParser, recipes: dict, *, model_choices: bool = True) -> None:
+    """The MLPConfig flags (defaults None: the recipe decides). ``model_choices=False`` leaves out
+    --activation, --init, --optimizer and --lr, which Part 4's comparison sets itself."""
+    from common.mlp_experiment import ACTIVATIONS, INITIALIZERS, INPUT_SCALINGS, OPTIMIZERS, SCHEDULES
+
+    def values(name):
+        return f"({recipe_values(recipes, name)})"
+
+    group = parser.add_argument_group("network and training (defaults per recipe)")
+    group.add_argument("--hidden", type=nonnegative_int, nargs="*", metavar="UNITS",
+                       help=f"hidden layer widths; none = logistic regression {values('hidden')}")
+    if model_choices:
+        group.add_argument("--activation", choices=ACTIVATIONS, help=f"hidden activation {values('activation')}")
+        group.add_argument("--init", choices=INITIALIZERS,
+                           help=f"weights: small N(0, 0.01^2), he N(0, 2/fan_in), xavier N(0, 2/(fan_in+fan_out)) "
+                                f"{values('init')}")
+        group.add_argument("--optimizer", choices=OPTIMIZERS, help=values("optimizer"))
+        group.add_argument("--lr", type=positive_float, help=f"learning rate {values('lr')}")
+    group.add_argument("--momentum", type=nonnegative_float,
+                       help=f"beta of the momentum optimizer {values('momentum')}")
+    group.add_argument("--l2", type=nonnegative_float, help=f"L2 weight penalty {values('l2')}")
+    group.add_argument("--batch-size", type=positive_int, help=values("batch_size"))
+    group.add_argument("--epochs", type=positive_int, help=f"epochs of the schedule {values('epochs')}")
+    group.add_argument("--patience", type=nonnegative_int,
+                       help=f"stop after this many epochs without a better validation loss and keep the best epoch; "
+                            f"0 = train every epoch {values('patience')}")
+    group.add_argument("--schedule", choices=SCHEDULES, help=f"learning rate per epoch {values('schedule')}")
+    group.add_argument("--inputs", choices=INPUT_SCALINGS,
+                       help=f"standardized: per pixel with the training images' mean and std; unit: pixels / 255 "
+                            f"{values('inputs')}")
+    group.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=None,
+                       help=f"add a left-right mirrored copy of every training image {values('hflip')}")
+    group.add_argument("--val-size", type=nonnegative_int,
+                       help=f"stratified validation images carved from the 50,000 training images; 0 trains on all "
+                            f"of them and chooses nothing {values('val_size')}")
+    group.add_argument("--train-subset", type=positive_int, metavar="N",
+                       help="train on a random N of the training images (the same N for the same seed)")
+    group.add_argument("--seed", type=nonnegative_int, help=f"initialization, shuffling and split {values('seed')}")
+
+
+def add_binary_arguments(parser: argparse.ArgumentParser, recipes: dict) -> None:
+    parser.add_argument("--airplane-label", type=int, choices=[0, 1],
+                        help=f"label of the airplane class: 1 makes it the positive class, 0 is the assignment's "
+                             f"convention; metrics are reported per class by name either way "
+                             f"({recipe_values(recipes, 'airplane_label')})")
+
+
+def config_from_args(args: argparse.Namespace, base, **extra):
+    """``base`` (the chosen recipe's config) with every field whose flag was given replaced (and ``extra``)."""
+    names = {f.name for f in dataclasses.fields(base)}
+    given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    if isinstance(given.get("hidden"), list):
+        given["hidden"] = tuple(given["hidden"])
+    return dataclasses.replace(base, **{**given, **extra})
+
+
+def default_out(part: str, recipe: str, assignment_recipes: tuple[str, ...] = ("assignment",)) -> Path:
+    """reports/<part>/, or reports/assignment/<part>/ for the assignment's recipe."""
+    return (ASSIGNMENT_REPORTS_DIR if recipe in assignment_recipes else REPORTS_DIR) / part
+
+
+def out_folder(args: argparse.Namespace, part: str) -> Path:
+    return Path(args.out) if args.out else default_out(part, args.recipe)
+
+
+def run_options(args: argparse.Namespace, part: str, **extra) -> RunOptions:
+    """How to run, from the flags add_run_arguments defined."""
+    return RunOptions(out=out_folder(args, part), data=args.data, progress=not args.no_progress, resume=args.resume,
+                      estimate=args.estimate, **extra)
+
+
+# ----------------------------------------------------------------------------- logging and progress
 
 @contextlib.contextmanager
 def timed(what: str) -> Iterator[dict[str, float]]:
@@ -80,6 +187,29 @@ def timed(what: str) -> Iterator[dict[str, float]]:
     yield result  # on an exception nothing is logged: the error message speaks for itself
     result["seconds"] = time.perf_counter() - start
     log.info("%s: %.2f s", what, result["seconds"])
+
+
+@contextlib.contextmanager
+def epoch_progress(total: int, desc: str, *, bar: bool = True, log_lines: bool = True,
+                   done: int = 0) -> Iterator[Callable[[dict], None]]:
+    """A progress bar over epochs (or, with ``bar`` off, one log line per epoch when ``log_lines``).
+    Yields the callback a training loop calls with each epoch's record."""
+    from tqdm import tqdm
+
+    progress = tqdm(total=total, initial=done, desc=desc, unit="epoch", disable=not bar, dynamic_ncols=True)
+
+    def on_epoch(record: dict) -> None:
+        progress.update()
+        shown = {k: record[k] for k in ("train_loss", "val_loss", "val_acc", "test_acc") if k in record}
+        progress.set_postfix({k.replace("train_", ""): f"{v:.4f}" for k, v in shown.items()})
+        if not bar and log_lines:
+            log.info("%s epoch %d/%d: %s (%.1f s)", desc, record["epoch"], total,
+                     ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in shown.items()), record["seconds"])
+
+    try:
+        yield on_epoch
+    finally:
+        progress.close()
 
 
 def setup_logging() -> None:
@@ -95,7 +225,7 @@ def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.
     """
     args = parser.parse_args(argv)
     setup_logging()
-    from common.report import git_commit
+    from common.run_record import git_commit
     git_commit()  # remember the commit now: the tree may change while a long run trains
     try:
         code = main(args)

@@ -22,39 +22,56 @@ class SimpleCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
-def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
-    # No conv bias: the BatchNorm that follows has its own shift.
-    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+def _conv_block(c_in: int, c_out: int, batchnorm: bool) -> list[nn.Module]:
+    # With BatchNorm the conv needs no bias: the BatchNorm that follows has its own shift.
+    conv = nn.Conv2d(c_in, c_out, 3, padding=1, bias=not batchnorm)
+    return [conv, nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)] if batchnorm else [conv, nn.ReLU(inplace=True)]
 
 
 class ImprovedCNN(nn.Module):
     """Three blocks of [conv 3x3 pad 1 (no bias), BatchNorm, ReLU] x 2 then max-pool 2, with
     64, 128, 256 filters; flatten 256*4*4; Linear 4096->512 (no bias), BatchNorm1d, ReLU,
-    Dropout 0.5, Linear 512->10. 3.25 M parameters. Input (N, 3, 32, 32) -> logits (N, 10)."""
+    Dropout 0.5, Linear 512->10. 3.25 M parameters. Input (N, 3, 32, 32) -> logits (N, 10).
 
-    def __init__(self, n_classes: int = 10):
+    ``batchnorm``, ``dropout`` and ``blocks`` switch off one of its changes over SimpleCNN at a time
+    (the ablation): without batch norm the convolutions and the first linear layer get biases;
+    with two blocks the classifier sees 128*8*8 features."""
+
+    def __init__(self, n_classes: int = 10, batchnorm: bool = True, dropout: float = 0.5, blocks: int = 3):
         super().__init__()
+        widths = (64, 128, 256)[:blocks]
         layers: list[nn.Module] = []
-        for c_in, c_out in ((3, 64), (64, 128), (128, 256)):
-            layers += _conv_bn_relu(c_in, c_out) + _conv_bn_relu(c_out, c_out) + [nn.MaxPool2d(2)]
+        c_in = 3
+        for c_out in widths:
+            layers += _conv_block(c_in, c_out, batchnorm) + _conv_block(c_out, c_out, batchnorm) + [nn.MaxPool2d(2)]
+            c_in = c_out
         self.features = nn.Sequential(*layers)
-        self.classifier = nn.Sequential(
-            nn.Flatten(), nn.Linear(256 * 4 * 4, 512, bias=False), nn.BatchNorm1d(512), nn.ReLU(inplace=True),
-            nn.Dropout(0.5), nn.Linear(512, n_classes))
+        side = 32 // 2 ** blocks
+        head: list[nn.Module] = [nn.Flatten(), nn.Linear(widths[-1] * side * side, 512, bias=not batchnorm)]
+        head += [nn.BatchNorm1d(512)] if batchnorm else []
+        head += [nn.ReLU(inplace=True)] + ([nn.Dropout(dropout)] if dropout else []) + [nn.Linear(512, n_classes)]
+        self.classifier = nn.Sequential(*head)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
 
 
+# Each removes one of ImprovedCNN's changes (the ablation of Part 5): name -> constructor arguments.
+ABLATIONS = {"none": {}, "no-batchnorm": {"batchnorm": False}, "no-dropout": {"dropout": 0.0},
+             "no-third-block": {"blocks": 2}}
 MODELS = {"simple": SimpleCNN, "improved": ImprovedCNN}
 DISPLAY_NAMES = {"simple": "SimpleCNN", "improved": "ImprovedCNN"}
 
 
-def build_model(name: str) -> nn.Module:
-    """A fresh model by its short name ('simple' or 'improved')."""
+def build_model(name: str, ablation: str = "none") -> nn.Module:
+    """A fresh model by its short name ('simple' or 'improved'), ImprovedCNN with an ``ablation``."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
-    return MODELS[name]()
+    if ablation not in ABLATIONS:
+        raise ValueError(f"unknown ablation {ablation!r}; choose from {sorted(ABLATIONS)}")
+    if ablation != "none" and name != "improved":
+        raise ValueError(f"the ablation {ablation!r} removes one of ImprovedCNN's changes; it needs --model improved")
+    return MODELS[name](**ABLATIONS[ablation])
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -1,12 +1,7 @@
 """CIFAR-10 as uint8 arrays: find a source, read any accepted format, cache it once.
 
-``load_cifar10()`` is the only entry point the parts need. Sources, in this order:
-
-1. an explicit source: the ``source`` argument (``--data``) or ``$CIFAR10_SOURCE``;
-2. the project's data folder (``data/`` or ``$CIFAR10_DATA_DIR``): the official tarball or its
-   extracted folder placed there, else a conversion cache built earlier;
-3. the Keras cache (``~/.keras/datasets/cifar-10-batches-py`` or its tarball);
-4. the official download, md5-verified before a byte of it is parsed.
+``load_cifar10()`` is the only entry point the parts need. Where it looks, in order, is
+``SOURCE_ORDER`` below (the command-line help and the error messages print it from there).
 
 Accepted formats: the official ``cifar-10-python.tar.gz``, its extracted ``cifar-10-batches-py/``
 folder, and an image-folder tree ``train/<class>/*`` + ``test/<class>/*`` (optionally under one
@@ -28,7 +23,6 @@ import logging
 import os
 import pickle
 import re
-import socket
 import tarfile
 import time
 import urllib.error
@@ -36,12 +30,14 @@ import urllib.request
 import zipfile
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import DataError
+from common.paths import data_dir as default_data_dir
+from common.paths import keras_datasets_dir
 
 try:  # POSIX; on other systems the write-then-rename alone keeps the cache whole
     import fcntl
@@ -60,10 +56,14 @@ META_FILE = "batches.meta"
 IMAGE_SHAPE = (32, 32, 3)
 N_TRAIN, N_TEST = 50_000, 10_000
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 log = logging.getLogger("cifar")
 CACHE_FORMAT_VERSION = 1
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm")
+SOURCE_ORDER = ("--data PATH, or $CIFAR10_SOURCE",
+                "the data folder data/ ($CIFAR10_DATA_DIR): cifar-10-python.tar.gz or cifar-10-batches-py/ "
+                "placed there, or the cache of an earlier run",
+                "Keras' cache, ~/.keras/datasets/cifar-10-batches-py ($KERAS_HOME)",
+                "the official download (170 MB, md5-checked before use; $CIFAR10_URL for a mirror)")
 
 
 @dataclass(frozen=True)
@@ -76,25 +76,21 @@ class Cifar10:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     source: str
+    fingerprint: str = ""  # of the source (see source_fingerprint): tells runs on the same data apart
 
 
 # ----------------------------------------------------------------------------- where to look
-
-def default_data_dir() -> Path:
-    """``$CIFAR10_DATA_DIR`` or the project's ``data/`` folder."""
-    return Path(os.environ.get("CIFAR10_DATA_DIR") or PROJECT_ROOT / "data")
-
-
-def keras_datasets_dir() -> Path:
-    """Where Keras keeps downloaded data sets (``$KERAS_HOME`` or ``~/.keras``)."""
-    return Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras") / "datasets"
-
 
 def _how_to_provide(data_dir: Path) -> str:
     return (f"Provide the data in one of these ways: pass --data PATH or set CIFAR10_SOURCE to the "
             f"official {OFFICIAL_TARBALL}, its extracted {BATCHES_FOLDER}/ folder or an image-folder "
             f"tree (train/<class>/, test/<class>/; folder, .zip or .tar.gz); or place "
             f"{OFFICIAL_TARBALL} in {data_dir}/; or have Keras' cache in {keras_datasets_dir()}/.")
+
+
+def source_order_text() -> str:
+    """``SOURCE_ORDER`` as one line, for help texts."""
+    return "; ".join(f"{i}. {place}" for i, place in enumerate(SOURCE_ORDER, 1))
 
 
 def searched_places(data_dir: Path) -> str:
@@ -138,28 +134,53 @@ def load_cifar10(source: str | os.PathLike | None = None, *, data_dir: Path | No
         DataError: nothing found, download failed, or the source is corrupt or malformed.
     """
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-    origin = "--data"
-    if source is None and os.environ.get("CIFAR10_SOURCE"):
-        source, origin = os.environ["CIFAR10_SOURCE"], "CIFAR10_SOURCE"
-    if source is not None:
-        path = Path(source).expanduser()
-        if not path.exists():
-            raise DataError(f"{path} (from {origin}) does not exist. " + _how_to_provide(data_dir))
-    else:
-        path = find_local_source(data_dir)
-        if path is None:
-            if not download:
-                raise DataError(f"no CIFAR-10 data found (looked at {searched_places(data_dir)}). "
-                                + _how_to_provide(data_dir))
-            path = data_dir / OFFICIAL_TARBALL
-            download_official(path, url=url or os.environ.get("CIFAR10_URL") or OFFICIAL_URL,
-                              md5=md5, progress=progress, searched=searched_places(data_dir))
-    if path.suffix == ".npz" and path.parent == data_dir / "cache":
+    path = locate_source(source, data_dir)
+    if path is None:
+        if not download:
+            raise DataError(f"no CIFAR-10 data found (looked at {searched_places(data_dir)}). "
+                            + _how_to_provide(data_dir))
+        path = data_dir / OFFICIAL_TARBALL
+        download_official(path, url=url or os.environ.get("CIFAR10_URL") or OFFICIAL_URL,
+                          md5=md5, progress=progress, searched=searched_places(data_dir))
+    if _is_cache_file(path, data_dir):
         dataset = read_cache(path)
         if dataset is None:
             raise DataError(f"{path} is not a valid cache; delete it and run again.")
         return dataset
     return _load_through_cache(path, data_dir, md5=md5, progress=progress)
+
+
+def locate_source(source: str | os.PathLike | None = None, data_dir: Path | None = None) -> Path | None:
+    """The path ``load_cifar10`` would read, without reading it; None when it would download.
+
+    Raises DataError for an explicit source (``source`` or ``$CIFAR10_SOURCE``) that does not exist.
+    """
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    origin = "--data"
+    if source is None and os.environ.get("CIFAR10_SOURCE"):
+        source, origin = os.environ["CIFAR10_SOURCE"], "CIFAR10_SOURCE"
+    if source is None:
+        return find_local_source(data_dir)
+    path = Path(source).expanduser()
+    if not path.exists():
+        raise DataError(f"{path} (from {origin}) does not exist. " + _how_to_provide(data_dir))
+    return path
+
+
+def data_fingerprint(source: str | os.PathLike | None = None, data_dir: Path | None = None) -> str | None:
+    """The fingerprint the data set ``load_cifar10(source)`` returns will carry, found cheaply
+    (file sizes and times, no decoding); None when nothing local is found yet."""
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    path = locate_source(source, data_dir)
+    if path is None:
+        return None
+    if _is_cache_file(path, data_dir):
+        return path.stem.removeprefix("cifar10-")
+    return source_fingerprint(path)
+
+
+def _is_cache_file(path: Path, data_dir: Path) -> bool:
+    return path.suffix == ".npz" and path.parent == data_dir / "cache"
 
 
 def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool) -> Cifar10:
@@ -181,7 +202,7 @@ def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool)
         if path.is_file() and path.name == OFFICIAL_TARBALL:
             verify_md5(path, md5)
         log.info("converting %s into the cache %s (first load only)", path, cache_path)
-        dataset = read_source(path, progress=progress)
+        dataset = replace(read_source(path, progress=progress), fingerprint=fingerprint)
         write_cache(cache_path, dataset, fingerprint)
     return dataset
 
@@ -213,7 +234,7 @@ def download_official(dest: Path, *, url: str = OFFICIAL_URL, md5: str = OFFICIA
                             f"it is corrupt or not the official archive, and was deleted. Run again, "
                             f"or download it yourself and pass --data PATH.")
         os.replace(partial, dest)
-    except (urllib.error.URLError, socket.timeout, ConnectionError, ValueError) as error:
+    except (TimeoutError, urllib.error.URLError, ConnectionError, ValueError) as error:
         reason = getattr(error, "reason", None) or error
         looked = f" (looked at {searched})" if searched else ""
         raise DataError(f"no local CIFAR-10 data found{looked} and the download from {url} failed ({reason}). "
@@ -297,7 +318,8 @@ def read_cache(cache_path: Path, expected_fingerprint: str | None = None) -> Cif
         return None
     if _checksum(arrays) != meta.get("crc32"):
         return None
-    return Cifar10(*arrays, class_names=tuple(meta["class_names"]), source=meta["source"])
+    return Cifar10(*arrays, class_names=tuple(meta["class_names"]), source=meta["source"],
+                   fingerprint=meta["fingerprint"])
 
 
 def newest_usable_cache(data_dir: Path) -> Path | None:

@@ -1,29 +1,92 @@
-"""Part 4's comparison machinery: a learning-rate sweep per optimizer, the full grid, seeds.
+"""Part 4's comparison of activations, optimizers and initializations on Part 3's network, and its report.
 
-Fairness rules: every configuration gets the same epoch budget, schedule, L2 and early
-stopping; each (optimizer, activation) pair gets the learning rate that did best on validation
-in a short sweep; configurations are ranked by validation accuracy; the test set is evaluated
-once per trained configuration, for the table, never for a choice.
+    config = GridConfig(base=MLPConfig(task="multiclass", hidden=(64,), ...), activations=("relu", "tanh"))
+    run_grid_part(config, RunOptions(out=Path("reports/part4"), workers=2))
+
+Every run's config is ``replace(config.base, activation=..., optimizer=..., init=..., lr=..., seed=...)``.
+With ``scenarios`` the runs are those (activation, optimizer, init) triples at ``base.lr``, as the
+assignment's recipe has them. Otherwise the whole product runs, and it is made fair like this:
+each (optimizer, activation) pair gets the learning rate that did best on validation in a short
+sweep (a trial is the first ``sweep_epochs`` epochs of the full run, at its learning rates); every
+configuration gets the same epochs, schedule, L2 and early stopping; the ranking is by validation
+accuracy, and the top ones are rerun with more seeds. The test set is evaluated once per trained
+configuration, for the table, never for a choice.
+
+Runs are independent, so ``RunOptions.workers`` processes train them side by side, one BLAS thread
+each (the results are the same numbers as one process gives). Finished runs are kept in
+``<out>/runs/`` until the report is written, so ``--resume`` after an interruption trains only
+what is left (a long run continues from its own checkpoint).
 """
 from __future__ import annotations
 
-import argparse
+import hashlib
 import itertools
+import json
+import multiprocessing
+import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 
-from common import metrics as M
-from common.cli import log
-from common.mlp_experiment import train_mlp
-from common.tasks import FlatSplits
+from common import metrics
+from common.cli import EXIT_INTERRUPTED, log
+from common.data import data_fingerprint
+from common.figures import plot_confusion_matrix, plot_history, plot_overlaid_curves
+from common.files import ReportFolder, atomic_write_json, atomic_write_npz, atomic_write_text
+from common.mlp_experiment import (
+    MLPConfig,
+    checkpoint_tag,
+    load_splits,
+    log_kept,
+    print_estimate,
+    seconds_per_epoch,
+    train_mlp,
+)
+from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
+from common.preprocess import FlatSplits
+from common.run_record import RunOptions, completed_run, run_record, write_run_report
+from common.tables import csv_text, markdown_table
 
+PART = "part4"
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 INITS = ("small", "he", "xavier")
 LR_CANDIDATES = {"sgd": (0.03, 0.1, 0.3), "momentum": (0.003, 0.01, 0.03), "adam": (1e-4, 3e-4, 1e-3)}
-REFERENCE_INIT = {"sigmoid": "xavier", "tanh": "xavier", "relu": "he"}
+REFERENCE_INIT = {"sigmoid": "xavier", "tanh": "xavier", "relu": "he", "identity": "xavier"}
+QUICK = {"train_subset": 10_000, "epochs": 8, "sweep_epochs": 2}
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """Everything that decides Part 4's numbers (saved whole in metrics.json)."""
+
+    base: MLPConfig  # what every run shares; a run replaces activation, optimizer, init, lr and seed
+    recipe: str = "tuned"
+    activations: tuple[str, ...] = ACTIVATIONS
+    optimizers: tuple[str, ...] = OPTIMIZERS
+    inits: tuple[str, ...] = INITS
+    scenarios: tuple[tuple[str, str, str], ...] = ()  # (activation, optimizer, init) to run at base.lr instead
+    sweep_epochs: int = 4  # epochs of each learning-rate trial; 0 = no sweep, every run at base.lr
+    lr_candidates: dict = field(default_factory=lambda: dict(LR_CANDIDATES))  # tried per optimizer
+    reference_init: dict = field(default_factory=lambda: dict(REFERENCE_INIT))  # init of the sweep's trials
+    top: int = 3  # configurations rerun with more seeds
+    seeds: int = 3  # seeds per top configuration, the first run included
+    quick: bool = False  # the QUICK cut: fewer images, epochs and sweep epochs
+
+    def __post_init__(self):
+        for name in ("activations", "optimizers", "inits"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        object.__setattr__(self, "scenarios", tuple(tuple(s) for s in self.scenarios))
+
+    @property
+    def combinations(self) -> list[tuple[str, str, str]]:
+        return list(self.scenarios) or list(itertools.product(self.activations, self.optimizers, self.inits))
+
+    def quick_version(self) -> GridConfig:
+        base = replace(self.base, train_subset=self.base.train_subset or QUICK["train_subset"], epochs=QUICK["epochs"])
+        return replace(self, base=base, quick=True, sweep_epochs=min(self.sweep_epochs, QUICK["sweep_epochs"]))
 
 
 @dataclass
@@ -47,6 +110,7 @@ class RunRecord:
     images_per_second: float = 0.0
     history: list = field(default_factory=list, repr=False)
     test_summary: dict = field(default_factory=dict, repr=False)
+    probabilities: np.ndarray | None = field(default=None, repr=False)  # test (N, 10), for the figures
 
     @property
     def name(self) -> str:
@@ -59,62 +123,172 @@ class RunRecord:
                 "seconds": self.seconds, "status": self.status}
 
 
-def train_config(base: argparse.Namespace, splits: FlatSplits, *, activation: str, optimizer: str, init: str,
-                 lr: float, seed: int, stop_after: int | None = None, evaluate_test: bool = True) -> RunRecord:
-    """Train one configuration with the shared budget in ``base`` and measure it.
+# ----------------------------------------------------------------------------- one run
 
-    ``stop_after`` ends training after that many epochs of the full run's schedule (a sweep trial).
-    """
-    args = argparse.Namespace(**{**vars(base), "activation": activation, "optimizer": optimizer, "init": init,
-                                 "lr": lr, "stop_after": stop_after})
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of the comparison: its config, and whether it is a learning-rate trial."""
+
+    config: MLPConfig
+    stop_after: int | None = None  # a trial: the first epochs of the full schedule
+    evaluate_test: bool = True
+
+    def key(self, fingerprint: str) -> str:
+        """A file name for this run's cache and checkpoint in <out>/runs/."""
+        text = checkpoint_tag(self.config, fingerprint) + f"|{self.stop_after}|{self.evaluate_test}"
+        c = self.config
+        return f"{c.activation}-{c.optimizer}-{c.init}-lr{c.lr:g}-seed{c.seed}" + \
+            (f"-trial{self.stop_after}" if self.stop_after else "") + "-" + hashlib.sha1(text.encode()).hexdigest()[:8]
+
+
+def train_one(spec: RunSpec, splits: FlatSplits, checkpoint: Path | None = None, tag: str = "",
+              resume: bool = False) -> RunRecord:
+    """Train one configuration and measure it (test only when ``spec.evaluate_test``)."""
     start = time.perf_counter()
-    model, result = train_mlp(args, splits, seed=seed, progress=False)
-    best = next((h for h in result.history if h["epoch"] == result.best_epoch), None)
-    val_acc = best["val_acc"] if best else float("nan")
-    summary = {}
+    config = spec.config
+    model, result = train_mlp(config, splits, progress=False, log_epochs=False, stop_after=spec.stop_after,
+                              checkpoint=checkpoint, checkpoint_tag=tag, resume=resume)
+    best = next((h for h in result.history if h["epoch"] == result.best_epoch), {})
+    summary, probabilities = {}, None
     test_acc = test_f1 = float("nan")
-    if evaluate_test:
-        summary = M.classification_summary(splits.y_test, model.logits(splits.x_test).argmax(axis=1),
-                                           splits.class_names)
+    if spec.evaluate_test:
+        probabilities = model.probabilities(splits.x_test).astype(np.float32)
+        summary = metrics.classification_summary(splits.y_test, probabilities.argmax(axis=1), splits.class_names)
         test_acc, test_f1 = summary["accuracy"], summary["macro_f1"]
-    return RunRecord(activation, optimizer, init, lr, seed, val_acc, result.best_val_loss, test_acc, test_f1,
-                     result.best_epoch, len(result.history), time.perf_counter() - start, result.status,
-                     model.n_params, len(splits.x_train) * len(result.history) / max(result.train_seconds, 1e-9),
-                     result.history, summary)
+    trained = len(result.history) - result.resumed_after
+    return RunRecord(config.activation, config.optimizer, config.init, config.lr, config.seed,
+                     best.get("val_acc", float("nan")), result.best_val_loss, test_acc, test_f1, result.best_epoch,
+                     len(result.history), time.perf_counter() - start, result.status, model.n_params,
+                     len(splits.x_train) * trained / max(result.train_seconds, 1e-9), result.history, summary,
+                     probabilities)
 
 
-def sweep_learning_rates(base: argparse.Namespace, splits: FlatSplits, sweep_epochs: int, *,
-                         optimizers=OPTIMIZERS, activations=ACTIVATIONS,
-                         bar=None) -> tuple[dict[tuple[str, str], float], list[dict]]:
-    """For each (optimizer, activation): the candidate lr with the best validation accuracy.
+class RunCache:
+    """Finished runs in <out>/runs/ (JSON and the test probabilities), so a resumed Part 4 trains only
+    what is left; each long run's checkpoint lives there too."""
 
-    A trial is the first ``sweep_epochs`` epochs of the full run, at the full run's learning rates
-    (a schedule squeezed into the trial would hide an lr that is unstable for long at its peak).
-    Uses the activation's reference initialization (He for ReLU, Xavier otherwise).
-    Returns the choice and one row per trial.
-    """
-    chosen, rows = {}, []
-    for optimizer, activation in itertools.product(optimizers, activations):
-        trials = []
-        for lr in LR_CANDIDATES[optimizer]:
-            record = train_config(base, splits, activation=activation, optimizer=optimizer,
-                                  init=REFERENCE_INIT[activation], lr=lr, seed=base.seed, stop_after=sweep_epochs,
-                                  evaluate_test=False)
-            score = record.val_acc if record.status != "diverged" and np.isfinite(record.val_acc) else -1.0
-            trials.append((score, lr))
-            rows.append({"optimizer": optimizer, "activation": activation, "init": REFERENCE_INIT[activation],
-                         "lr": lr, "val_acc": record.val_acc, "status": record.status})
+    def __init__(self, folder: Path, fingerprint: str, resume: bool):
+        self.folder, self.fingerprint, self.resume = folder, fingerprint, resume
+        folder.mkdir(parents=True, exist_ok=True)
+        if not resume:  # a fresh start: nothing of an earlier, interrupted comparison is reused
+            for path in folder.iterdir():
+                path.unlink()
+
+    def checkpoint(self, spec: RunSpec) -> Path:
+        return self.folder / f"{spec.key(self.fingerprint)}.checkpoint.npz"
+
+    def get(self, spec: RunSpec) -> RunRecord | None:
+        path = self.folder / f"{spec.key(self.fingerprint)}.json"
+        if not self.resume or not path.is_file():
+            return None
+        saved = json.loads(path.read_text())
+        for key in ("val_acc", "val_loss", "test_acc", "test_macro_f1"):  # JSON keeps NaN as null
+            saved[key] = float("nan") if saved[key] is None else saved[key]
+        record = RunRecord(**saved)
+        arrays = path.with_suffix(".npz")
+        if arrays.is_file():
+            with np.load(arrays) as archive:
+                record.probabilities = archive["probabilities"]
+        return record
+
+    def put(self, spec: RunSpec, record: RunRecord) -> None:
+        if record.status == STATUS_INCOMPLETE:
+            return
+        path = self.folder / f"{spec.key(self.fingerprint)}.json"
+        if record.probabilities is not None:
+            atomic_write_npz(path.with_suffix(".npz"), probabilities=record.probabilities)
+        atomic_write_json(path, {k: v for k, v in asdict(record).items() if k != "probabilities"})
+
+
+_SPLITS: FlatSplits | None = None  # shared with forked workers (copy-on-write, never copied)
+
+
+def _worker_start() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    try:
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)  # one BLAS thread per process: the workers fill the cores
+    except ImportError:  # pragma: no cover
+        pass
+
+
+def _train_in_worker(job: tuple[int, RunSpec, str, str, bool]) -> tuple[int, RunRecord]:
+    i, spec, checkpoint, tag, resume = job
+    return i, train_one(spec, _SPLITS, Path(checkpoint), tag, resume=resume)
+
+
+def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers: int, bar=None) -> list[RunRecord]:
+    """Train every spec (cached ones are read back), ``workers`` at a time; results in spec order.
+
+    Ctrl-C stops everything: KeyboardInterrupt is raised once the finished runs are cached."""
+    global _SPLITS
+    records: dict[int, RunRecord] = {}
+    todo = []
+    for i, spec in enumerate(specs):
+        cached = cache.get(spec)
+        if cached is not None:
+            records[i] = cached
             if bar is not None:
                 bar.update()
-        chosen[(optimizer, activation)] = max(trials)[1]
-        log.info("lr sweep %s + %s: %s -> lr %g", activation, optimizer,
-                 ", ".join(f"{lr:g}: {s:.4f}" for s, lr in trials), chosen[(optimizer, activation)])
+        else:
+            todo.append(i)
+    jobs = [(i, specs[i], str(cache.checkpoint(specs[i])), checkpoint_tag(specs[i].config, cache.fingerprint),
+             cache.resume) for i in todo]
+    if workers <= 1 or len(todo) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for i, spec, checkpoint, tag, resume in jobs:
+            record = train_one(spec, splits, Path(checkpoint), tag, resume=resume)
+            if record.status == STATUS_INCOMPLETE:  # the Solver caught Ctrl-C: stop the whole comparison
+                raise KeyboardInterrupt
+            cache.put(spec, record)
+            records[i] = record
+            if bar is not None:
+                bar.update()
+    else:
+        _SPLITS = splits
+        pool = multiprocessing.get_context("fork").Pool(min(workers, len(todo)), initializer=_worker_start)
+        try:
+            for i, record in pool.imap_unordered(_train_in_worker, jobs):  # cached as each finishes
+                cache.put(specs[i], record)
+                records[i] = record
+                if bar is not None:
+                    bar.update()
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
+        finally:
+            pool.join()
+            _SPLITS = None
+    return [records[i] for i in range(len(specs))]
+
+
+# ----------------------------------------------------------------------------- the comparison
+
+def sweep_learning_rates(config: GridConfig, splits: FlatSplits, cache: RunCache, workers: int,
+                         bar=None) -> tuple[dict[tuple[str, str], float], list[dict]]:
+    """For each (optimizer, activation): the candidate lr with the best validation accuracy,
+    tried with the activation's reference initialization. Returns the choice and one row per trial."""
+    pairs = list(itertools.product(config.optimizers, config.activations))
+    specs = [RunSpec(replace(config.base, activation=a, optimizer=o, init=config.reference_init[a], lr=lr),
+                     stop_after=config.sweep_epochs, evaluate_test=False)
+             for o, a in pairs for lr in config.lr_candidates[o]]
+    records = train_all(specs, splits, cache, workers, bar)
+    chosen, rows = {}, []
+    for o, a in pairs:
+        trials = [(r.val_acc if r.status != STATUS_DIVERGED and np.isfinite(r.val_acc) else -1.0, r.lr)
+                  for r in records if (r.optimizer, r.activation) == (o, a)]
+        chosen[(o, a)] = max(trials)[1]
+        rows += [{"optimizer": o, "activation": a, "init": config.reference_init[a], "lr": lr,
+                  "val_acc": score if score >= 0 else float("nan"), "chosen": lr == chosen[(o, a)],
+                  "status": "diverged" if score < 0 else "complete"} for score, lr in trials]
+        log.info("lr sweep %s + %s: %s -> lr %g", a, o, ", ".join(f"{lr:g}: {s:.4f}" for s, lr in trials),
+                 chosen[(o, a)])
     return chosen, rows
 
 
 def rank(records: list[RunRecord]) -> list[RunRecord]:
     """Best validation accuracy first; diverged runs last."""
-    return sorted(records, key=lambda r: (r.status == "diverged", -np.nan_to_num(r.val_acc, nan=-1.0)))
+    return sorted(records, key=lambda r: (r.status == STATUS_DIVERGED, -np.nan_to_num(r.val_acc, nan=-1.0)))
 
 
 def seed_statistics(runs: dict[str, list[RunRecord]]) -> list[dict]:
@@ -139,3 +313,166 @@ def best_curve_per(records: list[RunRecord], attribute: str) -> dict[str, list[d
             seen.add(key)
             curves[f"{key} (best: {record.name}, lr {record.lr:g})"] = record.history
     return dict(sorted(curves.items()))
+
+
+def run_grid_part(config: GridConfig, run: RunOptions) -> int:
+    """Part 4 from config to report folder. Returns the process exit code."""
+    n_runs = len(config.combinations)
+    n_trials = 0 if config.scenarios or not config.sweep_epochs else \
+        sum(len(config.lr_candidates[o]) for o in config.optimizers) * len(config.activations)
+    n_seed_runs = 0 if config.scenarios else config.top * (config.seeds - 1)
+    if run.estimate:
+        per_epoch = {o: seconds_per_epoch(replace(config.base, optimizer=o)) for o in {c[1] for c in
+                                                                                        config.combinations}}
+        mean_epoch = sum(per_epoch.values()) / len(per_epoch)
+        epochs = n_trials * config.sweep_epochs + (n_runs + n_seed_runs) * config.base.epochs
+        return print_estimate(PART, config, run, epochs * mean_epoch / max(1, min(run.workers, n_runs)),
+                              f"{n_trials} lr trials, {n_runs} runs, {n_seed_runs} seed reruns of "
+                              f"{config.base.epochs} epochs on {run.workers} worker(s)")
+    from tqdm import tqdm
+
+    total_start = time.perf_counter()
+    with ReportFolder(run.out) as out:
+        fingerprint = data_fingerprint(run.data)
+        if run.resume and (done := completed_run(out, config, fingerprint)):
+            log_kept(out, done)
+            return 0
+        splits, source, fingerprint = load_splits(config.base, run)
+        cache = RunCache(out / "runs", fingerprint, resume=run.resume)
+        log.info("plan: %d lr trials x %d epochs, %d runs x %d epochs, top %d x %d more seeds; %d worker(s)",
+                 n_trials, config.sweep_epochs, n_runs, config.base.epochs, config.top if n_seed_runs else 0,
+                 config.seeds - 1 if n_seed_runs else 0, run.workers)
+        status, note = STATUS_COMPLETE, ""
+        records, sweep_rows, seed_runs = [], [], {}
+        bar = tqdm(total=n_trials + n_runs + n_seed_runs, desc=PART, unit="run", disable=not run.progress,
+                   dynamic_ncols=True)
+        try:
+            chosen = {}
+            if n_trials:
+                chosen, sweep_rows = sweep_learning_rates(config, splits, cache, run.workers, bar)
+            specs = [RunSpec(replace(config.base, activation=a, optimizer=o, init=i,
+                                     lr=chosen.get((o, a), config.base.lr))) for a, o, i in config.combinations]
+            records = train_all(specs, splits, cache, run.workers, bar)
+            for record in records:
+                log.info("%-28s lr %-7g val %.4f test %.4f (%d epochs, %.1f s%s)", record.name, record.lr,
+                         record.val_acc, record.test_acc, record.epochs_run, record.seconds,
+                         "" if record.status == STATUS_COMPLETE else f", {record.status}")
+            if n_seed_runs:
+                top = rank(records)[:config.top]
+                specs = [RunSpec(replace(config.base, activation=r.activation, optimizer=r.optimizer, init=r.init,
+                                         lr=r.lr, seed=seed))
+                         for r in top for seed in range(config.base.seed + 1, config.base.seed + config.seeds)]
+                extra = iter(train_all(specs, splits, cache, run.workers, bar))
+                seed_runs = {r.name: [r, *(next(extra) for _ in range(config.seeds - 1))] for r in top}
+        except KeyboardInterrupt:
+            status = STATUS_INCOMPLETE
+            note = (f"interrupted after {len(records)} of {n_runs} runs; --resume trains only what is left "
+                    f"(finished runs are kept in {out / 'runs'})")
+            log.warning("%s", note)
+        finally:
+            bar.close()
+        if not records:
+            log.error("no run of the comparison finished; nothing to report. %s", note)
+            return EXIT_INTERRUPTED
+        write_grid_report(out, config, records, sweep_rows, seed_runs, status, note, source, fingerprint,
+                          splits, total_start)
+        if status == STATUS_COMPLETE:
+            for path in cache.folder.iterdir():
+                path.unlink()
+            cache.folder.rmdir()
+    return EXIT_INTERRUPTED if status == STATUS_INCOMPLETE else 0
+
+
+# ----------------------------------------------------------------------------- the report
+
+COLUMNS = ["rank", "activation", "optimizer", "init", "lr", "val_acc", "test_acc", "test_macro_f1", "best_epoch",
+           "epochs_run", "seconds", "status"]
+FORMATS = {"lr": "g", "val_acc": ".4f", "test_acc": ".4f", "test_macro_f1": ".4f", "seconds": ".1f"}
+
+
+def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], sweep_rows: list[dict],
+                      seed_runs: dict, status: str, note: str, source: str, fingerprint: str, splits: FlatSplits,
+                      total_start: float) -> None:
+    """metrics.json, summary.md, the tables and figures of the comparison."""
+    scenario_mode = bool(config.scenarios)
+    ranked = records if scenario_mode else rank(records)  # scenarios: no validation split, nothing is ranked
+    headline = ranked[0]
+    rows = [{"rank": i + 1, **r.row()} for i, r in enumerate(ranked)]
+    tables, figures = {}, {}
+    if scenario_mode:
+        scenario_rows = [{"scenario": r.name, "lr": r.lr, "test_acc": r.test_acc, "test_macro_f1": r.test_macro_f1,
+                          "final_train_loss": r.history[-1]["train_loss"] if r.history else None,
+                          "epochs_run": r.epochs_run, "seconds": r.seconds, "status": r.status} for r in records]
+        tables["Scenarios (test set after the last epoch; nothing was chosen)"] = markdown_table(
+            scenario_rows, list(scenario_rows[0]), {**FORMATS, "final_train_loss": ".4f"})
+        figures["scenario_curves.png"] = plot_scenario_curves({r.name: r.history for r in records},
+                                                              "Part 4, the assignment's scenarios")
+    else:
+        atomic_write_text(out / "ranking.csv", csv_text(rows, COLUMNS))
+        ranking_md = markdown_table(rows, COLUMNS, FORMATS)
+        atomic_write_text(out / "ranking.md", f"# Part 4: ranking by validation accuracy\n\n{ranking_md}\n")
+        tables["Ranking (by validation accuracy)"] = ranking_md
+        seed_rows = seed_statistics(seed_runs)
+        if seed_rows:
+            tables[f"Top {len(seed_rows)} over seeds (mean +- std)"] = markdown_table(
+                seed_rows, list(seed_rows[0]), {k: ".4f" for k in seed_rows[0] if k.endswith(("mean", "std"))})
+        if sweep_rows:
+            tables["Learning-rate sweep (validation accuracy)"] = markdown_table(
+                sweep_rows, ["optimizer", "activation", "init", "lr", "val_acc", "chosen", "status"],
+                {"lr": "g", "val_acc": ".4f"})
+        for attribute in ("optimizer", "activation", "init"):
+            figures[f"curves_by_{attribute}.png"] = plot_overlaid_curves(
+                best_curve_per(records, attribute), f"Part 4: best configuration of each {attribute}")
+    figures["confusion_matrix.png"] = plot_confusion_matrix(
+        np.array(headline.test_summary["confusion_matrix"]), splits.class_names,
+        f"Part 4 {'headline scenario' if scenario_mode else 'winner'} ({headline.name}): test confusion matrix")
+    figures["loss_curve.png"] = plot_history(headline.history, f"Part 4 ({headline.name})", headline.best_epoch)
+    seed_seconds = sum(r.seconds for runs in seed_runs.values() for r in runs[1:])
+    record = run_record(part=PART, recipe=config.recipe, status=status, status_note=note, config=config,
+                        seed=config.base.seed, device="cpu", data_source=source, data_fingerprint=fingerprint)
+    record.update({
+        "task": "multiclass", "classes": list(splits.class_names), "parameters": headline.parameters,
+        "headline": {**headline.row(), "why": "the assignment's first scenario (nothing is chosen without a "
+                                              "validation split)" if scenario_mode else
+                                       "the best validation accuracy of the grid"},
+        "throughput": {"train_images_per_second": headline.images_per_second},
+        "test": {k: headline.test_summary[k] for k in ("accuracy", "balanced_accuracy", "macro_f1", "per_class",
+                                                         "confusion_matrix")},
+        "history": headline.history, "best_epoch": headline.best_epoch, "epochs_run": headline.epochs_run,
+        "extra_tables": tables,
+        "timing": {"train_seconds": sum(r.seconds for r in records) + seed_seconds,
+                   "total_seconds": time.perf_counter() - total_start},
+    })
+    if scenario_mode:
+        record["scenarios"] = [{**r.row(), "history": r.history} for r in records]
+    else:
+        record.update({"winner": headline.row(), "ranking": rows, "lr_sweep": sweep_rows,
+                       "seeds": seed_statistics(seed_runs)})
+    write_run_report(out, record, figures)
+    log.info("%s: %s, lr %g: validation %.4f, test %.4f; total %.0f s", "headline scenario" if scenario_mode
+             else "winner", headline.name, headline.lr, headline.val_acc, headline.test_acc,
+             record["timing"]["total_seconds"])
+
+
+def plot_scenario_curves(curves: dict[str, list[dict]], title: str):
+    """Training loss (left) and watched test accuracy (right) per epoch, one line per scenario."""
+    from common.figures import pyplot
+    plt = pyplot()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for label, history in curves.items():
+        epochs = [h["epoch"] for h in history]
+        ax_loss.plot(epochs, [h["train_loss"] for h in history], label=label)
+        if history and "test_acc" in history[0]:
+            ax_acc.plot(epochs, [h["test_acc"] * 100 for h in history], label=label)
+    for ax, ylabel in ((ax_loss, "training cross-entropy loss"), (ax_acc, "test accuracy (%), watched only")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if len(curves) and max(len(h) for h in curves.values()) > 50:
+            ax.set_xscale("log")
+    ax_loss.set_title("training loss")
+    ax_acc.set_title("test accuracy")
+    ax_acc.legend(fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

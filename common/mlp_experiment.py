@@ -1,143 +1,167 @@
-"""One MLP experiment from arguments to report: shared by Parts 1-4.
+"""The MLP pipeline of Parts 1-4: from a config to a report folder.
 
-``run_mlp_part`` loads the data, builds the task view, trains with validation-based early
-stopping, picks the binary decision threshold on validation, evaluates the test set once and
-writes ``reports/<part>/``.
+    config = MLPConfig(task="binary", hidden=(), lr=0.01)   # what to train: saved whole in metrics.json
+    run_mlp_part("part1", config, RunOptions(out=Path("reports/part1")))
+
+``run_mlp_part`` holds the report folder, loads the data (``load_splits``), trains with the numpy
+core's Solver (``train_mlp``), evaluates the test set once (``evaluate_binary`` /
+``evaluate_multiclass``) and writes metrics.json, summary.md and the figures. With a validation
+split, validation picks the epoch and (binary task) the decision threshold; without one (the
+assignment's recipe) the last epoch and the threshold 0.5 are reported, and the test set is
+watched every epoch for the curves only.
 """
 from __future__ import annotations
 
-import argparse
+import json
+import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
-from common import metrics as M
-from common.cli import EXIT_INTERRUPTED, add_run_arguments, log, nonnegative_float, nonnegative_int, \
-    positive_float, positive_int, timed
-from common.data import load_cifar10
-from common.nn.init import INITIALIZERS
-from common.nn.layers import ACTIVATIONS
+from common import metrics
+from common.catalog import PARTS
+from common.cli import EXIT_INTERRUPTED, epoch_progress, log, timed
+from common.data import N_TEST, N_TRAIN, data_fingerprint, load_cifar10
+from common.errors import UserError
+from common.figures import plot_confusion_matrix, plot_history
+from common.files import ReportFolder, atomic_write_npz
+from common.nn.init import INITIALIZERS as _INITIALIZERS
+from common.nn.layers import ACTIVATIONS as _ACTIVATIONS
 from common.nn.network import MLP
-from common.nn.optim import OPTIMIZERS, make_optimizer
-from common.nn.training import FitResult, TrainConfig, fit
-from common.report import STATUS_DIVERGED, STATUS_INCOMPLETE, environment_info, \
-    ensure_writable, git_commit, plot_confusion_matrix, plot_history, write_run_report
-from common.tasks import FlatSplits, flat_splits
+from common.nn.optim import OPTIMIZERS as _OPTIMIZERS
+from common.nn.optim import make_optimizer
+from common.nn.training import SCHEDULES, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult, Solver, TrainConfig
+from common.preprocess import FlatSplits, flat_splits
+from common.run_record import RunOptions, completed_run, config_dict, run_record, write_run_report
 
+ACTIVATIONS, INITIALIZERS, OPTIMIZERS = sorted(_ACTIVATIONS), sorted(_INITIALIZERS), sorted(_OPTIMIZERS)
+INPUT_SCALINGS = ("standardized", "unit")
+TASKS = ("binary", "multiclass")
 EXIT_DIVERGED = 1
+CHECKPOINT = "checkpoint.npz"
 
 
-@dataclass
-class MLPDefaults:
-    """Defaults of one part's command line; they reproduce the assignment's setup."""
+@dataclass(frozen=True)
+class MLPConfig:
+    """Everything that decides an MLP run's numbers (saved whole in metrics.json)."""
 
-    hidden: list[int]
-    activation: str = "sigmoid"
-    init: str = "xavier"
-    optimizer: str = "sgd"
-    lr: float = 0.01
-    momentum: float = 0.9
-    batch_size: int = 64
-    epochs: int = 100
-    patience: int = 10
-    schedule: str = "constant"
-    l2: float = 0.0
-    hflip: bool = False
+    recipe: str = "tuned"  # the recipe these values come from
+    task: str = "binary"  # "binary": airplane vs the rest; "multiclass": the ten classes
+    # network
+    hidden: tuple[int, ...] = ()  # hidden layer widths; () is logistic regression (Part 1's neuron)
+    activation: str = "sigmoid"  # hidden activation: sigmoid, relu, tanh, or identity (linear control)
+    init: str = "xavier"  # weights: small N(0, 0.01^2), he N(0, 2/fan_in), xavier N(0, 2/(fan_in+fan_out))
+    # optimization
+    optimizer: str = "sgd"  # sgd, momentum or adam
+    lr: float = 0.01  # learning rate (the start of a cosine schedule)
+    momentum: float = 0.9  # beta of the momentum optimizer
+    l2: float = 0.0  # L2 penalty on the weights: loss += l2 / 2 * sum(w^2)
+    batch_size: int = 64  # images per step; gradients are batch means
+    epochs: int = 100  # epochs of the schedule
+    patience: int = 10  # early stopping: epochs without a better validation loss; 0 = train every epoch
+    schedule: str = "constant"  # learning rate per epoch: constant, or cosine towards 0 over the epochs
+    # data
+    inputs: str = "standardized"  # standardized per pixel with the training images' statistics, or unit: /255
+    hflip: bool = False  # add a left-right mirrored copy of every training image
+    airplane_label: int = 1  # binary task: 1 makes airplane the positive class; 0 is the assignment's convention
+    val_size: int = 5000  # validation images carved from the 50,000; 0 trains on all of them, choosing nothing
+    train_subset: int | None = None  # train on a random N of the training images (quick checks)
+    seed: int = 0  # initialization, shuffling and the split
 
+    def __post_init__(self):
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden if h > 0))
+        for name, allowed in (("task", TASKS), ("activation", ACTIVATIONS), ("init", INITIALIZERS),
+                              ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("inputs", INPUT_SCALINGS)):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}.")
+        if self.patience and not self.val_size:
+            raise UserError(f"early stopping (patience {self.patience}) needs a validation split: give "
+                            f"--val-size N or --patience 0.")
+        if self.val_size >= N_TRAIN:
+            raise UserError(f"--val-size {self.val_size} leaves no training images; use fewer than {N_TRAIN}.")
 
-def add_mlp_arguments(parser: argparse.ArgumentParser, defaults: MLPDefaults, out: str,
-                      model_choices: bool = True) -> None:
-    """Model and training flags with the part's defaults, then the common run flags.
+    @property
+    def sizes(self) -> list[int]:
+        """Layer sizes from the 3072 pixels to the output (one logit for the binary task)."""
+        return [3072, *self.hidden, 1 if self.task == "binary" else 10]
 
-    ``model_choices=False`` leaves out --activation, --init, --optimizer and --lr (Part 4's grid
-    sets those itself).
-    """
-    group = parser.add_argument_group("model and training")
-    group.add_argument("--hidden", type=nonnegative_int, nargs="*", default=defaults.hidden, metavar="UNITS",
-                       help="hidden layer widths (default: %(default)s; none = logistic regression)")
-    if model_choices:
-        group.add_argument("--activation", choices=sorted(ACTIVATIONS), default=defaults.activation,
-                           help="hidden activation (default: %(default)s)")
-        group.add_argument("--init", choices=sorted(INITIALIZERS), default=defaults.init,
-                           help="weight initialization: small = N(0, 0.01^2) (default: %(default)s)")
-        group.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default=defaults.optimizer,
-                           help="(default: %(default)s)")
-        group.add_argument("--lr", type=positive_float, default=defaults.lr,
-                           help="learning rate (default: %(default)s)")
-    group.add_argument("--momentum", type=nonnegative_float, default=defaults.momentum,
-                       help="momentum coefficient for the momentum optimizer (default: %(default)s)")
-    group.add_argument("--l2", type=nonnegative_float, default=defaults.l2,
-                       help="L2 weight penalty (default: %(default)s)")
-    group.add_argument("--batch-size", type=positive_int, default=defaults.batch_size, help="(default: %(default)s)")
-    group.add_argument("--epochs", type=positive_int, default=defaults.epochs,
-                       help="upper bound on epochs; early stopping on validation loss picks the "
-                            "epoch (default: %(default)s)")
-    group.add_argument("--patience", type=nonnegative_int, default=defaults.patience,
-                       help="epochs without a better validation loss before stopping; 0 = never "
-                            "(default: %(default)s)")
-    group.add_argument("--schedule", choices=["constant", "cosine"], default=defaults.schedule,
-                       help="learning-rate schedule over --epochs (default: %(default)s)")
-    group.add_argument("--hflip", action=argparse.BooleanOptionalAction, default=defaults.hflip,
-                       help="add a left-right mirrored copy of every training image (default: %(default)s)")
-    add_run_arguments(parser, out=out)
+    @property
+    def watches_test(self) -> bool:
+        """Without a validation split the test set is measured every epoch, for the curves only."""
+        return self.val_size == 0
 
 
-def build_mlp_parser(part: str, doc: str, defaults: MLPDefaults, binary: bool) -> argparse.ArgumentParser:
-    """The command line of Parts 1-3: model and training flags, plus the label convention for binary parts."""
-    parser = argparse.ArgumentParser(prog=f"python -m parts.{part}", description=doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_mlp_arguments(parser, defaults, out=f"reports/{part}")
-    if binary:
-        parser.add_argument("--airplane-label", type=int, choices=[0, 1], default=1,
-                            help="label of the airplane class: 1 (positive, default) or 0 (the seed assignment's "
-                                 "convention); metrics are reported per class by name either way")
-    return parser
+# What the assignment's report states for its numpy networks (Parts 1-4): pixels divided by 255,
+# all 50,000 training images (no validation split), airplane = 0 and rest = 1 in the binary task,
+# threshold 0.5, He-initialized weights N(0, 1) * sqrt(2 / fan_in) and zero biases, plain SGD
+# w -= lr * dw on batch-mean gradients, lr 0.01, mini-batches of 64 from a fresh shuffle each epoch,
+# 1000 epochs. One difference remains, named here: its loss adds 1e-8 inside log(p); this suite's
+# computes the same cross-entropy from the logits (stable), which differs only where p < 1e-6.
+ASSIGNMENT_RECIPE = MLPConfig(recipe="assignment", init="he", optimizer="sgd", lr=0.01, batch_size=64, epochs=1000,
+                              patience=0, schedule="constant", l2=0.0, inputs="unit", hflip=False, airplane_label=0,
+                              val_size=0)
 
 
-def model_config(args: argparse.Namespace) -> dict:
-    """The hyperparameters of a run, as saved in metrics.json."""
-    keys = ["hidden", "activation", "init", "optimizer", "lr", "momentum", "l2", "batch_size", "epochs",
-            "patience", "schedule", "hflip", "val_size", "train_subset", "seed"]
-    return {k: getattr(args, k) for k in keys if hasattr(args, k)}
+# ----------------------------------------------------------------------------- data
 
-
-def load_splits(args: argparse.Namespace, task: str) -> tuple[FlatSplits, str]:
-    """Data set -> standardized flat splits, logging how long each step took."""
+def load_splits(config: MLPConfig, run: RunOptions) -> tuple[FlatSplits, str, str]:
+    """Data set -> flat splits as the config asks; also the source and its fingerprint."""
     with timed("loading CIFAR-10"):
-        data = load_cifar10(args.data, progress=not args.no_progress)
-    with timed("building the task view (split, flatten, standardize)"):
-        splits = flat_splits(data, task=task, val_size=args.val_size, seed=args.seed,
-                             train_subset=args.train_subset, airplane_label=getattr(args, "airplane_label", 1),
-                             hflip_train=getattr(args, "hflip", False))
-    log.info("train %s, validation %s, test %s; classes %s", splits.x_train.shape, splits.x_val.shape,
-             splits.x_test.shape, ", ".join(splits.class_names))
-    return splits, data.source
+        data = load_cifar10(run.data, progress=run.progress)
+    with timed("preparing the arrays (split, flatten, scale)"):
+        splits = flat_splits(data, task=config.task, val_size=config.val_size, seed=config.seed,
+                             train_subset=config.train_subset, airplane_label=config.airplane_label,
+                             hflip_train=config.hflip, standardize=config.inputs == "standardized")
+    log.info("train %s, validation %s, test %s; classes %s", splits.x_train.shape,
+             "none" if splits.x_val is None else splits.x_val.shape, splits.x_test.shape,
+             ", ".join(splits.class_names))
+    return splits, data.source, data.fingerprint
 
 
-def train_mlp(args: argparse.Namespace, splits: FlatSplits, seed: int | None = None, desc: str = "training",
-              progress: bool | None = None) -> tuple[MLP, FitResult]:
-    """Build the MLP that ``args`` describes and train it on ``splits``."""
-    seed = args.seed if seed is None else seed
-    output = 1 if splits.n_classes == 2 else splits.n_classes
-    hidden = [h for h in args.hidden if h > 0]
-    model = MLP([splits.x_train.shape[1], *hidden, output], activation=args.activation, init=args.init,
-                seed=seed, l2=args.l2)
-    optimizer = make_optimizer(args.optimizer, args.lr, momentum=args.momentum)
-    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, patience=args.patience,
-                         schedule=args.schedule, seed=seed, stop_after=getattr(args, "stop_after", None),
-                         progress=(not args.no_progress) if progress is None else progress,
-                         log_epochs=progress is None)  # Part 4's many runs log one line each instead
-    with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported instead
-        result = fit(model, optimizer, splits.x_train, splits.y_train, splits.x_val, splits.y_val, config, desc)
+def training_images(config: MLPConfig) -> int:
+    n = min(config.train_subset or N_TRAIN, N_TRAIN - config.val_size)
+    return 2 * n if config.hflip else n
+
+
+# ----------------------------------------------------------------------------- training
+
+def build_mlp(config: MLPConfig) -> MLP:
+    return MLP(config.sizes, activation=config.activation, init=config.init, seed=config.seed, l2=config.l2)
+
+
+def train_mlp(config: MLPConfig, splits: FlatSplits, *, desc: str = "training", progress: bool = True,
+              log_epochs: bool = True, stop_after: int | None = None, checkpoint: Path | None = None,
+              checkpoint_tag: str = "", resume: bool = False) -> tuple[MLP, FitResult]:
+    """Build the MLP the config describes and train it on ``splits`` with the numpy Solver.
+
+    ``stop_after`` ends training after that many epochs of the full schedule (a learning-rate trial).
+    """
+    model = build_mlp(config)
+    optimizer = make_optimizer(config.optimizer, config.lr, momentum=config.momentum)
+    schedule = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, patience=config.patience,
+                           schedule=config.schedule, stop_after=stop_after, seed=config.seed)
+    total = min(config.epochs, stop_after or config.epochs)
+    with epoch_progress(total, desc, bar=progress, log_lines=log_epochs) as on_epoch:
+        solver = Solver(model, optimizer, splits.x_train, splits.y_train, schedule, validation=splits.validation,
+                        test=(splits.x_test, splits.y_test) if config.watches_test else None,
+                        checkpoint=checkpoint, checkpoint_tag=checkpoint_tag, on_epoch=on_epoch)
+        result = solver.train(resume=resume)
     return model, result
 
 
-def evaluate_binary(model: MLP, splits: FlatSplits) -> dict:
-    """Test metrics at threshold 0.5 and at the threshold that maximizes validation accuracy.
+def checkpoint_tag(config: MLPConfig, fingerprint: str) -> str:
+    """What a checkpoint must match to be resumed: the whole config and the data."""
+    return json.dumps({"config": config_dict(config), "data": fingerprint}, sort_keys=True)
 
-    Scores are P(airplane), whatever label airplane has, so ROC-AUC is airplane-vs-rest.
-    """
+
+# ----------------------------------------------------------------------------- evaluation
+
+def evaluate_binary(model: MLP, splits: FlatSplits) -> dict:
+    """Test figures at the threshold that maximizes validation accuracy (when there is a validation
+    split) and at 0.5. Scores are P(airplane), whatever label airplane has, so ROC-AUC is
+    airplane vs rest. Returns {"chosen": ..., "at_0.5": ..., "probabilities": (N, 2), ...}."""
     airplane = splits.class_names.index("airplane")
 
     def airplane_scores(x):
@@ -145,37 +169,36 @@ def evaluate_binary(model: MLP, splits: FlatSplits) -> dict:
         return p1 if airplane == 1 else 1 - p1
 
     def predict(scores, threshold):
-        is_airplane = scores >= threshold
-        return np.where(is_airplane, airplane, 1 - airplane)
+        return np.where(scores >= threshold, airplane, 1 - airplane)
 
-    val_scores, test_scores = airplane_scores(splits.x_val), airplane_scores(splits.x_test)
-    y_val_airplane = (splits.y_val == airplane).astype(np.int64)
-    threshold = M.best_threshold(y_val_airplane, val_scores)
-    auc = M.roc_auc((splits.y_test == airplane).astype(np.int64), test_scores)  # threshold-free: once
-    results = {}
-    for name, t in (("validation_threshold", threshold), ("threshold_0.5", 0.5)):
-        summary = M.classification_summary(splits.y_test, predict(test_scores, t), splits.class_names)
-        results[name] = {**summary, "roc_auc": auc, "threshold": t}
-    results["validation_accuracy_at_threshold"] = M.accuracy(splits.y_val, predict(val_scores, threshold))
-    return results
+    test_scores = airplane_scores(splits.x_test)
+    is_airplane = (splits.y_test == airplane).astype(np.int64)
+    auc = metrics.roc_auc(is_airplane, test_scores)  # threshold-free: computed once
+    evaluation = {}
+    thresholds = {"at_0.5": 0.5}
+    if splits.x_val is not None:
+        val_scores = airplane_scores(splits.x_val)
+        threshold = metrics.best_threshold((splits.y_val == airplane).astype(np.int64), val_scores)
+        thresholds["chosen"] = threshold
+        evaluation["validation_accuracy_at_threshold"] = metrics.accuracy(splits.y_val, predict(val_scores, threshold))
+    for name, t in thresholds.items():
+        summary = metrics.classification_summary(splits.y_test, predict(test_scores, t), splits.class_names)
+        evaluation[name] = _headline_first({**summary, "roc_auc": auc, "threshold": t}, binary=True)
+    evaluation.setdefault("chosen", evaluation["at_0.5"])
+    probabilities = np.zeros((len(test_scores), 2), np.float32)
+    probabilities[:, airplane], probabilities[:, 1 - airplane] = test_scores, 1 - test_scores
+    evaluation["probabilities"] = probabilities
+    return evaluation
 
 
 def evaluate_multiclass(model: MLP, splits: FlatSplits) -> dict:
-    """Test metrics of the argmax predictions."""
-    predictions = model.logits(splits.x_test).argmax(axis=1)
-    return M.classification_summary(splits.y_test, predictions, splits.class_names)
+    """Test figures of the argmax predictions, and the class probabilities (N, K)."""
+    probabilities = model.probabilities(splits.x_test).astype(np.float32)
+    summary = metrics.classification_summary(splits.y_test, probabilities.argmax(axis=1), splits.class_names)
+    return {"chosen": _headline_first(summary, binary=False), "probabilities": probabilities}
 
 
-def threshold_table(chosen: dict, half: dict) -> str:
-    """Markdown table of the test figures at the validation-chosen threshold and at 0.5."""
-    rows = [k for k, v in chosen.items() if isinstance(v, float)]
-    lines = [f"| test metric | threshold {chosen['threshold']:.3f} (chosen on validation) | threshold 0.5 |",
-             "|---|---:|---:|"]
-    lines += [f"| {k} | {chosen[k]:.4f} | {half[k]:.4f} |" for k in rows if k != "threshold"]
-    return "\n".join(lines)
-
-
-def _ordered_headline(summary: dict, binary: bool) -> dict:
+def _headline_first(summary: dict, binary: bool) -> dict:
     keys = ["accuracy", "balanced_accuracy", "roc_auc", "macro_f1"] if binary else \
         ["accuracy", "balanced_accuracy", "macro_f1"]
     head = {k: summary[k] for k in keys if k in summary}
@@ -186,56 +209,116 @@ def _ordered_headline(summary: dict, binary: bool) -> dict:
     return head
 
 
-def run_mlp_part(args: argparse.Namespace, *, part: str, title: str, task: str) -> int:
-    """Train, evaluate once on test, and write ``args.out``. Returns the process exit code."""
+def threshold_table(chosen: dict, half: dict) -> str:
+    """Markdown table of the test figures at the validation-chosen threshold and at 0.5."""
+    rows = [k for k, v in chosen.items() if isinstance(v, float) and k != "threshold"]
+    lines = [f"| test metric | threshold {chosen['threshold']:.3f} (chosen on validation) | threshold 0.5 |",
+             "|---|---:|---:|"]
+    lines += [f"| {k} | {chosen[k]:.4f} | {half[k]:.4f} |" for k in rows]
+    return "\n".join(lines)
+
+
+def save_run_arrays(out: Path, model: MLP, splits: FlatSplits, probabilities: np.ndarray,
+                    predictions: np.ndarray) -> None:
+    """model.npz (the weights the figures draw) and predictions.npz (what the test set got)."""
+    atomic_write_npz(out / "model.npz", sizes=np.array(model.sizes), activation=np.array(model.activation),
+                     **{f"W{i // 2 + 1}" if i % 2 == 0 else f"b{i // 2 + 1}": p for i, p in enumerate(model.params)})
+    atomic_write_npz(out / "predictions.npz", y_true=splits.y_test, y_pred=predictions.astype(np.int64),
+                     probabilities=probabilities, class_names=np.array(splits.class_names))
+
+
+# ----------------------------------------------------------------------------- the whole run
+
+def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
+    """Train, evaluate once on test, and write ``run.out``. Returns the process exit code."""
+    if run.estimate:
+        return print_estimate(part, config, run, seconds_per_epoch(config) * config.epochs,
+                              f"{config.epochs} epochs of {'-'.join(map(str, config.sizes))}")
     total_start = time.perf_counter()
-    out = ensure_writable(args.out)
-    splits, source = load_splits(args, task)
-    binary = task == "binary"
-    model, result = train_mlp(args, splits, desc=part)
-    log.info("trained %d parameters for %d epochs in %.1f s; best epoch %d (validation loss %.4f)%s",
-             model.n_params, len(result.history), result.train_seconds, result.best_epoch,
-             result.best_val_loss, f"; {result.note}" if result.note else "")
-    with timed("evaluating on the test set"):
-        if binary:
-            evaluation = evaluate_binary(model, splits)
-            test = _ordered_headline(evaluation["validation_threshold"], True)
-            half = _ordered_headline(evaluation["threshold_0.5"], True)
-            extra = {"test_at_threshold_0.5": half, "extra_tables": {"Decision threshold": threshold_table(test, half)}}
-            validation = {"accuracy_at_threshold": evaluation["validation_accuracy_at_threshold"]}
-        else:
-            test = _ordered_headline(evaluate_multiclass(model, splits), False)
-            extra, validation = {}, {}
-    metrics = {
-        "part": part, "title": title, "status": result.status, "status_note": result.note,
-        "task": task, "classes": list(splits.class_names), "parameters": model.n_params,
+    with ReportFolder(run.out) as out:
+        fingerprint = data_fingerprint(run.data)
+        if run.resume and (done := completed_run(out, config, fingerprint)):
+            log_kept(out, done)
+            return 0
+        splits, source, fingerprint = load_splits(config, run)
+        binary = config.task == "binary"
+        model, result = train_mlp(config, splits, desc=part, progress=run.progress, checkpoint=out / CHECKPOINT,
+                                  checkpoint_tag=checkpoint_tag(config, fingerprint), resume=run.resume)
+        log.info("trained %d parameters for %d epochs in %.1f s; reporting epoch %d%s", model.n_params,
+                 len(result.history), result.train_seconds, result.best_epoch, f"; {result.note}" if result.note
+                 else "")
+        with timed("evaluating on the test set"):
+            evaluation = evaluate_binary(model, splits) if binary else evaluate_multiclass(model, splits)
+        test = evaluation["chosen"]
+        predictions = np.asarray(_predictions_from(test, evaluation["probabilities"], splits, binary))
+        save_run_arrays(out, model, splits, evaluation["probabilities"], predictions)
+        record = run_record(part=part, recipe=config.recipe, status=result.status, status_note=result.note,
+                            config=config, seed=config.seed, device="cpu", data_source=source,
+                            data_fingerprint=fingerprint)
+        record.update(mlp_sections(config, model, splits, result, evaluation))
+        with timed("drawing the figures"):
+            figures, skipped = mlp_figures(part, record, result)
+        record["timing"]["total_seconds"] = time.perf_counter() - total_start
+        with timed(f"writing the report to {out}"):
+            write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures))
+    log_headline(record)
+    return exit_code(result, out)
+
+
+def mlp_figures(part: str, record: dict, result: FitResult) -> tuple[dict, dict[str, str]]:
+    """The figures of an MLP run ({file: figure}), and those that cannot be drawn ({file: why})."""
+    test, title = record["test"], record["title"]
+    threshold = f" (threshold {test['threshold']:.3f})" if record["task"] == "binary" else ""
+    figures = {"confusion_matrix.png": plot_confusion_matrix(np.array(test["confusion_matrix"]),
+                                                             tuple(record["classes"]),
+                                                             f"{title}: test confusion matrix{threshold}")}
+    skipped = {}
+    if result.history:
+        figures["loss_curve.png"] = plot_history(result.history, f"{title}: loss and accuracy per epoch",
+                                                 result.best_epoch)
+    else:
+        skipped["loss_curve.png"] = f"no epoch was completed ({record['status']}: {record['status_note']})"
+    return figures, skipped
+
+
+def _predictions_from(test: dict, probabilities: np.ndarray, splits: FlatSplits, binary: bool) -> np.ndarray:
+    if not binary:
+        return probabilities.argmax(axis=1)
+    airplane = splits.class_names.index("airplane")
+    return np.where(probabilities[:, airplane] >= test["threshold"], airplane, 1 - airplane)
+
+
+def mlp_sections(config: MLPConfig, model: MLP, splits: FlatSplits, result: FitResult, evaluation: dict) -> dict:
+    """The parts of metrics.json an MLP run adds to ``run_record``."""
+    binary = config.task == "binary"
+    best = next((h for h in result.history if h["epoch"] == result.best_epoch), {})
+    sections = {
+        "task": config.task, "classes": list(splits.class_names), "parameters": model.n_params,
         "model": {"sizes": model.sizes, "activation": model.activation, "init": model.init},
-        "data_sizes": {"train": len(splits.x_train), "validation": len(splits.x_val), "test": len(splits.x_test)},
-        "throughput": {"train_images_per_second": len(splits.x_train) * len(result.history)
+        "data_sizes": {"train": len(splits.x_train), "validation": 0 if splits.x_val is None else len(splits.x_val),
+                       "test": len(splits.x_test)},
+        "throughput": {"train_images_per_second": len(splits.x_train) * (len(result.history) - result.resumed_after)
                        / max(result.train_seconds, 1e-9)},
-        "test": test, **extra,
-        "best_epoch": result.best_epoch, "epochs_run": len(result.history),
-        "validation": {**validation, "best_loss": result.best_val_loss,
-                       "best_accuracy": next((h["val_acc"] for h in result.history
-                                              if h["epoch"] == result.best_epoch), None)},
-        "history": result.history, "config": model_config(args), "seed": args.seed,
+        "test": evaluation["chosen"], "best_epoch": result.best_epoch, "epochs_run": len(result.history),
+        "history": result.history,
         "timing": {"train_seconds": result.train_seconds,
                    "seconds_per_epoch": result.train_seconds / max(1, len(result.history))},
-        "environment": environment_info("cpu"), "git_commit": git_commit(), "data_source": source,
     }
+    if splits.x_val is not None:
+        sections["validation"] = {"best_loss": result.best_val_loss, "best_accuracy": best.get("val_acc")}
     if binary:
-        metrics["baseline"] = {"majority_class": splits.class_names[M.majority_class(splits.y_train)],
-                               "majority_accuracy": M.majority_baseline_accuracy(splits.y_train, splits.y_test)}
-    figures = {
-        "confusion_matrix.png": plot_confusion_matrix(np.array(test["confusion_matrix"]), splits.class_names,
-                                                      f"{title}: test confusion matrix"
-                                                      + (f" (threshold {test['threshold']:.3f})" if binary else "")),
-        "loss_curve.png": plot_history(result.history, f"{title}: loss and accuracy per epoch", result.best_epoch),
-    }
-    metrics["timing"]["total_seconds"] = time.perf_counter() - total_start
-    with timed(f"writing the report to {out}"):
-        write_run_report(out, metrics, figures)
-    _log_headline(metrics, binary)
+        sections["baseline"] = {"majority_class": splits.class_names[metrics.majority_class(splits.y_train)],
+                                "majority_accuracy": metrics.majority_baseline_accuracy(splits.y_train,
+                                                                                        splits.y_test)}
+        if splits.x_val is not None:
+            sections["test_at_threshold_0.5"] = evaluation["at_0.5"]
+            sections["validation"]["accuracy_at_threshold"] = evaluation["validation_accuracy_at_threshold"]
+            sections["extra_tables"] = {"Decision threshold": threshold_table(evaluation["chosen"],
+                                                                              evaluation["at_0.5"])}
+    return sections
+
+
+def exit_code(result: FitResult, out: Path) -> int:
     if result.status == STATUS_DIVERGED:
         log.error("diverged: %s", result.note)
         return EXIT_DIVERGED
@@ -245,15 +328,53 @@ def run_mlp_part(args: argparse.Namespace, *, part: str, title: str, task: str) 
     return 0
 
 
-def _log_headline(metrics: dict, binary: bool) -> None:
-    test = metrics["test"]
-    if binary:
-        half = metrics["test_at_threshold_0.5"]
-        log.info("test accuracy %.4f (threshold %.3f from validation; %.4f at 0.5), ROC-AUC %.4f, balanced "
-                 "accuracy %.4f, F1 %s; majority baseline %.4f", test["accuracy"], test["threshold"],
-                 half["accuracy"], test["roc_auc"], test["balanced_accuracy"],
+def log_kept(out: Path, record: dict) -> None:
+    log.info("%s already holds a complete run of this config on this data (commit %s, %s): kept as it is. "
+             "Run without --resume (make: ARGS=--force) to train again.", out, record["git_commit"], record["created"])
+
+
+def log_headline(record: dict) -> None:
+    test = record["test"]
+    if record["task"] == "binary":
+        log.info("test accuracy %.4f (threshold %.3f), ROC-AUC %.4f, balanced accuracy %.4f, F1 %s; majority "
+                 "baseline %.4f", test["accuracy"], test["threshold"], test["roc_auc"], test["balanced_accuracy"],
                  ", ".join(f"{k[3:]} {v:.4f}" for k, v in test.items() if k.startswith("f1_")),
-                 metrics["baseline"]["majority_accuracy"])
+                 record["baseline"]["majority_accuracy"])
     else:
         log.info("test accuracy %.4f, macro F1 %.4f", test["accuracy"], test["macro_f1"])
-    log.info("total %.1f s", metrics["timing"]["total_seconds"])
+    log.info("total %.1f s", record["timing"]["total_seconds"])
+
+
+# ----------------------------------------------------------------------------- estimates
+
+def seconds_per_epoch(config: MLPConfig, steps: int = 30) -> float:
+    """One epoch of this network, measured here: a few training steps on random inputs of the
+    configured shape, plus the per-epoch validation or test pass, scaled to the data set's size."""
+    rng = np.random.default_rng(0)
+    model = build_mlp(replace(config, seed=0))
+    optimizer = make_optimizer(config.optimizer, config.lr, momentum=config.momentum)
+    x = rng.standard_normal((config.batch_size, 3072), dtype=np.float32)
+    y = rng.integers(0, 2 if config.task == "binary" else 10, config.batch_size)
+    optimizer.step(model.params, model.loss_and_grads(x, y)[1])  # warm-up
+    start = time.perf_counter()
+    for _ in range(steps):
+        optimizer.step(model.params, model.loss_and_grads(x, y)[1])
+    step_seconds = (time.perf_counter() - start) / steps
+    probe = rng.standard_normal((2048, 3072), dtype=np.float32)
+    start = time.perf_counter()
+    model.evaluate(probe, rng.integers(0, 2, 2048) if config.task == "binary" else rng.integers(0, 10, 2048))
+    eval_rows = config.val_size + (N_TEST if config.watches_test else 0)
+    return (math.ceil(training_images(config) / config.batch_size) * step_seconds
+            + (time.perf_counter() - start) * eval_rows / 2048)
+
+
+def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str) -> int:
+    """``--estimate``: one JSON line saying what would run, whether it would be kept instead, and how long.
+
+    ``config`` is the run's config (Part 5: a dict of them, one per model)."""
+    fingerprint = data_fingerprint(run.data)
+    done = completed_run(run.out, config, fingerprint) if fingerprint else None
+    recipe = config.recipe if hasattr(config, "recipe") else next(iter(config.values())).recipe
+    print(json.dumps({"part": part, "recipe": recipe, "out": str(run.out), "what": what,
+                      "complete": done is not None, "seconds": 0.0 if done and run.resume else round(seconds, 1)}))
+    return 0

@@ -19,18 +19,20 @@ from pathlib import Path
 import numpy as np
 
 from common.cli import log, positive_int, run_main
+from common.files import atomic_write_json, atomic_write_text
 from common.nn.layers import sigmoid
 from common.nn.network import MLP
-from common.nn.optim import Momentum, SGD
-from common.nn.training import TrainConfig, fit
-from common.report import atomic_write_json, atomic_write_text, environment_info, git_commit, now_iso
+from common.nn.optim import SGD, Momentum
+from common.nn.training import Solver, TrainConfig
+from common.run_record import environment_info, git_commit, now_iso
 
 
 def _numpy_epoch_seconds(model: MLP, optimizer, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
     """Seconds of one epoch of the real training loop (validation on a token 64 samples)."""
-    config = TrainConfig(epochs=1, batch_size=batch_size, patience=0, progress=False)
-    fit(model, optimizer, x[:2048], y[:2048], x[:64], y[:64], config)  # warm-up: caches, allocator, BLAS threads
-    return fit(model, optimizer, x, y, x[:64], y[:64], config).history[0]["seconds"]
+    config = TrainConfig(epochs=1, batch_size=batch_size, patience=0)
+    Solver(model, optimizer, x[:2048], y[:2048], config, validation=(x[:64], y[:64])).train()  # warm-up: caches,
+    # allocator, BLAS threads
+    return Solver(model, optimizer, x, y, config, validation=(x[:64], y[:64])).train().history[0]["seconds"]
 
 
 def full_batch_pass_seconds(x: np.ndarray, y: np.ndarray, repeats: int = 3) -> float:
@@ -76,7 +78,7 @@ def cnn_throughput(device_name: str, batch_size: int, steps: int) -> dict:
     import torch
 
     from common.cnn_models import ImprovedCNN
-    from common.torch_training import autocast_supported, pick_device
+    from common.cnn_training import autocast_supported, pick_device
 
     device = pick_device(device_name)
     amp = autocast_supported(device)

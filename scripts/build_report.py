@@ -1,7 +1,10 @@
-"""`make report`: one page of results, reports/index.md and reports/index.html, built from the
-saved metrics.json and figures of every part that has run. Nothing is retrained, and no number
-is typed in: each comes from a run's metrics.json (the seed figures are the original
-assignment's published results, shown for comparison).
+"""`make report`: one page of results, reports/index.md and reports/index.html, built from the saved
+runs. Nothing is retrained and no number is typed in: each comes from a run's metrics.json (the
+assignment's own figures from common/assignment.py).
+
+index.md is the page; index.html is the same markdown rendered by Python-Markdown into a Jinja2
+template (scripts/templates/report.html). ``--update-readme`` also rewrites the README's generated
+blocks (the parts table and the results), and refuses results measured at a '-dirty' commit.
 """
 from __future__ import annotations
 
@@ -12,348 +15,341 @@ import sys
 import time
 from pathlib import Path
 
+from common.assignment import HEADLINE
+from common.catalog import PARTS
 from common.cli import log, run_main
 from common.errors import UserError
-from common.report import atomic_write_text, now_iso
+from common.files import atomic_write_text
+from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
+from common.run_record import now_iso, read_record
+from common.tables import markdown_table
 
-# What the original assignment (seed 000) reported, to compare against.
-SEED_RESULTS = {"part1": 0.913, "part2": 0.9203, "part3": 0.4254, "part4": 0.4335, "part5": 0.8680}
-PARTS = {
-    "part1": ("Part 1: a single logistic neuron",
-              "One sigmoid neuron on the 3072 standardized pixels decides airplane vs the rest (10 % airplanes), "
-              "trained in numpy with binary cross-entropy and mini-batch SGD. Validation picks the epoch and the "
-              "decision threshold; the majority-class baseline shows what 'accuracy' is worth on a 90/10 task."),
-    "part2": ("Part 2: one hidden layer",
-              "A 3072-64-1 network with 64 sigmoid hidden units on the same airplane-vs-rest task, with "
-              "hand-written backpropagation in numpy."),
-    "part3": ("Part 3: multiclass softmax network",
-              "A 3072-64-10 network (sigmoid hidden layer, softmax output) over all ten classes, numpy from "
-              "scratch, with softmax and cross-entropy fused into the gradient p - y."),
-    "part4": ("Part 4: activations, optimizers, initializations",
-              "Every combination of sigmoid/ReLU/tanh, SGD/Momentum/Adam and small-random/He/Xavier "
-              "initialization on the Part 3 network, each optimizer with a learning rate swept on validation; "
-              "the top three are rerun over seeds."),
-    "part5": ("Part 5: convolutional networks",
-              "SimpleCNN and ImprovedCNN (three blocks of two 3x3 conv + BatchNorm + ReLU, 64/128/256 filters, "
-              "FC 4096-512 with BatchNorm and Dropout 0.5) in PyTorch, compared with the MLPs."),
-}
-FIGURES = {
-    "part1": ["confusion_matrix.png", "loss_curve.png"],
-    "part2": ["confusion_matrix.png", "loss_curve.png"],
-    "part3": ["confusion_matrix.png", "loss_curve.png"],
-    "part4": ["curves_by_optimizer.png", "curves_by_activation.png", "curves_by_init.png", "confusion_matrix.png",
-              "loss_curve.png"],
-    "part5": ["confusion_matrix.png", "loss_curve.png", "improved/per_class_accuracy.png",
-              "simple/confusion_matrix.png", "simple/loss_curve.png"],
-}
-HEADLINE_KEYS = ["accuracy", "balanced_accuracy", "roc_auc", "macro_f1", "f1_airplane", "f1_rest", "threshold"]
+TEMPLATE = Path(__file__).parent / "templates" / "report.html"
+TITLE = "CIFAR-10 course suite: results"
 
 
-def load_runs(reports: Path) -> dict[str, dict | None]:
-    runs = {}
-    for part in PARTS:
-        path = reports / part / "metrics.json"
-        try:
-            runs[part] = json.loads(path.read_text()) if path.is_file() else None
-        except json.JSONDecodeError:
-            log.warning("%s is not valid JSON; the part is shown as not run", path)
-            runs[part] = None
-    return runs
+# ----------------------------------------------------------------------------- reading the runs
 
-
-def _fmt(value, digits: int = 4) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:.{digits}f}"
-    return str(value)
+def load_records(root: Path) -> dict[str, dict | None]:
+    """{part: its metrics.json under ``root`` (read_record: complete schema, or an error), or None}."""
+    return {part: read_record(root / part / "metrics.json") if (root / part / "metrics.json").is_file() else None
+            for part in PARTS}
 
 
 def load_variants(reports: Path) -> dict[str, dict]:
-    """Extra runs saved beside a part's folder, e.g. reports/part5-best-cpu/ (``--out`` elsewhere)."""
-    variants = {}
-    for path in sorted(reports.glob("part[1-5]-*/metrics.json")):
-        try:
-            variants[path.parent.name] = json.loads(path.read_text())
-        except json.JSONDecodeError:
-            log.warning("%s is not valid JSON; skipped", path)
-    return variants
+    """Extra runs saved beside a part's folder, e.g. reports/part5-gpu/ (``--out`` elsewhere)."""
+    return {path.parent.name: read_record(path) for path in sorted(reports.glob("part[1-5]-*/metrics.json"))}
 
 
-def results_rows(runs: dict, variants: dict | None = None) -> list[dict]:
+def _fmt(value, spec: str = ".4f") -> str:
+    return "-" if value is None else format(value, spec) if isinstance(value, (int, float)) else str(value)
+
+
+def device_label(environment: dict) -> str:
+    """'cuda (NVIDIA H100 80GB HBM3)' where the run recorded the accelerator's name, else 'cpu' etc."""
+    device, name = environment["device"], environment.get("device_name")
+    return f"{device} ({name})" if name and device != "cpu" else device
+
+
+def headline_of(record: dict) -> str:
+    """What a part's headline figure is: the model, the scenario or the grid's winner."""
+    if "headline_model" in record:
+        return record["headline_model"]
+    if "headline" in record:
+        h = record["headline"]
+        return f"{h['activation']} + {h['optimizer']} + {h['init']}"
+    return ""
+
+
+# ----------------------------------------------------------------------------- tables
+
+RESULT_COLUMNS = ["part", "what", "assignment_reported", "assignment_rerun", "tuned", "baseline", "seconds",
+                  "device", "status"]
+RESULT_HEADERS = {"assignment_reported": "assignment reported", "assignment_rerun": "assignment's recipe rerun here",
+                  "tuned": "this suite's recipe", "baseline": "majority baseline", "seconds": "time (s)"}
+
+
+def results_rows(runs: dict, assignment: dict, variants: dict | None = None) -> list[dict]:
+    """One row per part (test accuracy three ways), then one per variant run (e.g. on a GPU)."""
     rows = []
-    for part, (title, _) in PARTS.items():
-        m = runs[part]
-        row = {"part": part, "what": title.split(": ", 1)[1], "seed_000": SEED_RESULTS[part]}
-        if m is None:
-            rows.append({**row, "status": "not run", "measured": None})
-        else:
-            rows.append(_measured_row(row, m))
+    for part, info in PARTS.items():
+        reported_what, reported = HEADLINE[part]
+        row = {"part": part, "what": info.title.split(": ", 1)[1], "assignment_reported": f"{reported:.4f}"
+               + (f" ({reported_what})" if reported_what != "accuracy" else "")}
+        rerun = assignment.get(part)
+        row["assignment_rerun"] = _accuracy_cell(rerun, part)
+        rows.append({**row, **_measured(runs[part], part)})
         for name, variant in (variants or {}).items():
             if name.split("-", 1)[0] == part:
-                rows.append(_measured_row({**row, "part": name}, variant))
+                rows.append({"part": name, "what": row["what"], "assignment_reported": "", "assignment_rerun": "",
+                             **_measured(variant, part)})
     return rows
 
 
-def _measured_row(row: dict, m: dict) -> dict:
-    return {**row, "status": m.get("status", "complete"), "measured": m["test"]["accuracy"],
-                     "baseline": m.get("baseline", {}).get("majority_accuracy"),
-                     "seconds": m.get("timing", {}).get("total_seconds"),
-                     "device": _device_label(m.get("environment", {})),
-                     "note": (m.get("headline_model") and f"{m['headline_model']}, {m.get('profile')} profile") or
-                             (m.get("winner") and
-                                                         f"{m['winner']['activation']} + {m['winner']['optimizer']} + "
-                                                         f"{m['winner']['init']}") or ""}
+def _accuracy_cell(record: dict | None, part: str) -> str:
+    if record is None:
+        return f"not run (`make reproduce`{' on a GPU' if part == 'part5' else ''})"
+    if part == "part4" and "scenarios" in record:  # the assignment's headline scenario, like for like
+        name = HEADLINE["part4"][0]
+        match = [s for s in record["scenarios"] if f"{s['activation']} + {s['optimizer']} + {s['init']}" == name]
+        if match:
+            return f"{match[0]['test_acc']:.4f} ({name})" + ("" if record["status"] == "complete"
+                                                             else f", {record['status']}")
+    what = headline_of(record)
+    return f"{record['test']['accuracy']:.4f}" + (f" ({what})" if what else "") + \
+        ("" if record["status"] == "complete" else f", {record['status']}")
+
+
+def _measured(record: dict | None, part: str) -> dict:
+    if record is None:
+        return {"tuned": f"not run (`make {part}`)", "status": "not run"}
+    recipe = "" if record["recipe"] == "tuned" else f", {record['recipe']} recipe"
+    return {"tuned": _accuracy_cell(record, part) + recipe,
+            "baseline": record.get("baseline", {}).get("majority_accuracy"),
+            "seconds": record["timing"]["total_seconds"], "device": device_label(record["environment"]),
+            "status": record["status"]}
 
 
 def results_markdown(rows: list[dict]) -> str:
-    lines = ["| part | what | seed 000 test accuracy | this run's test accuracy | majority baseline | time (s) | "
-             "device | status |", "|---|---|---:|---:|---:|---:|---|---|"]
-    for r in rows:
-        measured = _fmt(r.get("measured")) + (f" ({r['note']})" if r.get("note") else "")
-        lines.append(f"| {r['part']} | {r['what']} | {r['seed_000']:.4f} | {measured} | {_fmt(r.get('baseline'))} | "
-                     f"{_fmt(r.get('seconds'), 0)} | {r.get('device') or '-'} | {r['status']} |")
-    return "\n".join(lines)
+    return markdown_table(rows, RESULT_COLUMNS, {"baseline": ".4f", "seconds": ".0f"}, RESULT_HEADERS,
+                          right=("assignment_reported", "assignment_rerun", "tuned"))
 
 
-def part_facts(m: dict) -> list[tuple[str, str]]:
-    test = m.get("test", {})
-    facts = [(f"test {k}", _fmt(test[k])) for k in HEADLINE_KEYS if k in test]
-    if "baseline" in m:
-        facts.append(("majority-class baseline (test)", _fmt(m["baseline"].get("majority_accuracy"))))
-    if "models" in m:
-        for name, model in m["models"].items():
-            facts.append((f"{name} test accuracy", f"{_fmt(model['test_accuracy'])} ({model['epochs_run']} epochs, "
-                                                   f"{model['train_images_per_second']:,.0f} img/s)"))
-    env = m.get("environment", {})
-    facts += [("status", m.get("status", "complete") + (f": {m['status_note']}" if m.get("status_note") else "")),
-              ("best epoch", _fmt(m.get("best_epoch"))),
-              ("training time", f"{_fmt(m.get('timing', {}).get('train_seconds'), 1)} s"),
-              ("total time", f"{_fmt(m.get('timing', {}).get('total_seconds'), 1)} s"),
-              ("device", f"{env.get('device', '-')}" + (f" ({env['device_name']})" if env.get("device_name") else "")),
-              ("profile", m.get("profile", "-")), ("seed", _fmt(m.get("seed"))),
-              ("git commit", str(m.get("git_commit"))), ("run date", str(m.get("created"))),
-              ("data", str(m.get("data_source")))]
-    return [f for f in facts if f[1] != "-" or f[0] in ("best epoch",)]
-
-
-def part5_run_rows(reports: Path) -> list[dict]:
-    """One row per trained CNN in reports/part5/ and its variants (reports/part5-*/): the recipe
-    that differs between runs, validation accuracy (what recipes are chosen on) and test accuracy."""
+def mlp_vs_cnn_rows(reports: Path) -> list[dict]:
+    """The numpy MLPs (Parts 3 and 4) beside the CNNs (Part 5), read from each run's metrics.json."""
     rows = []
-    for folder in [reports / "part5", *sorted(reports.glob("part5-*"))]:
-        paths = [folder / m / "metrics.json" for m in ("simple", "improved")] + [folder / "metrics.json"]
-        for path in paths:
-            try:
-                m = json.loads(path.read_text()) if path.is_file() else None
-            except json.JSONDecodeError:
-                m = None
-            if not m or "model" not in m:  # a part-level summary, not one model's run
-                continue
-            c, v = m.get("config", {}), m.get("validation", {})
-            rows.append({"run": str(path.parent.relative_to(reports)), "model": m["model"],
-                         "profile": m.get("profile"), "epochs": m.get("epochs_run"),
-                         "recipe": f"{c.get('optimizer')} lr {c.get('lr'):g}, batch {c.get('batch_size')}, "
-                                   f"{c.get('schedule')}, label smoothing {c.get('label_smoothing'):g}, "
-                                   f"{'crop+flip' if c.get('augment') else 'no aug'}, cutout {c.get('cutout', 0)}"
-                         if c.get("lr") is not None else "-",
-                         "tta": "yes" if v.get("tta", c.get("tta")) else "no",
-                         "val_acc": v.get("accuracy", v.get("best_accuracy")),
-                         "test_acc": m.get("test", {}).get("accuracy"),
-                         "train_s": m.get("timing", {}).get("train_seconds"),
-                         "img_s": m.get("throughput", {}).get("train_images_per_second"),
-                         "device": _device_label(m.get("environment", {})), "status": m.get("status")})
+    sources = [("Part 3 MLP (3072-64-10)", reports / "part3" / "metrics.json"),
+               ("Part 4 best MLP", reports / "part4" / "metrics.json"),
+               ("SimpleCNN", reports / "part5" / "simple" / "metrics.json"),
+               ("ImprovedCNN", reports / "part5" / "improved" / "metrics.json")]
+    for label, path in sources:
+        if not path.is_file():
+            rows.append({"model": label, "status": "not run"})
+            continue
+        m = read_record(path)
+        train_seconds, epochs = m["timing"]["train_seconds"], m["epochs_run"]
+        if "winner" in m:  # the winning configuration's own run, not the whole grid's
+            winner = m["winner"]
+            label = f"Part 4 best MLP ({winner['activation']} + {winner['optimizer']} + {winner['init']})"
+            train_seconds, epochs = winner["seconds"], winner["epochs_run"]
+        rows.append({"model": label, "parameters": m["parameters"], "test_accuracy": m["test"]["accuracy"],
+                     "epochs": epochs, "train_seconds": train_seconds,
+                     "images_per_second": m["throughput"]["train_images_per_second"],
+                     "device": device_label(m["environment"]), "recipe": m["recipe"], "status": m["status"]})
     return rows
 
 
-def _device_label(environment: dict) -> str | None:
-    """'cuda (NVIDIA H100 80GB HBM3)' where the run recorded the accelerator's name, else 'cpu' etc."""
-    device, name = environment.get("device"), environment.get("device_name")
-    return f"{device} ({name})" if device and name and device != "cpu" else device
+def mlp_vs_cnn_markdown(reports: Path) -> str:
+    return markdown_table(mlp_vs_cnn_rows(reports), ["model", "parameters", "test_accuracy", "epochs", "train_seconds",
+                                                     "images_per_second", "device", "recipe", "status"],
+                          {"parameters": ",d", "test_accuracy": ".4f", "train_seconds": ".0f",
+                           "images_per_second": ",.0f"},
+                          {"test_accuracy": "test accuracy", "train_seconds": "training (s)",
+                           "images_per_second": "training images/s"})
+
+
+def part5_run_rows(reports: Path) -> list[dict]:
+    """One row per trained CNN in reports/part5/ and its variants (reports/part5-*/): the recipe, validation
+    accuracy (what recipes are chosen on) and test accuracy."""
+    rows = []
+    for folder in [reports / "part5", *sorted(reports.glob("part5-*"))]:
+        for model in ("simple", "improved"):
+            path = folder / model / "metrics.json"
+            if not path.is_file():
+                continue
+            m = read_record(path)
+            c = m["config"]
+            rows.append({"run": str(path.parent.relative_to(reports)), "model": m["model"], "recipe": m["recipe"],
+                         "epochs": m["epochs_run"],
+                         "settings": f"{c['optimizer']} lr {c['lr']:g}, batch {c['batch_size']}, {c['schedule']}, "
+                                     f"label smoothing {c['label_smoothing']:g}, "
+                                     f"{'crop+flip' if c['augment'] else 'no aug'}, cutout {c['cutout']}, "
+                                     f"TTA {'yes' if c['tta'] else 'no'}",
+                         "val_acc": m.get("validation", {}).get("accuracy"), "test_acc": m["test"]["accuracy"],
+                         "train_s": m["timing"]["train_seconds"], "img_s": m["throughput"]["train_images_per_second"],
+                         "device": device_label(m["environment"]), "status": m["status"]})
+    return rows
 
 
 def part5_runs_markdown(reports: Path) -> str:
     rows = part5_run_rows(reports)
-    if not rows:
-        return ""
-    lines = ["| run | model | profile | epochs | recipe | TTA | validation accuracy | test accuracy | "
-             "training (s) | images/s | device | status |", "|---|---|---|---:|---|---|---:|---:|---:|---:|---|---|"]
-    for r in rows:
-        lines.append(f"| {r['run']} | {r['model']} | {r['profile'] or '-'} | {_fmt(r['epochs'])} | {r['recipe']} | "
-                     f"{r['tta']} | {_fmt(r['val_acc'])} | {_fmt(r['test_acc'])} | {_fmt(r['train_s'], 0)} | "
-                     f"{_fmt(r['img_s'], 0)} | {r['device'] or '-'} | {r['status']} |")
-    return "\n".join(lines)
-
-
-PART5_RUNS_TITLE = "Part 5 runs: recipes are compared on validation accuracy"
+    return markdown_table(rows, list(rows[0]), {"val_acc": ".4f", "test_acc": ".4f", "train_s": ".0f", "img_s": ",.0f"},
+                          {"val_acc": "validation accuracy", "test_acc": "test accuracy", "train_s": "training (s)",
+                           "img_s": "images/s"}) if rows else ""
 
 
 def timings_markdown(reports: Path) -> str:
     """`make all`'s measured wall times and `make bench`'s table, when those have run."""
     lines = []
-    run_all = reports / "run_all.json"
-    if run_all.is_file():
-        r = json.loads(run_all.read_text())
-        steps = ", ".join(f"{s['step']} {s['seconds'] / 60:.1f} min" for s in r["steps"])
-        lines.append(f"`make all{' ARGS=--quick' if r.get('quick') else ''}` on {r['device']}: "
-                     f"{r['total_seconds'] / 60:.1f} min in all ({steps}; {r['created']}).")
+    for name in ("run_all.json", "assignment/run_all.json"):
+        if (reports / name).is_file():
+            r = json.loads((reports / name).read_text())
+            steps = ", ".join(f"{s['step']} {s['seconds'] / 60:.1f} min" for s in r["steps"])
+            lines += [f"`{r['command']}` on {r['device']}: {r['total_seconds'] / 60:.1f} min in all ({steps}; "
+                      f"commit {r['git_commit']}, {r['created']}).", ""]
     for bench in [reports / "bench.md", *sorted(reports.glob("bench-*/bench.md"))]:
         if bench.is_file():
-            if bench.parent != reports:  # a benchmark saved from another machine with --out
-                lines += ["", f"`make bench ARGS=\"--out reports/{bench.parent.name}\"`, on another machine:"]
-            lines += ["", bench.read_text().split("\n", 2)[2].strip()]  # the table without its title
+            where = "" if bench.parent == reports else f" (`--out reports/{bench.parent.name}`)"
+            lines += [f"`make bench`{where}:", "", bench.read_text().split("\n", 2)[2].strip(), ""]
     return "\n".join(lines)
 
 
-def build_markdown(runs: dict, reports: Path) -> str:
-    lines = ["# CIFAR-10 course suite: results", "", f"Built {now_iso()} from the saved runs in this folder.", "",
-             "## Results", "", results_markdown(results_rows(runs, load_variants(reports))), "",
+# ----------------------------------------------------------------------------- the page
+
+def figure_html(src: str, caption: str, wide: bool) -> str:
+    """A figure that opens full size when clicked, with what to look for in it."""
+    return (f'<figure class="{"wide" if wide else "square"}"><a href="{html.escape(src)}">'
+            f'<img src="{html.escape(src)}" alt="{html.escape(caption)}" loading="lazy"></a>'
+            f'<figcaption><b>{html.escape(Path(src).name)}</b>: {html.escape(caption)}</figcaption></figure>')
+
+
+WIDE_FIGURES = ("loss_curve", "curves_by", "roc_pr", "scenario_curves", "grid_heatmap", "lr_sweep", "toy_boundaries",
+                "mistakes", "predictions", "class_images", "saliency", "weights", "filters")
+
+
+def figures_block(part: str, folder: Path, href_prefix: str) -> list[str]:
+    """The part's figures (the catalog's, in its order) with their captions; notes for skipped ones."""
+    shown, notes = [], []
+    for name, caption in PARTS[part].figures:
+        if (folder / name).is_file():
+            shown.append(figure_html(f"{href_prefix}/{name}", caption, any(w in name for w in WIDE_FIGURES)))
+    for metrics_path in [folder / "metrics.json", *sorted(folder.glob("*/metrics.json"))]:
+        if metrics_path.is_file():
+            skipped = json.loads(metrics_path.read_text()).get("figures_skipped", {})
+            notes += [f"- `{name}` not drawn: {why}" for name, why in skipped.items()]
+    lines = ['<div class="figs">', *shown, "</div>", ""] if shown else []
+    return lines + (notes + [""] if notes else [])
+
+
+def part_facts(m: dict) -> list[tuple[str, str]]:
+    test = m["test"]
+    headline = ("accuracy", "balanced_accuracy", "roc_auc", "macro_f1", "f1_airplane", "f1_rest", "threshold")
+    facts = [(f"test {k.replace('_', ' ')}", _fmt(test[k])) for k in headline if k in test]
+    if "baseline" in m:
+        facts.append(("majority-class baseline (test)", _fmt(m["baseline"]["majority_accuracy"])))
+    for name, model in m.get("models", {}).items():
+        facts.append((f"{name} test accuracy", f"{model['test_accuracy']:.4f} ({model['epochs_run']} epochs, "
+                                               f"{model['images_per_second']:,.0f} img/s)"))
+    facts += [("recipe", m["recipe"] + (f" ({m['recipe_note']})" if m.get("recipe_note") else "")),
+              ("parameters", f"{m['parameters']:,}"), ("epoch reported", f"{m['best_epoch']} of {m['epochs_run']}"),
+              ("training time", f"{m['timing']['train_seconds']:.1f} s"),
+              ("total time", f"{m['timing']['total_seconds']:.1f} s"),
+              ("device", device_label(m["environment"])), ("seed", str(m["seed"])),
+              ("git commit", str(m["git_commit"])), ("written", m["created"]), ("data", m["data_source"])]
+    return facts
+
+
+def part_section(part: str, m: dict | None, folder: Path, href_prefix: str, heading: str = "##") -> list[str]:
+    info = PARTS[part]
+    lines = [f'{heading} {info.title} <a id="{href_prefix.replace("/", "-")}"></a>', "", f"{info.summary}.", ""]
+    if m is None:
+        return lines + [f'<p class="status-not-run">Not run yet: <code>make {part}</code>.</p>', ""]
+    if m["status"] != "complete":
+        lines += [f'<p class="status-{m["status"]}">Status: {m["status"]}. {html.escape(m["status_note"])}</p>', ""]
+    lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in part_facts(m)] + [""]
+    for key, table in m.get("extra_tables", {}).items():
+        lines += [f"{heading}# {key}", "", table, ""]
+    lines += figures_block(part, folder, href_prefix)
+    lines += ["<details><summary>config</summary>", "", "```json", json.dumps(m["config"], indent=2), "```", "",
+              "</details>", ""]
+    return lines
+
+
+def build_markdown(reports: Path) -> str:
+    runs = load_records(reports)
+    assignment = load_records(reports / ASSIGNMENT_REPORTS_DIR.name)
+    lines = [f"# {TITLE}", "", f"Built {now_iso()} from the saved runs in this folder.", "",
+             '## Results <a id="results"></a>', "",
+             "Test accuracy three ways: what the assignment reported, the assignment's own recipe rerun here "
+             "(`make reproduce`, into reports/assignment/), and this suite's recipe (`make all`).", "",
+             results_markdown(results_rows(runs, assignment, load_variants(reports))), "",
+             "### MLP vs CNN", "", mlp_vs_cnn_markdown(reports), "",
              timings_markdown(reports), ""]
-    for part, (title, blurb) in PARTS.items():
-        m = runs[part]
-        lines += [f"## {title}", "", blurb, ""]
-        if m is None:
-            lines += [f"_Not run yet: `make {part}`._", ""]
-            continue
-        lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in part_facts(m)] + [""]
-        for key, table in m.get("extra_tables", {}).items():
-            lines += [f"### {key}", "", table, ""]
-        if part == "part5" and part5_runs_markdown(reports):
-            lines += [f"### {PART5_RUNS_TITLE}", "", part5_runs_markdown(reports), ""]
-        for figure in FIGURES[part]:
-            if (reports / part / figure).is_file():
-                lines += [f"![{part} {figure}]({part}/{figure})", ""]
-        lines += ["<details><summary>config</summary>", "", "```json", json.dumps(m.get("config", {}), indent=2),
-                  "```", "</details>", ""]
+    for part in PARTS:
+        lines += part_section(part, runs[part], reports / part, part)
+        if part == "part5" and part5_run_rows(reports):
+            lines += ["### Part 5 runs: recipes are compared on validation accuracy", "", part5_runs_markdown(reports),
+                      ""]
+    if any(assignment.values()):
+        lines += ['## The assignment\'s recipes, rerun <a id="assignment"></a>', ""]
+        for part, record in assignment.items():
+            if record is not None:
+                lines += part_section(part, record, reports / "assignment" / part, f"assignment/{part}", "###")
     return "\n".join(lines)
 
 
-CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
-color:#1d1d1f;line-height:1.45}
-h1{border-bottom:2px solid #4c72b0;padding-bottom:.3em}h2{margin-top:2em;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:1em 0;font-size:.92em}th,td{border:1px solid #ccc;padding:.35em .6em;
-text-align:left}td.num{text-align:right;font-variant-numeric:tabular-nums}th{background:#f0f3f8}
-img{max-width:100%;border:1px solid #eee;margin:.5em 0}.status-incomplete,.status-diverged{color:#b00020;
-font-weight:600}.status-not-run{color:#888}.figs{display:grid;grid-template-columns:repeat(auto-fit,minmax(480px,1fr));
-gap:1em}figure{margin:0}figure.wide{grid-column:1/-1}pre{background:#f6f8fa;padding:1em;overflow:auto;font-size:.85em}.muted{color:#666}
-"""
+def build_html(markdown_text: str) -> str:
+    """index.md rendered by Python-Markdown (tables, fenced code, raw HTML) into the page template."""
+    import jinja2
+    import markdown
+
+    body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", "md_in_html"])
+    template = jinja2.Template(TEMPLATE.read_text(), autoescape=False)
+    nav = [("results", "Results"), *((p, p) for p in PARTS), ("assignment", "assignment reruns")]
+    return template.render(title=TITLE, body=body, nav=nav)
 
 
-def _md_table_to_html(table: str) -> str:
-    rows = [line.strip().strip("|").split("|") for line in table.strip().splitlines() if line.strip()]
-    if len(rows) < 2:
-        return f"<pre>{html.escape(table)}</pre>"
-    head, body = rows[0], rows[2:]
-    out = ["<table><thead><tr>"] + [f"<th>{html.escape(c.strip())}</th>" for c in head] + ["</tr></thead><tbody>"]
-    for row in body:
-        out.append("<tr>")
-        for cell in row:
-            text = cell.strip()
-            numeric = text.replace(".", "", 1).replace(",", "").replace("-", "", 1).isdigit()
-            cls = ' class="num"' if numeric else ""
-            out.append(f"<td{cls}>{html.escape(text)}</td>")
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+# ----------------------------------------------------------------------------- the README's blocks
+
+README_BLOCKS = {"parts": ("<!-- parts:start -->", "<!-- parts:end -->"),
+                 "results": ("<!-- results:start -->", "<!-- results:end -->")}
 
 
-def build_html(runs: dict, reports: Path) -> str:
-    rows = results_rows(runs, load_variants(reports))
-    parts_html = []
-    for part, (title, blurb) in PARTS.items():
-        m = runs[part]
-        section = [f'<section id="{part}"><h2>{html.escape(title)}</h2><p>{html.escape(blurb)}</p>']
-        if m is None:
-            section.append(f'<p class="status-not-run">Not run yet: <code>make {part}</code>.</p></section>')
-            parts_html.append("".join(section))
-            continue
-        status = m.get("status", "complete")
-        if status != "complete":
-            section.append(f'<p class="status-{status}">Status: {html.escape(status)}. '
-                           f'{html.escape(m.get("status_note", ""))}</p>')
-        section.append("<table><tbody>" + "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                                                  for k, v in part_facts(m)) + "</tbody></table>")
-        for key, table in m.get("extra_tables", {}).items():
-            section.append(f"<h3>{html.escape(key)}</h3>{_md_table_to_html(table)}")
-        if part == "part5" and part5_runs_markdown(reports):
-            section.append(f"<h3>{html.escape(PART5_RUNS_TITLE)}</h3>{_md_table_to_html(part5_runs_markdown(reports))}")
-        figures = [f for f in FIGURES[part] if (reports / part / f).is_file()]
-        if figures:
-            # Curves are wide (two panels): give them the full width so their labels stay legible.
-            section.append('<div class="figs">' + "".join(
-                f'<figure class="{"wide" if "curve" in f else "square"}"><img src="{html.escape(part)}/'
-                f'{html.escape(f)}" alt="{html.escape(part)} {html.escape(f)}" loading="lazy"></figure>'
-                for f in figures) + "</div>")
-        config = html.escape(json.dumps(m.get("config", {}), indent=2))
-        section.append(f"<details><summary>config</summary><pre>{config}</pre></details>")
-        section.append("</section>")
-        parts_html.append("".join(section))
-    nav = " · ".join(f'<a href="#{p}">{p}</a>' for p in PARTS)
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
-            f"<title>CIFAR-10 course suite: results</title><style>{CSS}</style></head><body>"
-            f"<h1>CIFAR-10 course suite: results</h1><p class=\"muted\">Built {html.escape(now_iso())} from the "
-            f"saved runs in this folder. {nav}</p><h2>Results</h2>{_md_table_to_html(results_markdown(rows))}"
-            + _timings_html(reports)
-            + "".join(parts_html) + "</body></html>\n")
+def parts_markdown() -> str:
+    return markdown_table([{"part": f"`make {p.name}`", "what": p.summary} for p in PARTS.values()], ["part", "what"])
 
 
-def _timings_html(reports: Path) -> str:
-    parts = []
-    for block in timings_markdown(reports).split("\n\n"):
-        if block.strip().startswith("|"):
-            parts.append(_md_table_to_html(block))
-        elif block.strip():
-            text = html.escape(block.strip())
-            while text.count("`") >= 2:  # `code` spans of the markdown
-                text = text.replace("`", "<code>", 1).replace("`", "</code>", 1)
-            parts.append(f"<p>{text}</p>")
-    return "".join(parts)
+def readme_results(reports: Path) -> str:
+    """The README's results: one row per part (plus runs on a GPU), each from a clean commit."""
+    runs = load_records(reports)
+    assignment = load_records(reports / ASSIGNMENT_REPORTS_DIR.name)
+    variants = {k: v for k, v in load_variants(reports).items() if v["environment"]["device"] != "cpu"}
+    records = [m for m in [*runs.values(), *assignment.values(), *variants.values()] if m]
+    dirty = sorted({f"{m['part']} ({m['recipe']}): {m['git_commit']}" for m in records
+                    if not m["git_commit"] or m["git_commit"].endswith("-dirty")})
+    if dirty:
+        raise UserError(f"refusing to quote results measured at an uncommitted tree in the README "
+                        f"({'; '.join(dirty)}); commit, rerun those parts, then update the README.")
+    commits = sorted({m["git_commit"][:12] for m in records})
+    return (results_markdown(results_rows(runs, assignment, variants)) +
+            f"\n\nMeasured at commit {', '.join(commits) or '-'} on the JPEG copy of CIFAR-10; generated by "
+            f"`make report ARGS=--update-readme`.")
+
+
+def update_readme(readme: Path, reports: Path) -> None:
+    """Rewrite the README's generated blocks between their markers."""
+    text = readme.read_text()
+    for block, (start, end) in README_BLOCKS.items():
+        if start not in text or end not in text:
+            raise UserError(f"{readme} has no {start} ... {end} block to update.")
+        content = parts_markdown() if block == "parts" else readme_results(reports)
+        head, rest = text.split(start, 1)
+        text = head + start + "\n" + content + "\n" + end + rest.split(end, 1)[1]
+    atomic_write_text(readme, text)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scripts.build_report", description=__doc__)
-    parser.add_argument("--reports", default="reports", help="the reports folder (default: %(default)s)")
-    parser.add_argument("--update-readme", metavar="README", default=None,
-                        help="also rewrite the results table between the markers in this README")
+    parser = argparse.ArgumentParser(prog="python -m scripts.build_report", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reports", default=str(REPORTS_DIR), help="the reports folder (default: %(default)s)")
+    parser.add_argument("--update-readme", nargs="?", const="README.md", metavar="README", default=None,
+                        help="also rewrite the README's generated blocks (default file: README.md)")
     parser.add_argument("--debug", action="store_true")
     return parser
-
-
-README_START, README_END = "<!-- results:start -->", "<!-- results:end -->"
-
-
-def update_readme(readme: Path, runs: dict, variants: dict | None = None,
-                  readme_reports: Path = Path("reports")) -> None:
-    """Replace the block between the README's result markers with the table of the saved runs."""
-    text = readme.read_text()
-    if README_START not in text or README_END not in text:
-        raise UserError(f"{readme} has no {README_START} ... {README_END} block to update.")
-    head, rest = text.split(README_START, 1)
-    _, tail = rest.split(README_END, 1)
-    commits = sorted({str(m.get("git_commit")) for m in [*runs.values(), *(variants or {}).values()] if m})
-    table = results_markdown(results_rows(runs, variants))
-    runs_table = part5_runs_markdown(readme_reports)
-    if runs_table:
-        table += f"\n\n{PART5_RUNS_TITLE}:\n\n{runs_table}"
-    block = (f"{README_START}\n{table}\n\n{timings_markdown(readme_reports)}\n\nGenerated by `make report` from "
-             f"the saved runs (commit {', '.join(commits) or '-'}).\n{README_END}")
-    atomic_write_text(readme, head + block + tail)
 
 
 def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
-    runs = load_runs(reports)
-    atomic_write_text(reports / "index.md", build_markdown(runs, reports))
-    atomic_write_text(reports / "index.html", build_html(runs, reports))
+    text = build_markdown(reports)
+    atomic_write_text(reports / "index.md", text)
+    atomic_write_text(reports / "index.html", build_html(text))
     if args.update_readme:
-        update_readme(Path(args.update_readme), runs, load_variants(reports), reports)
-    ran = [p for p, m in runs.items() if m is not None]
+        update_readme(Path(args.update_readme), reports)
+    ran = [p for p in PARTS if (reports / p / "metrics.json").is_file()]
     log.info("wrote %s and %s (%d of %d parts have run: %s) in %.2f s", reports / "index.md", reports / "index.html",
-             len(ran), len(runs), ", ".join(ran) or "none", time.perf_counter() - start)
+             len(ran), len(PARTS), ", ".join(ran) or "none", time.perf_counter() - start)
     return 0
 
 

@@ -1,96 +1,130 @@
-"""`make all`: run Parts 1-5 and build the report, with a plan up front and a summary at the end.
+"""`make all` and `make reproduce`: every part in turn, with a plan and a time estimate up front,
+each part's progress while it runs, and a summary at the end.
+
+    make all         this suite's recipes into reports/partN/, then the report
+    make reproduce   the assignment's recipes into reports/assignment/partN/, then the report
 
 Each part runs as its own process, so one failing part is reported and the others still run.
-Estimates come from the part's previous run when there is one, else from the runtimes measured
-on a 2-core CPU when the suite was written (see the README).
+Every part runs with --resume: a folder that already holds a complete run of the same config on
+the same data is kept (the part says so), and an interrupted run continues from its checkpoint,
+so rerunning an interrupted `make reproduce` picks up where it stopped. --force trains everything
+again. The estimates are each part's own (--estimate: a few training steps timed here).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common.cli import log, run_main
-from common.data import PROJECT_ROOT
-from common.report import atomic_write_json, git_commit, now_iso
+from common.catalog import PARTS
+from common.cli import EXIT_INTERRUPTED, log, run_main
+from common.files import atomic_write_json
+from common.paths import ASSIGNMENT_REPORTS_DIR, PROJECT_ROOT, REPORTS_DIR
+from common.run_record import git_commit, now_iso
 
-# Rough wall times (s) on a 2-core CPU, used only when a part has no previous run to go by.
-FALLBACK_ESTIMATES = {"part1": 15, "part2": 60, "part3": 60, "part4": 600, "part4 --quick": 150, "part5 quick": 780,
-                      "part5 best": 3600, "report": 2}
-
-
-def plan(quick: bool, gpu: bool, reports: Path) -> list[tuple[str, list[str], float]]:
-    steps = []
-    for part in ("part1", "part2", "part3"):
-        steps.append((part, [sys.executable, "-m", f"parts.{part}"], _estimate(reports, part, part)))
-    part4_args = ["--quick"] if quick else []
-    steps.append(("part4" + (" --quick" if quick else ""), [sys.executable, "-m", "parts.part4", *part4_args],
-                  _estimate(reports, "part4", "part4 --quick" if quick else "part4")))
-    profile = "best" if gpu and not quick else "quick"
-    steps.append((f"part5 {profile}", [sys.executable, "-m", "parts.part5", "--profile", profile],
-                  _estimate(reports, "part5", f"part5 {profile}")))
-    steps.append(("report", [sys.executable, "-m", "scripts.build_report"], FALLBACK_ESTIMATES["report"]))
-    return steps
+OUTCOMES = {0: "ok", 1: "diverged", 2: "error", EXIT_INTERRUPTED: "interrupted"}
 
 
-def _estimate(reports: Path, part: str, key: str) -> float:
-    path = reports / part / "metrics.json"
-    try:
-        previous = json.loads(path.read_text())
-        config = previous.get("config", {})
-        same_kind = (part != "part4" or bool(config.get("quick")) == key.endswith("--quick")) and \
-                    (part != "part5" or key.endswith(previous.get("profile", "")))
-        if same_kind and previous.get("status") == "complete":
-            return float(previous["timing"]["total_seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        pass
-    return FALLBACK_ESTIMATES[key]
+def part_command(part: str, recipe: str, quick: bool, data: str | None, out: Path) -> list[str]:
+    command = [sys.executable, "-m", f"parts.{part}", "--out", str(out)]
+    if recipe == "assignment":
+        command += ["--recipe", "assignment"]
+    if quick and part == "part4":
+        command.append("--quick")
+    if quick and part == "part5" and recipe != "assignment":
+        command += ["--recipe", "quick"]
+    return command + (["--data", data] if data else [])
+
+
+def estimate(command: list[str], resume: bool) -> dict:
+    """What the part says it would do (its --estimate line)."""
+    result = subprocess.run([*command, "--estimate", *(["--resume"] if resume else [])], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        return {"what": f"cannot estimate: {result.stderr.strip().splitlines()[-1] if result.stderr else '?'}",
+                "seconds": 0.0, "complete": False}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def gpu_available() -> tuple[bool, str]:
+    import torch
+    if torch.cuda.is_available():
+        return True, f"cuda ({torch.cuda.get_device_name()})"
+    return False, "cpu"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m scripts.run_all", description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="Part 4's reduced grid and Part 5's quick profile")
+    parser = argparse.ArgumentParser(prog="python -m scripts.run_all", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", choices=["tuned", "assignment"], default="tuned",
+                        help="tuned: this suite's recipes (make all); assignment: the assignment's (make reproduce)")
+    parser.add_argument("--quick", action="store_true", help="Part 4's reduced grid and Part 5's quick recipe")
+    parser.add_argument("--force", action="store_true", help="train every part again, even a complete one")
+    parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS), help="only these parts")
+    parser.add_argument("--data", metavar="PATH", help="CIFAR-10 source for every part (else the usual search)")
+    parser.add_argument("--reports", metavar="DIR", default=str(REPORTS_DIR),
+                        help="reports folder (default: %(default)s); the assignment's recipes go to DIR/assignment")
     parser.add_argument("--debug", action="store_true")
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
-    import torch
+    gpu, device = gpu_available()
+    reports = Path(args.reports)
+    root = reports / ASSIGNMENT_REPORTS_DIR.name if args.recipe == "assignment" else reports
+    command_name = "make reproduce" if args.recipe == "assignment" else "make all"
+    steps, skipped = [], []
+    for part in args.parts:
+        command = part_command(part, args.recipe, args.quick, args.data, root / part)
+        plan = estimate(command, resume=not args.force)
+        if part == "part5" and args.recipe == "assignment" and not gpu:
+            skipped.append((part, plan))
+            continue
+        steps.append((part, command + ([] if args.force else ["--resume"]), plan))
+    print(f"Plan ({command_name}, device: {device}, reports in {root}):", file=sys.stderr)
+    for part, _, plan in steps:
+        state = "complete: kept" if plan["complete"] and not args.force else f"~{plan['seconds'] / 60:5.1f} min"
+        print(f"  {part:<6} {state:<16} {plan['what']}", file=sys.stderr)
+    for part, plan in skipped:
+        print(f"  {part:<6} {'not run':<16} the assignment's 100-epoch recipe needs a GPU ({plan['what']}: about "
+              f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine", file=sys.stderr)
+    total_estimate = sum(0 if plan["complete"] and not args.force else plan["seconds"] for _, _, plan in steps)
+    print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min, then the report", file=sys.stderr)
 
-    gpu = torch.cuda.is_available()
-    device = f"cuda ({torch.cuda.get_device_name()})" if gpu else "cpu"
-    reports = PROJECT_ROOT / "reports"
-    steps = plan(args.quick, gpu, reports)
-    total_estimate = sum(s[2] for s in steps)
-    print(f"Plan (device: {device}):", file=sys.stderr)
-    for name, command, estimate in steps:
-        print(f"  {name:<16} ~{estimate / 60:5.1f} min   {' '.join(command[1:])}", file=sys.stderr)
-    print(f"  {'total':<16} ~{total_estimate / 60:5.1f} min", file=sys.stderr)
-    results = []
-    start_all = time.perf_counter()
-    for name, command, estimate in steps:
-        log.info("running %s", name)
+    results, start_all = [], time.perf_counter()
+    for i, (part, command, plan) in enumerate(steps, 1):
+        log.info("[%d/%d] %s: %s", i, len(steps), part, " ".join(command[1:]))
         start = time.perf_counter()
-        code = subprocess.call(command, cwd=PROJECT_ROOT)
-        results.append((name, code, time.perf_counter() - start, estimate))
-        if code == 130:
-            log.warning("interrupted during %s; stopping", name)
+        code = subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ)
+        results.append({"step": part, "exit_code": code, "seconds": time.perf_counter() - start,
+                        "estimated_seconds": plan["seconds"]})
+        log.info("[%d/%d] %s: %s after %.1f min (estimated %.1f)", i, len(steps), part, OUTCOMES.get(code, code),
+                 results[-1]["seconds"] / 60, plan["seconds"] / 60)
+        if code == EXIT_INTERRUPTED:
+            log.warning("interrupted during %s; run %s again to pick up where it stopped", part, command_name)
             break
+    else:
+        code = subprocess.call([sys.executable, "-m", "scripts.build_report", "--reports", str(reports)],
+                               cwd=PROJECT_ROOT)
+        results.append({"step": "report", "exit_code": code, "seconds": 0.0, "estimated_seconds": 0.0})
     total = time.perf_counter() - start_all
-    print("\nSummary:", file=sys.stderr)
-    for name, code, seconds, estimate in results:
-        outcome = {0: "ok", 1: "diverged", 2: "error", 130: "interrupted"}.get(code, f"exit {code}")
-        print(f"  {name:<16} {outcome:<12} {seconds / 60:6.1f} min (estimated {estimate / 60:.1f})", file=sys.stderr)
-    print(f"  {'total':<16} {'':<12} {total / 60:6.1f} min   -> reports/index.html", file=sys.stderr)
-    atomic_write_json(reports / "run_all.json", {
-        "device": device, "quick": args.quick, "total_seconds": total, "estimated_seconds": total_estimate,
-        "steps": [{"step": n, "exit_code": c, "seconds": s, "estimated_seconds": e} for n, c, s, e in results],
+    print(f"\nSummary ({command_name}):", file=sys.stderr)
+    for r in results:
+        print(f"  {r['step']:<8} {OUTCOMES.get(r['exit_code'], r['exit_code']):<12} {r['seconds'] / 60:6.1f} min "
+              f"(estimated {r['estimated_seconds'] / 60:.1f})", file=sys.stderr)
+    for part, _ in skipped:
+        print(f"  {part:<8} {'not run':<12} needs a GPU", file=sys.stderr)
+    print(f"  {'total':<8} {'':<12} {total / 60:6.1f} min   -> {reports / 'index.html'}", file=sys.stderr)
+    atomic_write_json(root / "run_all.json", {
+        "command": command_name + (" ARGS=--quick" if args.quick else ""), "device": device, "total_seconds": total,
+        "estimated_seconds": total_estimate, "steps": results, "not_run": [p for p, _ in skipped],
         "git_commit": git_commit(), "created": now_iso()})
-    failed = [r for r in results if r[1] != 0]
-    return failed[0][1] if failed else 0
+    failed = [r["exit_code"] for r in results if r["exit_code"] != 0]
+    return failed[0] if failed else 0
 
 
 if __name__ == "__main__":

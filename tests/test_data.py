@@ -14,6 +14,7 @@ import pytest
 
 from common import data as D
 from common.errors import DataError
+from common.paths import PROJECT_ROOT
 from tests import helpers
 
 
@@ -140,8 +141,8 @@ def test_concurrent_cold_loads_build_the_cache_once(tmp_path, learnable_folder):
     code = ("import sys; from common.cli import setup_logging; setup_logging(); "
             "from common.data import load_cifar10; d = load_cifar10(sys.argv[1], progress=False); "
             "print(int(d.x_train.sum()))")
-    env = {**os.environ, "PYTHONPATH": str(D.PROJECT_ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", code, str(learnable_folder)], env=env, cwd=D.PROJECT_ROOT,
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(learnable_folder)], env=env, cwd=PROJECT_ROOT,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), results

@@ -10,7 +10,7 @@ from common.nn import losses
 from common.nn.init import INITIALIZERS, he, small_random, xavier
 from common.nn.network import MLP
 from common.nn.optim import SGD, Adam, Momentum, make_optimizer
-from common.nn.training import TrainConfig, fit, scheduled_lr
+from common.nn.training import Solver, TrainConfig, scheduled_lr
 
 RNG = np.random.default_rng(0)
 
@@ -50,7 +50,7 @@ def test_dense_gradients():
     assert L.dense_backward(dout, cache, need_input_grad=False)[0] is None
 
 
-@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("name", ["sigmoid", "tanh", "relu", "identity"])
 def test_activation_gradients(name):
     forward, backward = L.ACTIVATIONS[name]
     x = RNG.normal(size=(6, 5))
@@ -108,7 +108,7 @@ def test_softmax_cross_entropy_gradient(one_hot):
 
 # ----------------------------------------------------------------------------- network
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
 @pytest.mark.parametrize("outputs", [1, 4])
 def test_network_gradients_by_finite_differences(activation, outputs):
     model = MLP([5, 4, outputs], activation=activation, init="xavier", seed=1, l2=0.1, dtype=np.float64)
@@ -119,7 +119,7 @@ def test_network_gradients_by_finite_differences(activation, outputs):
         assert relative_error(g, numeric) < 1e-6
 
 
-@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu", "identity"])
 @pytest.mark.parametrize("outputs", [1, 10])
 def test_network_gradients_match_pytorch_autograd(activation, outputs):
     model = MLP([12, 7, 5, outputs], activation=activation, init="he", seed=2, l2=0.01, dtype=np.float64)
@@ -128,7 +128,7 @@ def test_network_gradients_match_pytorch_autograd(activation, outputs):
 
     params = [torch.tensor(p, requires_grad=True) for p in model.params]
     h = torch.tensor(x)
-    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}[activation]
+    act = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "identity": lambda t: t}[activation]
     for i in range(0, len(params), 2):
         h = h @ params[i] + params[i + 1]
         if i < len(params) - 2:
@@ -233,6 +233,25 @@ def test_adam_counts_steps_per_parameter_and_corrects_bias_with_beta_power_t():
     np.testing.assert_allclose(p[1], [-0.1], atol=1e-6)
 
 
+@pytest.mark.parametrize("make", [lambda: SGD(0.1), lambda: Momentum(0.1, 0.9), lambda: Adam(1e-2)])
+def test_optimizer_state_round_trip_continues_bit_for_bit(make):
+    rng = np.random.default_rng(5)
+    grads = [[rng.normal(size=(4, 3)), rng.normal(size=3)] for _ in range(6)]
+    straight, params = make(), [rng.normal(size=(4, 3)), rng.normal(size=3)]
+    resumed_params = [p.copy() for p in params]
+    for g in grads:
+        straight.step(params, g)
+    first = make()
+    for g in grads[:3]:
+        first.step(resumed_params, g)
+    second = make()  # a fresh optimizer that only has the saved state
+    second.load_state_dict({k: np.array(v) for k, v in first.state_dict().items()})
+    for g in grads[3:]:
+        second.step(resumed_params, g)
+    for a, b in zip(params, resumed_params):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_make_optimizer_and_bad_learning_rate():
     assert isinstance(make_optimizer("momentum", 0.1, momentum=0.5), Momentum)
     with pytest.raises(ValueError, match="unknown optimizer"):
@@ -250,65 +269,119 @@ def _blobs(n=400, d=10, seed=0):
     return x, y
 
 
-def test_fit_learns_and_records_history():
+def _solver(model, optimizer, x, y, config, **kwargs) -> Solver:
+    return Solver(model, optimizer, x[:300], y[:300], config, validation=(x[300:], y[300:]), **kwargs)
+
+
+def test_solver_learns_and_records_history():
     x, y = _blobs()
     model = MLP([10, 8, 1], seed=0)
-    result = fit(model, SGD(0.1), x[:300], y[:300], x[300:], y[300:],
-                 TrainConfig(epochs=15, batch_size=32, patience=0, progress=False))
+    result = _solver(model, SGD(0.1), x, y, TrainConfig(epochs=15, batch_size=32, patience=0)).train()
     assert result.status == "complete" and len(result.history) == 15
     assert result.history[-1]["val_acc"] > 0.85
     assert {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "seconds"} <= set(result.history[0])
 
 
-def test_fit_stop_after_trains_the_first_epochs_of_the_full_schedule():
+def test_solver_without_validation_keeps_the_last_epoch_and_watches_test_only():
     x, y = _blobs()
-    full = fit(MLP([10, 8, 1], seed=0), SGD(0.1), x[:300], y[:300], x[300:], y[300:],
-               TrainConfig(epochs=10, batch_size=32, patience=0, schedule="cosine", progress=False))
-    trial = fit(MLP([10, 8, 1], seed=0), SGD(0.1), x[:300], y[:300], x[300:], y[300:],
-                TrainConfig(epochs=10, batch_size=32, patience=0, schedule="cosine", stop_after=3, progress=False))
+    model = MLP([10, 8, 1], seed=0)
+    seen = []
+    result = Solver(model, SGD(0.1), x[:300], y[:300], TrainConfig(epochs=4, batch_size=32, patience=0),
+                    test=(x[300:], y[300:]), on_epoch=seen.append).train()
+    assert result.best_epoch == 4 and [r["epoch"] for r in seen] == [1, 2, 3, 4]
+    assert "val_loss" not in result.history[0] and {"test_loss", "test_acc"} <= set(result.history[0])
+    assert model.evaluate(x[300:], y[300:])[0] == pytest.approx(result.history[-1]["test_loss"])
+    with pytest.raises(ValueError, match="needs a validation split"):
+        Solver(model, SGD(0.1), x, y, TrainConfig(patience=3))
+
+
+def test_solver_stop_after_trains_the_first_epochs_of_the_full_schedule():
+    x, y = _blobs()
+    full = _solver(MLP([10, 8, 1], seed=0), SGD(0.1), x, y,
+                   TrainConfig(epochs=10, batch_size=32, patience=0, schedule="cosine")).train()
+    trial = _solver(MLP([10, 8, 1], seed=0), SGD(0.1), x, y,
+                    TrainConfig(epochs=10, batch_size=32, patience=0, schedule="cosine", stop_after=3)).train()
     assert len(trial.history) == 3
     assert trial.history == [{**h, "seconds": t["seconds"]} for h, t in zip(full.history[:3], trial.history)]
 
 
-def test_fit_early_stops_and_restores_the_best_epoch():
+def test_solver_early_stops_and_restores_the_best_epoch():
     x, y = _blobs(seed=1)
     y_val_noise = np.random.default_rng(0).integers(0, 2, size=100)  # validation labels are noise
     model = MLP([10, 32, 1], seed=0)
-    result = fit(model, Adam(0.05), x[:300], y[:300], x[300:], y_val_noise,
-                 TrainConfig(epochs=100, batch_size=16, patience=3, progress=False))
+    result = Solver(model, Adam(0.05), x[:300], y[:300], TrainConfig(epochs=100, batch_size=16, patience=3),
+                    validation=(x[300:], y_val_noise)).train()
     assert len(result.history) < 100 and "early stop" in result.note
     assert len(result.history) - result.best_epoch == 3
     assert model.evaluate(x[300:], y_val_noise)[0] == pytest.approx(result.best_val_loss, rel=1e-5)
 
 
-def test_fit_stops_on_divergence_with_a_suggestion():
+def test_solver_stops_on_divergence_with_a_suggestion():
     x, y = _blobs()
     x = x * 1e3
     model = MLP([10, 8, 4], activation="relu", init="he", seed=0)
-    with np.errstate(all="ignore"):
-        result = fit(model, SGD(1e6), x[:300], y[:300], x[300:], y[300:],
-                     TrainConfig(epochs=20, batch_size=32, progress=False))
+    result = _solver(model, SGD(1e6), x, y, TrainConfig(epochs=20, batch_size=32)).train()
     assert result.status == "diverged"
     assert "epoch 1" in result.note and "lower learning rate" in result.note
     assert all(np.all(np.isfinite(p)) for p in model.params)
 
 
-def test_fit_turns_ctrl_c_into_an_incomplete_result(monkeypatch):
-    x, y = _blobs()
-    model = MLP([10, 4, 1], seed=0)
+def _interrupt_in_epoch(model, epoch: int, batches_per_epoch: int = 10):
     calls = {"n": 0}
     real = model.loss_and_grads
 
-    def interrupt_in_epoch_three(xb, yb):
+    def interrupted(xb, yb):
         calls["n"] += 1
-        if calls["n"] == 2 * 10 + 1:  # 300 samples / 32 per batch = 10 batches per epoch
+        if calls["n"] == (epoch - 1) * batches_per_epoch + 1:  # 300 samples / 32 per batch = 10 batches
             raise KeyboardInterrupt
         return real(xb, yb)
 
-    model.loss_and_grads = interrupt_in_epoch_three
-    result = fit(model, SGD(0.1), x[:300], y[:300], x[300:], y[300:], TrainConfig(epochs=50, batch_size=32,
-                                                                                   progress=False))
+    model.loss_and_grads = interrupted
+    return real
+
+
+def test_solver_turns_ctrl_c_into_an_incomplete_result():
+    x, y = _blobs()
+    model = MLP([10, 4, 1], seed=0)
+    _interrupt_in_epoch(model, 3)
+    result = _solver(model, SGD(0.1), x, y, TrainConfig(epochs=50, batch_size=32)).train()
     assert result.status == "incomplete" and len(result.history) == 2 and "epoch 3" in result.note
+
+
+@pytest.mark.parametrize("optimizer", [lambda: Momentum(0.05), lambda: Adam(0.01)])
+def test_solver_resumes_from_its_checkpoint_bit_for_bit(tmp_path, optimizer):
+    x, y = _blobs()
+    config = TrainConfig(epochs=6, batch_size=32, patience=0, schedule="cosine")
+    straight_model = MLP([10, 8, 1], seed=0)
+    straight = _solver(straight_model, optimizer(), x, y, config).train()
+
+    checkpoint = tmp_path / "run.npz"
+    model = MLP([10, 8, 1], seed=0)
+    real = _interrupt_in_epoch(model, 4)
+    first = _solver(model, optimizer(), x, y, config, checkpoint=checkpoint, checkpoint_tag="a",
+                    checkpoint_seconds=0).train()
+    assert first.status == "incomplete" and checkpoint.is_file() and "--resume" in first.note
+    model.loss_and_grads = real
+    resumed_model = MLP([10, 8, 1], seed=0)  # a new process: only the checkpoint carries the state
+    resumed = _solver(resumed_model, optimizer(), x, y, config, checkpoint=checkpoint, checkpoint_tag="a").train(
+        resume=True)
+    assert resumed.status == "complete" and resumed.resumed_after == 3 and not checkpoint.exists()
+    strip = [{k: v for k, v in h.items() if k != "seconds"} for h in straight.history]
+    assert [{k: v for k, v in h.items() if k != "seconds"} for h in resumed.history] == strip
+    for a, b in zip(straight_model.params, resumed_model.params):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_solver_ignores_a_checkpoint_of_another_run(tmp_path):
+    x, y = _blobs()
+    checkpoint = tmp_path / "run.npz"
+    model = MLP([10, 8, 1], seed=0)
+    _interrupt_in_epoch(model, 3)
+    _solver(model, SGD(0.1), x, y, TrainConfig(epochs=5, batch_size=32, patience=0), checkpoint=checkpoint,
+            checkpoint_tag="lr 0.1", checkpoint_seconds=0).train()
+    other = _solver(MLP([10, 8, 1], seed=0), SGD(0.2), x, y, TrainConfig(epochs=5, batch_size=32, patience=0),
+                    checkpoint=checkpoint, checkpoint_tag="lr 0.2").train(resume=True)
+    assert other.resumed_after == 0 and len(other.history) == 5
 
 
 def test_cosine_schedule():

@@ -1,4 +1,4 @@
-"""Part 5: models, augmentation, a training step, checkpoints, resume, eval, the quick profile."""
+"""Part 5: models and their ablations, augmentation, a training step, checkpoints, resume, eval, recipes."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,9 @@ import pickle
 import pytest
 import torch
 
-from common import torch_training as TT
+from common import cnn_training as TT
 from common.cli import run_main
-from common.cnn_models import ImprovedCNN, SimpleCNN, build_model, count_parameters, layer_summary
+from common.cnn_models import ABLATIONS, ImprovedCNN, SimpleCNN, build_model, count_parameters, layer_summary
 from common.errors import CheckpointError, UserError
 from parts import part5
 
@@ -37,6 +37,34 @@ def test_improved_cnn_is_the_specified_architecture():
     assert isinstance(model.classifier[2], torch.nn.BatchNorm1d) and model.classifier[4].p == 0.5
     with pytest.raises(ValueError, match="unknown model"):
         build_model("resnet")
+
+
+# Counted by hand: without BatchNorm the six convs gain biases (+896) and FC1 its bias (+512) while the
+# 2 x 896 + 2 x 512 BatchNorm weights go (-2,816); without the third block FC1 sees 128 x 8 x 8 inputs.
+@pytest.mark.parametrize("ablation, parameters, batchnorms, dropouts, convs", [
+    ("none", 3_249_610, 7, 1, 6), ("no-batchnorm", 3_248_202, 0, 1, 6), ("no-dropout", 3_249_610, 7, 0, 6),
+    ("no-third-block", 4_461_002, 5, 1, 4)])
+def test_ablations_remove_one_change_each_and_train_a_step(ablation, parameters, batchnorms, dropouts, convs):
+    torch.manual_seed(0)
+    model = build_model("improved", ablation)
+    modules = list(model.modules())
+    assert count_parameters(model) == parameters
+    assert sum(isinstance(m, (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d)) for m in modules) == batchnorms
+    assert sum(isinstance(m, torch.nn.Dropout) for m in modules) == dropouts
+    assert sum(isinstance(m, torch.nn.Conv2d) for m in modules) == convs
+    x, y = torch.randn(8, 3, 32, 32), torch.randint(0, 10, (8,))
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    model.eval()
+    before = torch.nn.functional.cross_entropy(model(x), y).item()
+    model.train()
+    optimizer.zero_grad()
+    torch.nn.functional.cross_entropy(model(x), y).backward()
+    optimizer.step()
+    model.eval()
+    assert torch.nn.functional.cross_entropy(model(x), y).item() < before
+    assert set(ABLATIONS) == {"none", "no-batchnorm", "no-dropout", "no-third-block"}
+    with pytest.raises(ValueError, match="needs --model improved"):
+        build_model("simple", "no-dropout")
 
 
 def test_one_training_step_lowers_the_loss():
@@ -165,24 +193,45 @@ def test_cuda_without_cuda_is_a_clear_error(monkeypatch, capsys):
     assert "error: --device cuda was asked for" in capsys.readouterr().err
 
 
-def test_profiles_and_overrides():
+def test_recipes_and_overrides():
     parser = part5.build_parser()
-    args = parser.parse_args(["--profile", "quick", "--lr", "0.05", "--no-augment"])
-    config = part5.config_for(args, "improved", "quick")
-    assert config.epochs == 6 and config.lr == 0.05 and config.augment is False
-    assert config.cutout == 8 and config.tta is True
-    no_extras = part5.config_for(parser.parse_args(["--cutout", "0", "--no-tta"]), "improved", "best")
-    assert no_extras.cutout == 0 and no_extras.tta is False
-    assert part5.config_for(parser.parse_args([]), "simple", "assignment").epochs == 100
-    assert part5.resolve_profile(parser.parse_args([]), torch.device("cpu")) == "quick"
-    assert part5.resolve_profile(parser.parse_args([]), torch.device("cuda")) == "best"
-    for bad in (["--lr", "0"], ["--label-smoothing", "1.5"], ["--schedule", "step"], ["--model", "vgg"]):
+    args = parser.parse_args(["--recipe", "quick", "--lr", "0.05", "--no-augment"])
+    configs = part5.configs_for(args, "quick")
+    assert configs["improved"].epochs == 6 and configs["simple"].epochs == 8
+    assert configs["improved"].lr == 0.05 and configs["improved"].augment is False and configs["improved"].cutout == 8
+    assert {c.recipe for c in configs.values()} == {"quick"}
+    no_extras = part5.configs_for(parser.parse_args(["--cutout", "0", "--no-tta", "--model", "improved"]), "best")
+    assert list(no_extras) == ["improved"] and no_extras["improved"].cutout == 0 and not no_extras["improved"].tta
+    assignment = part5.configs_for(parser.parse_args(["--recipe", "assignment"]), "assignment")["simple"]
+    assert (assignment.epochs, assignment.optimizer, assignment.lr, assignment.batch_size) == (100, "adam", 1e-3, 128)
+    assert (assignment.val_size, assignment.augment, assignment.schedule) == (0, False, "none")
+    assert part5.resolve_recipe(parser.parse_args([]), torch.device("cpu")) == "quick"
+    assert part5.resolve_recipe(parser.parse_args([]), torch.device("cuda")) == "best"
+    with pytest.raises(UserError, match="needs --model improved"):
+        part5.configs_for(parser.parse_args(["--ablation", "no-dropout"]), "best")
+    for bad in (["--lr", "0"], ["--label-smoothing", "1.5"], ["--schedule", "step"], ["--model", "vgg"],
+                ["--ablation", "no-relu"], ["--recipe", "fast"]):
         with pytest.raises(SystemExit) as caught:
             parser.parse_args(bad)
         assert caught.value.code == 2
 
 
-TINY = ["--val-size", "50", "--batch-size", "64", "--no-progress", "--profile", "quick"]
+@pytest.mark.parametrize("recipe", ["best", "assignment"])
+def test_each_recipes_settings_reach_the_optimizer_and_the_model(recipe):
+    config = part5.RECIPES[recipe]["improved"]
+    model = build_model(config.model, config.ablation)
+    optimizer = TT.make_optimizer(model, config)
+    group = optimizer.param_groups[0]
+    assert group["lr"] == config.lr and group["weight_decay"] == config.weight_decay
+    if recipe == "assignment":  # Adam with lr 0.001 and no weight decay: AdamW with 0 is exactly Adam
+        assert isinstance(optimizer, torch.optim.AdamW) and (group["lr"], group["weight_decay"]) == (1e-3, 0.0)
+    else:
+        assert isinstance(optimizer, torch.optim.SGD) and group["nesterov"] and group["momentum"] == 0.9
+    scheduler = TT._scheduler(optimizer, config, steps_per_epoch=10)
+    assert (scheduler is None) == (config.schedule == "none")
+
+
+TINY = ["--val-size", "50", "--batch-size", "64", "--no-progress", "--recipe", "quick"]
 
 
 def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch):
@@ -213,11 +262,11 @@ def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch
     assert metrics["status"] == "complete" and [h["epoch"] for h in metrics["history"]] == [1, 2, 3]
     assert metrics["parameters"] == 545_098 and metrics["throughput"]["train_images_per_second"] > 0
     for name in ("confusion_matrix.png", "loss_curve.png", "per_class_accuracy.png", "model_summary.md",
-                 "per_class.md", "summary.md"):
+                 "predictions.npz", "summary.md"):
         assert (out / "simple" / name).stat().st_size > 0
     top = json.loads((out / "metrics.json").read_text())
     assert top["models"]["SimpleCNN"]["test_accuracy"] == metrics["test"]["accuracy"]
-    assert "MLP vs CNN" in (out / "comparison.md").read_text()
+    assert "The models side by side" in (out / "summary.md").read_text()
 
     (out / "simple" / "confusion_matrix.png").unlink()
     def args_list(out):
@@ -241,33 +290,10 @@ def test_eval_of_a_missing_checkpoint_exits_2(tmp_path, capsys):
 def test_quick_profile_on_real_images(real_source, real_data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("CIFAR10_DATA_DIR", str(real_data_dir))
     out = tmp_path / "p5"
-    args = part5.build_parser().parse_args(["--data", real_source, "--out", str(out), "--profile", "quick",
+    args = part5.build_parser().parse_args(["--data", real_source, "--out", str(out), "--recipe", "quick",
                                             "--epochs", "1", "--train-subset", "300", "--val-size", "200",
                                             "--no-progress", "--device", "cpu"])
     assert part5.main(args) == 0
     top = json.loads((out / "metrics.json").read_text())
     assert set(top["models"]) == {"SimpleCNN", "ImprovedCNN"}
-    assert top["profile"] == "quick" and top["environment"]["device"] == "cpu"
-
-
-def test_mlp_vs_cnn_rows_read_saved_metrics(tmp_path):
-    (tmp_path / "part3").mkdir()
-    (tmp_path / "part3" / "metrics.json").write_text(json.dumps({
-        "parameters": 197_322, "test": {"accuracy": 0.51}, "timing": {"train_seconds": 50.0}, "epochs_run": 30,
-        "throughput": {"train_images_per_second": 40_000.0}, "environment": {"device": "cpu"}, "status": "complete"}))
-    (tmp_path / "part4").mkdir()
-    (tmp_path / "part4" / "metrics.json").write_text(json.dumps({
-        "parameters": 197_322, "test": {"accuracy": 0.52}, "timing": {"train_seconds": 300.0},
-        "winner": {"activation": "relu", "optimizer": "adam", "init": "he", "seconds": 11.0, "epochs_run": 20},
-        "environment": {"device": "cpu"}, "status": "complete"}))
-    rows = part5.mlp_vs_cnn_rows(tmp_path)
-    assert rows[0]["test_accuracy"] == 0.51 and rows[0]["epochs"] == 30
-    assert rows[1]["model"] == "Part 4 best MLP (relu + adam + he)"
-    assert (rows[1]["train_seconds"], rows[1]["epochs"]) == (11.0, 20)
-    assert [r["status"] for r in rows[2:]] == ["not run", "not run"]
-    (tmp_path / "part5-gpu" / "improved").mkdir(parents=True)  # a run saved with --out reports/part5-gpu
-    (tmp_path / "part5-gpu" / "improved" / "metrics.json").write_text(json.dumps({
-        "parameters": 3_249_610, "test": {"accuracy": 0.9}, "environment": {"device": "cuda"}, "status": "complete"}))
-    rows = part5.mlp_vs_cnn_rows(tmp_path, tmp_path / "part5-gpu")
-    assert (rows[3]["test_accuracy"], rows[3]["device"]) == (0.9, "cuda") and rows[2]["status"] == "not run"
-    assert rows[0]["test_accuracy"] == 0.51  # the MLPs still come from reports/part3 and part4
+    assert top["recipe"] == "quick" and top["environment"]["device"] == "cpu"

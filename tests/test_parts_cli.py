@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from common.data import PROJECT_ROOT
+from common.paths import PROJECT_ROOT
 from parts import part1, part2, part3
 
 MLP_PARTS = {"part1": part1, "part2": part2, "part3": part3}

@@ -1,45 +1,59 @@
-"""The report index, its HTML as a browser sees it, `make all`'s plan, and the bench helpers."""
+"""The report index (markdown, HTML, as a browser sees it), the README's generated blocks, `make all` /
+`make reproduce` (plan, skip, resume), and the bench helpers."""
 from __future__ import annotations
 
 import html.parser
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from common.report import plot_history, save_figure
+from common import run_record as R
+from common.errors import UserError
+from common.figures import plot_history, save_figure
 from scripts import bench, build_report, run_all, screenshot_report
 
 HISTORY = [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.6, "val_acc": 0.78}]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
 
 
-def _metrics(part: str, **extra) -> dict:
-    base = {"part": part, "title": part, "status": "complete", "test": {"accuracy": 0.5, "macro_f1": 0.4},
-            "history": HISTORY, "best_epoch": 1, "config": {"lr": 0.1}, "seed": 0,
-            "timing": {"train_seconds": 1.0, "total_seconds": 2.0}, "environment": {"device": "cpu"},
-            "git_commit": "abc", "data_source": "synthetic", "created": "2026-01-01T00:00:00"}
-    return {**base, **extra}
+def write_record(path: Path, part: str, recipe: str = "tuned", **extra) -> dict:
+    """A complete metrics.json as a part writes it."""
+    record = R.run_record(part=part, recipe=recipe, status="complete", status_note="", config={"lr": 0.1}, seed=0,
+                          device="cpu", data_source="synthetic", data_fingerprint="abc")
+    record.update({"parameters": 1000, "test": {"accuracy": 0.5, "macro_f1": 0.4}, "history": HISTORY,
+                   "best_epoch": 1, "epochs_run": 1, "timing": {"train_seconds": 1.0, "total_seconds": 2.0},
+                   "throughput": {"train_images_per_second": 500.0}, "figures": {}, "figures_skipped": {},
+                   "created": "2026-01-01T00:00:00", "git_commit": "a" * 40})
+    record.update(extra)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    return record
 
 
 @pytest.fixture
 def fixture_reports(tmp_path) -> Path:
     reports = tmp_path / "reports"
-    runs = {
-        "part1": _metrics("part1", test={"accuracy": 0.91, "roc_auc": 0.84, "f1_airplane": 0.3, "threshold": 0.47},
-                          baseline={"majority_accuracy": 0.9}),
-        "part2": _metrics("part2", status="diverged", status_note="the loss became nan in epoch 3"),
-        "part3": _metrics("part3", status="incomplete", status_note="interrupted during epoch 2",
-                          extra_tables={"Per class": "| class | f1 |\n|---|---:|\n| cat | 0.3 |"}),
-        "part5": _metrics("part5", headline_model="ImprovedCNN", profile="quick",
-                          models={"SimpleCNN": {"test_accuracy": 0.6, "epochs_run": 8, "train_images_per_second": 2000.0}}),
-    }  # part4 has not run
-    for part, metrics in runs.items():
-        (reports / part).mkdir(parents=True)
-        (reports / part / "metrics.json").write_text(json.dumps(metrics))
-        save_figure(plot_history(HISTORY, part), reports / part / "loss_curve.png")
-    return reports
+    write_record(reports / "part1" / "metrics.json", "part1", test={"accuracy": 0.91, "roc_auc": 0.84,
+                 "f1_airplane": 0.3, "threshold": 0.47}, baseline={"majority_accuracy": 0.9})
+    write_record(reports / "part2" / "metrics.json", "part2", status="diverged",
+                 status_note="the loss became nan in epoch 3")
+    write_record(reports / "part3" / "metrics.json", "part3", status="incomplete", status_note="interrupted",
+                 extra_tables={"Per class": "| class | f1 |\n|---|---:|\n| cat | 0.3 |"})
+    for model, accuracy in (("simple", 0.6), ("improved", 0.8)):
+        write_record(reports / "part5" / model / "metrics.json", "part5", recipe="quick", model=model.title() + "CNN",
+                     test={"accuracy": accuracy}, validation={"accuracy": accuracy - 0.01},
+                     config={"optimizer": "sgd", "lr": 0.1, "batch_size": 128, "schedule": "onecycle",
+                             "label_smoothing": 0.1, "augment": True, "cutout": 8, "tta": True})
+    write_record(reports / "part5" / "metrics.json", "part5", recipe="quick", headline_model="ImprovedCNN",
+                 test={"accuracy": 0.8})
+    write_record(reports / "assignment" / "part1" / "metrics.json", "part1", recipe="assignment",
+                 test={"accuracy": 0.905})
+    for folder in ("part1", "part2", "part3", "part5/improved"):
+        save_figure(plot_history(HISTORY, folder), reports / folder / "loss_curve.png")
+    return reports  # part4 has not run
 
 
 class _Checker(html.parser.HTMLParser):
@@ -63,20 +77,29 @@ class _Checker(html.parser.HTMLParser):
 def test_report_builds_from_fixture_runs(fixture_reports):
     assert build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports)])) == 0
     markdown = (fixture_reports / "index.md").read_text()
-    assert "_Not run yet: `make part4`._" in markdown
-    assert "| part1 | a single logistic neuron | 0.9130 | 0.9100 | 0.9000 |" in markdown
-    assert "diverged" in markdown and "incomplete" in markdown
+    assert "Not run yet: <code>make part4</code>" in markdown
+    assert "| part1 | a single logistic neuron | 0.9130 | 0.9050 | 0.9100 | 0.9000 |" in markdown
+    assert "Status: diverged. the loss became nan in epoch 3" in markdown and "Status: incomplete" in markdown
     page = (fixture_reports / "index.html").read_text()
     checker = _Checker()
     checker.feed(page)
     assert not checker.errors and checker.stack == []
     assert checker.images and all((fixture_reports / src).is_file() for src in checker.images)
-    assert 'class="status-diverged"' in page and "Not run yet" in page
+    assert '<a href="part1/loss_curve.png"><img' in page  # figures open full size
+    assert "<figcaption><b>loss_curve.png</b>: Loss and accuracy per epoch" in page
+    assert '<td style="text-align: right;">0.9130</td>' in page  # numbers right-aligned by the markdown library
 
 
 def test_report_with_no_runs(tmp_path):
     assert build_report.main(build_report.build_parser().parse_args(["--reports", str(tmp_path)])) == 0
     assert (tmp_path / "index.md").read_text().count("Not run yet") == 5
+
+
+def test_a_metrics_file_missing_a_key_stops_the_report_with_its_name(fixture_reports, capsys):
+    (fixture_reports / "part2" / "metrics.json").write_text(json.dumps({"part": "part2", "test": {"accuracy": 1}}))
+    from common.cli import run_main
+    assert run_main(build_report.main, build_report.build_parser(), ["--reports", str(fixture_reports)]) == 2
+    assert "part2/metrics.json lacks schema" in capsys.readouterr().err
 
 
 def test_report_seen_in_headless_chromium(fixture_reports):
@@ -87,15 +110,109 @@ def test_report_seen_in_headless_chromium(fixture_reports):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
 
 
-def test_run_all_plan_uses_previous_runs(fixture_reports):
-    steps = run_all.plan(quick=True, gpu=False, reports=fixture_reports)
-    names = [name for name, _, _ in steps]
-    assert names == ["part1", "part2", "part3", "part4 --quick", "part5 quick", "report"]
-    estimates = {name: estimate for name, _, estimate in steps}
-    assert estimates["part1"] == 2.0  # the fixture run's total_seconds
-    assert estimates["part2"] == run_all.FALLBACK_ESTIMATES["part2"]  # diverged: no estimate from it
-    assert run_all.plan(quick=False, gpu=True, reports=fixture_reports)[4][0] == "part5 best"
+def test_mlp_vs_cnn_rows_read_saved_metrics(fixture_reports):
+    write_record(fixture_reports / "part4" / "metrics.json", "part4", parameters=197_322,
+                 winner={"activation": "relu", "optimizer": "adam", "init": "he", "seconds": 11.0, "epochs_run": 20})
+    rows = build_report.mlp_vs_cnn_rows(fixture_reports)
+    assert [r["model"] for r in rows] == ["Part 3 MLP (3072-64-10)", "Part 4 best MLP (relu + adam + he)",
+                                          "SimpleCNN", "ImprovedCNN"]
+    assert (rows[1]["train_seconds"], rows[1]["epochs"]) == (11.0, 20)
+    assert rows[3]["test_accuracy"] == 0.8 and rows[3]["recipe"] == "quick"
 
+
+def test_part5_runs_table_lists_every_trained_cnn_with_its_recipe(fixture_reports):
+    write_record(fixture_reports / "part5-gpu" / "improved" / "metrics.json", "part5", recipe="best",
+                 model="ImprovedCNN", test={"accuracy": 0.9}, config={**json.loads(
+                     (fixture_reports / "part5" / "improved" / "metrics.json").read_text())["config"], "cutout": 0},
+                 environment={**R.environment_info(), "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"})
+    rows = build_report.part5_run_rows(fixture_reports)
+    assert [(r["run"], r["test_acc"]) for r in rows] == [("part5/simple", 0.6), ("part5/improved", 0.8),
+                                                         ("part5-gpu/improved", 0.9)]
+    assert "cutout 8" in rows[0]["settings"] and "cutout 0" in rows[2]["settings"]
+    assert rows[2]["device"] == "cuda (NVIDIA H100 80GB HBM3)"
+
+
+def test_readme_blocks_are_generated_and_dirty_results_refused(fixture_reports, tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text("intro\n<!-- parts:start -->\nold\n<!-- parts:end -->\nmiddle\n<!-- results:start -->\nold\n"
+                      "<!-- results:end -->\nrest\n")
+    build_report.update_readme(readme, fixture_reports)
+    text = readme.read_text()
+    assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text and "middle" in text
+    assert "| `make part3` | 3072 -> 64 sigmoid -> 10 softmax" in text
+    assert "| part1 | a single logistic neuron | 0.9130 | 0.9050 | 0.9100 |" in text and "aaaaaaaaaaaa" in text
+    write_record(fixture_reports / "part3" / "metrics.json", "part3", git_commit="b" * 40 + "-dirty")
+    with pytest.raises(UserError, match="refusing to quote results measured at an uncommitted tree"):
+        build_report.update_readme(readme, fixture_reports)
+    readme.write_text("no markers")
+    with pytest.raises(UserError, match="no <!-- parts:start -->"):
+        build_report.update_readme(readme, fixture_reports)
+
+
+def test_make_all_timings_and_bench_appear_in_the_report(fixture_reports):
+    (fixture_reports / "run_all.json").write_text(json.dumps({
+        "command": "make all", "device": "cpu", "total_seconds": 1260.0, "created": "2026-01-01", "git_commit": "abc",
+        "steps": [{"step": "part1", "exit_code": 0, "seconds": 12.0, "estimated_seconds": 15}]}))
+    (fixture_reports / "bench.md").write_text("# Benchmark\n\n| measurement | value |\n|---|---:|\n| ratio | 2.5 |\n")
+    text = build_report.timings_markdown(fixture_reports)
+    assert "`make all` on cpu: 21.0 min in all (part1 0.2 min" in text and "| ratio | 2.5 |" in text
+    build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports)]))
+    assert "21.0 min in all" in (fixture_reports / "index.html").read_text()
+
+
+# ----------------------------------------------------------------------------- make all / make reproduce
+
+TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]
+
+
+def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_path, monkeypatch, capsys):
+    real_command = run_all.part_command
+    monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + TINY)
+    reports = tmp_path / "reports"
+    argv = ["--parts", "part1", "part3", "--data", str(learnable_folder), "--reports", str(reports)]
+    assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
+    first = capsys.readouterr().err
+    assert "Plan (make all" in first and "part1" in first and "epochs of 3072-1" in first
+    written = (reports / "part1" / "metrics.json").stat().st_mtime_ns
+    summary = json.loads((reports / "run_all.json").read_text())
+    assert [s["step"] for s in summary["steps"]] == ["part1", "part3", "report"]
+    assert all(s["exit_code"] == 0 for s in summary["steps"]) and (reports / "index.html").is_file()
+
+    assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
+    second = capsys.readouterr().err
+    assert second.count("complete: kept") == 2
+    assert (reports / "part1" / "metrics.json").stat().st_mtime_ns == written  # kept, not retrained
+
+    assert run_all.main(run_all.build_parser().parse_args([*argv, "--force"])) == 0
+    assert "complete: kept" not in capsys.readouterr().err
+    assert (reports / "part1" / "metrics.json").stat().st_mtime_ns != written
+
+
+def test_make_reproduce_on_a_cpu_says_part5_needs_a_gpu(learnable_folder, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(run_all, "gpu_available", lambda: (False, "cpu"))
+    real_command = run_all.part_command
+    monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + ["--epochs", "1", "--no-progress"])
+    reports = tmp_path / "reports"
+    argv = ["--recipe", "assignment", "--parts", "part1", "part5", "--data", str(learnable_folder), "--reports",
+            str(reports)]
+    assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
+    err = capsys.readouterr().err
+    assert "Plan (make reproduce" in err and "the assignment's 100-epoch recipe needs a GPU" in err
+    assert (reports / "assignment" / "part1" / "metrics.json").is_file()
+    assert not (reports / "assignment" / "part5").exists()
+    assert json.loads((reports / "assignment" / "run_all.json").read_text())["not_run"] == ["part5"]
+
+
+def test_part_command_follows_the_recipe():
+    out = Path("r/part4")
+    assert run_all.part_command("part4", "assignment", False, None, out)[3:] == ["--out", "r/part4", "--recipe",
+                                                                                 "assignment"]
+    assert run_all.part_command("part4", "tuned", True, "d.tgz", out)[-3:] == ["--quick", "--data", "d.tgz"]
+    assert run_all.part_command("part5", "tuned", True, None, out)[-2:] == ["--recipe", "quick"]
+    assert run_all.part_command("part1", "tuned", False, None, out)[0] == sys.executable
+
+
+# ----------------------------------------------------------------------------- bench
 
 def test_bench_helpers_on_small_inputs():
     rng = np.random.default_rng(0)
@@ -104,78 +221,3 @@ def test_bench_helpers_on_small_inputs():
     assert bench.torch_mlp_epoch_seconds(x, rng.integers(0, 10, 512), 64, 0.01) > 0
     cnn = bench.cnn_throughput("cpu", batch_size=2, steps=1)
     assert cnn["images_per_second"] > 0 and cnn["device"] == "cpu"
-    text = bench.render({"part1_epoch_vs_full_batch": {"part1_epoch_seconds": 1, "full_batch_pass_seconds": 1,
-                                                       "ratio": 1},
-                         "mlp_numpy_vs_torch_cpu": {"numpy_epoch_seconds": 1, "torch_epoch_seconds": 1, "ratio": 1},
-                         "improved_cnn_training": cnn,
-                         "environment": {"processor": "x", "cpu_count": 2, "numpy": "n", "torch": "t",
-                                         "torch_threads": 2},
-                         "git_commit": "abc", "created": "now"})
-    assert "| ratio | 1.00 | <= 2 |" in text and "ImprovedCNN" in text
-
-
-def test_readme_results_block_is_generated(fixture_reports, tmp_path):
-    readme = tmp_path / "README.md"
-    readme.write_text("intro\n<!-- results:start -->\nold\n<!-- results:end -->\nrest\n")
-    build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports), "--update-readme",
-                                                              str(readme)]))
-    text = readme.read_text()
-    assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text
-    assert "| part1 | a single logistic neuron | 0.9130 | 0.9100 |" in text
-    readme.write_text("no markers")
-    from common.errors import UserError
-    with pytest.raises(UserError, match="no <!-- results:start -->"):
-        build_report.update_readme(readme, {})
-
-
-def test_variant_runs_get_their_own_rows(fixture_reports):
-    variant = fixture_reports / "part5-best-gpu"
-    variant.mkdir()
-    (variant / "metrics.json").write_text(json.dumps(_metrics("part5", headline_model="ImprovedCNN", profile="best",
-                                                               test={"accuracy": 0.92})))
-    rows = build_report.results_rows(build_report.load_runs(fixture_reports), build_report.load_variants(fixture_reports))
-    parts = [r["part"] for r in rows]
-    assert parts[-2:] == ["part5", "part5-best-gpu"] and rows[-1]["measured"] == 0.92
-    assert "ImprovedCNN, best profile" in rows[-1]["note"]
-
-
-def test_make_all_timings_and_bench_appear_in_the_report(fixture_reports):
-    (fixture_reports / "run_all.json").write_text(json.dumps({
-        "device": "cpu", "quick": False, "total_seconds": 1260.0, "created": "2026-01-01",
-        "steps": [{"step": "part1", "exit_code": 0, "seconds": 12.0, "estimated_seconds": 15}]}))
-    (fixture_reports / "bench.md").write_text("# Benchmark\n\n| measurement | value | target |\n|---|---:|---:|\n"
-                                              "| ratio | 2.5 | <= 2 |\n")
-    (fixture_reports / "bench-gpu").mkdir()
-    (fixture_reports / "bench-gpu" / "bench.md").write_text("# Benchmark\n\n| measurement | value | target |\n"
-                                                            "|---|---:|---:|\n| CNN on cuda | 60,000 images/s | |\n")
-    text = build_report.timings_markdown(fixture_reports)
-    assert "`make all` on cpu: 21.0 min in all (part1 0.2 min" in text and "| ratio | 2.5 | <= 2 |" in text
-    assert text.index("| ratio | 2.5") < text.index("reports/bench-gpu") < text.index("| CNN on cuda | 60,000")
-    build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports)]))
-    assert "21.0 min in all" in (fixture_reports / "index.html").read_text()
-
-
-def test_part5_runs_table_lists_every_trained_cnn_with_its_recipe(fixture_reports, tmp_path):
-    config = {"optimizer": "sgd", "lr": 0.1, "batch_size": 256, "schedule": "onecycle", "label_smoothing": 0.1,
-              "augment": True}
-    runs = {"part5/improved": dict(validation={"best_accuracy": 0.84, "accuracy": 0.85, "tta": True},
-                                   config={**config, "cutout": 8, "tta": True}, test={"accuracy": 0.86}),
-            "part5-old/improved": dict(validation={"best_accuracy": 0.83}, config=config, test={"accuracy": 0.84},
-                                       environment={"device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"})}
-    for run, extra in runs.items():
-        (fixture_reports / run).mkdir(parents=True)
-        (fixture_reports / run / "metrics.json").write_text(json.dumps(_metrics("part5", model="ImprovedCNN",
-                                                                                profile="best", **extra)))
-    rows = build_report.part5_run_rows(fixture_reports)
-    assert [(r["run"], r["val_acc"], r["tta"]) for r in rows] == [("part5/improved", 0.85, "yes"),
-                                                                  ("part5-old/improved", 0.83, "no")]
-    assert "cutout 8" in rows[0]["recipe"] and "cutout 0" in rows[1]["recipe"]
-    assert [r["device"] for r in rows] == ["cpu", "cuda (NVIDIA H100 80GB HBM3)"]
-    readme = tmp_path / "README.md"
-    readme.write_text("<!-- results:start -->\n<!-- results:end -->\n")
-    build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports), "--update-readme",
-                                                              str(readme)]))
-    for text in (readme.read_text(), (fixture_reports / "index.md").read_text()):
-        assert build_report.PART5_RUNS_TITLE in text and "| part5-old/improved | ImprovedCNN | best |" in text
-        assert "| part5/improved | ImprovedCNN | best |" in text and "| 0.8500 | 0.8600 |" in text
-    assert build_report.PART5_RUNS_TITLE in (fixture_reports / "index.html").read_text()

@@ -74,6 +74,17 @@ def relu_backward(dout: np.ndarray, cache: np.ndarray) -> np.ndarray:
     return dout * cache
 
 
+def identity_forward(x: np.ndarray) -> tuple[np.ndarray, None]:
+    """The linear "activation": out = x (N, M). A network made of it is a linear model however deep,
+    which makes it the control that shows what the nonlinear activations add."""
+    return x, None
+
+
+def identity_backward(dout: np.ndarray, cache: None) -> np.ndarray:
+    """d x / dx = 1: the gradient passes unchanged. dout: (N, M) -> dx: (N, M)."""
+    return dout
+
+
 def softmax(x: np.ndarray) -> np.ndarray:
     """Row-wise softmax of logits x: (N, K) -> (N, K), stable by subtracting the row max."""
     shifted = x - x.max(axis=1, keepdims=True)
@@ -100,4 +111,5 @@ ACTIVATIONS = {
     "sigmoid": (sigmoid_forward, sigmoid_backward),
     "relu": (relu_forward, relu_backward),
     "tanh": (tanh_forward, tanh_backward),
+    "identity": (identity_forward, identity_backward),
 }

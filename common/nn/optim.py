@@ -2,6 +2,8 @@
 
 State is kept per parameter (by position in the list), so one optimizer serves one model.
 The formulas are PyTorch's, and the tests check the first steps against ``torch.optim``.
+``state_dict()`` / ``load_state_dict()`` save and restore that state as plain arrays, so a
+checkpointed run resumes bit for bit.
 """
 from __future__ import annotations
 
@@ -20,9 +22,17 @@ class SGD:
         for p, g in zip(params, grads):
             p -= self.lr * g
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        pass
+
 
 class Momentum:
-    """Heavy-ball momentum as torch.optim.SGD(momentum=beta): v <- beta v + g; p <- p - lr v."""
+    """Heavy-ball momentum as torch.optim.SGD(momentum=beta): v <- beta v + g; p <- p - lr v.
+
+    With a constant learning rate this is the textbook v <- beta v - lr g; p <- p + v."""
 
     def __init__(self, lr: float, beta: float = 0.9):
         if not lr > 0:
@@ -39,6 +49,12 @@ class Momentum:
                 v *= self.beta
                 v += g
             p -= self.lr * v
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        return {f"velocity.{i}": v for i, v in self.velocity.items()}
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.velocity = {int(k.split(".")[1]): np.array(v) for k, v in state.items() if k.startswith("velocity.")}
 
 
 class Adam:
@@ -71,11 +87,26 @@ class Adam:
             denominator += self.eps
             p -= step_size * (m / denominator)
 
+    def state_dict(self) -> dict[str, np.ndarray]:
+        state = {}
+        for i in self.t:
+            state[f"m.{i}"], state[f"v.{i}"], state[f"t.{i}"] = self.m[i], self.v[i], np.array(self.t[i])
+        return state
+
+    def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
+        self.m, self.v, self.t = {}, {}, {}
+        for key, value in state.items():
+            name, index = key.split(".")
+            if name == "t":
+                self.t[int(index)] = int(value)
+            elif name in ("m", "v"):
+                getattr(self, name)[int(index)] = np.array(value)
+
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
 
 
-def make_optimizer(name: str, lr: float, momentum: float = 0.9):
+def make_optimizer(name: str, lr: float, momentum: float = 0.9) -> SGD | Momentum | Adam:
     """Build an optimizer by name: 'sgd', 'momentum' (beta ``momentum``) or 'adam'."""
     if name == "sgd":
         return SGD(lr)

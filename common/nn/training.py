@@ -1,43 +1,65 @@
-"""Mini-batch training for the numpy networks: shuffling, validation after every epoch,
-early stopping with restore-best on validation loss, divergence and Ctrl-C handling."""
+"""Mini-batch training of the numpy networks: CS231n's Solver, trimmed to this course.
+
+    solver = Solver(model, optimizer, x_train, y_train, TrainConfig(epochs=20), validation=(x_val, y_val))
+    result = solver.train()
+
+``train`` runs epochs of ``_step`` (one mini-batch: forward, backward, optimizer update) over a
+fresh shuffle of the training set. After every epoch ``check_accuracy`` measures the validation
+split; the model keeps the parameters of the epoch with the lowest validation loss, and training
+stops after ``patience`` epochs without a better one. Without a validation split every epoch is
+trained and the last one is kept: nothing can be chosen. ``test`` data, when given, are measured
+after every epoch for the curves only.
+
+A non-finite loss stops training (status "diverged"); Ctrl-C stops it (status "incomplete").
+With a checkpoint path the whole state (parameters, optimizer, random generator, history) is
+saved at an epoch's end at most every ``checkpoint_seconds`` (``_save_checkpoint``), and
+``train(resume=True)`` continues from it with the numbers an uninterrupted run gives.
+"""
 from __future__ import annotations
 
+import io
+import json
+import logging
 import math
+import os
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from common.cli import log
-from common.report import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
+log = logging.getLogger("cifar.nn")
+
+STATUS_COMPLETE, STATUS_INCOMPLETE, STATUS_DIVERGED = "complete", "incomplete", "diverged"
+SCHEDULES = ("constant", "cosine")
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
-    """epochs is an upper bound; training stops after ``patience`` epochs without a better
-    validation loss (0 disables early stopping) and the best epoch's parameters are restored."""
+    """How to train; the model and optimizer are built by the caller."""
 
-    epochs: int = 100
-    batch_size: int = 64
-    patience: int = 10
-    schedule: str = "constant"  # or "cosine": lr decays to 0 over ``epochs``
-    stop_after: int | None = None  # train only the first epochs of this schedule (an lr-sweep trial)
-    seed: int = 0
-    progress: bool = True
-    log_epochs: bool = True  # one log line per epoch when the progress bar is off
+    epochs: int = 100  # epochs of the schedule (an upper bound when early stopping is on)
+    batch_size: int = 64  # images per optimizer step
+    patience: int = 10  # epochs without a better validation loss before stopping; 0 = never stop early
+    schedule: str = "constant"  # learning rate per epoch: "constant", or "cosine" from lr towards 0 over epochs
+    stop_after: int | None = None  # train only the first epochs of the schedule (a learning-rate trial)
+    seed: int = 0  # the shuffling
 
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def __post_init__(self):
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose from {SCHEDULES}")
 
 
 @dataclass
 class FitResult:
-    history: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
+    history: list[dict] = field(default_factory=list)  # one record per epoch (see Solver.train)
+    best_epoch: int = 0  # the epoch whose parameters the model holds
     best_val_loss: float = math.inf
     status: str = STATUS_COMPLETE
     note: str = ""
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # all epochs, resumed ones included
+    resumed_after: int = 0  # epochs a checkpoint had already done (0 = trained from scratch)
 
 
 def scheduled_lr(base_lr: float, schedule: str, epoch: int, epochs: int) -> float:
@@ -46,78 +68,170 @@ def scheduled_lr(base_lr: float, schedule: str, epoch: int, epochs: int) -> floa
         return base_lr
     if schedule == "cosine":
         return base_lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
-    raise ValueError(f"unknown schedule {schedule!r}; choose 'constant' or 'cosine'")
+    raise ValueError(f"unknown schedule {schedule!r}; choose from {SCHEDULES}")
 
 
-def fit(model, optimizer, x_train: np.ndarray, y_train: np.ndarray, x_val: np.ndarray,
-        y_val: np.ndarray, config: TrainConfig, desc: str = "training") -> FitResult:
-    """Train ``model`` (an ``MLP``) in place and return the per-epoch history.
+class Solver:
+    """Trains ``model`` (an ``MLP``) in place with ``optimizer`` (from ``optim.py``).
 
-    x_*: (N, D) float32; y_*: (N,) int labels. The model ends holding the parameters of the
-    epoch with the lowest validation loss. A non-finite loss stops training (status
-    "diverged"); Ctrl-C stops it after restoring the best epoch (status "incomplete").
+    x_train: (N, D) float32; y_train: (N,) int labels; validation and test: (x, y) pairs alike.
+    ``on_epoch(record)`` is called after every epoch (progress bars and logs live outside the core).
     """
-    from tqdm import tqdm
 
-    rng = np.random.default_rng(config.seed)
-    n, batch = len(x_train), config.batch_size
-    base_lr = optimizer.lr
-    buffer = np.empty((min(batch, n), x_train.shape[1]), dtype=x_train.dtype)
-    result = FitResult()
-    best_state = model.state()
-    start = time.perf_counter()
-    last_epoch = min(config.epochs, config.stop_after or config.epochs)
-    bar = tqdm(range(1, last_epoch + 1), desc=desc, unit="epoch", disable=not config.progress,
-               dynamic_ncols=True)
-    try:
-        for epoch in bar:
-            epoch_start = time.perf_counter()
-            optimizer.lr = scheduled_lr(base_lr, config.schedule, epoch - 1, config.epochs)
-            order = rng.permutation(n)
-            loss_sum, correct = 0.0, 0
-            for i in range(0, n, batch):
-                idx = order[i:i + batch]
-                xb = buffer[:len(idx)]
-                # Gather into a small reused buffer; mode="clip" skips the bounds checks (indices
-                # come from a permutation) that make np.take buffer its output twice.
-                np.take(x_train, idx, axis=0, out=xb, mode="clip")
-                yb = y_train[idx]
-                loss, grads, logits = model.loss_and_grads(xb, yb)
-                if not math.isfinite(loss):
-                    raise _Diverged(epoch, loss)
-                optimizer.step(model.params, grads)
-                loss_sum += loss * len(idx)
-                correct += int(np.sum(model.predictions(logits) == yb))
-            val_loss, val_acc = model.evaluate(x_val, y_val)
-            if not math.isfinite(val_loss):
-                raise _Diverged(epoch, val_loss)
-            result.history.append({"epoch": epoch, "train_loss": loss_sum / n, "train_acc": correct / n,
-                                   "val_loss": val_loss, "val_acc": val_acc, "lr": optimizer.lr,
-                                   "seconds": time.perf_counter() - epoch_start})
-            if val_loss < result.best_val_loss:
-                result.best_val_loss, result.best_epoch, best_state = val_loss, epoch, model.state()
-            bar.set_postfix(loss=f"{loss_sum / n:.4f}", val_loss=f"{val_loss:.4f}", val_acc=f"{val_acc:.4f}")
-            if not config.progress and config.log_epochs:
-                log.info("%s epoch %d/%d: loss %.4f, validation loss %.4f, accuracy %.4f (%.1f s)", desc, epoch,
-                         config.epochs, loss_sum / n, val_loss, val_acc, result.history[-1]["seconds"])
-            if config.patience and epoch - result.best_epoch >= config.patience:
-                result.note = f"early stop after epoch {epoch}: no better validation loss for {config.patience} epochs"
-                break
-    except _Diverged as diverged:
-        result.status = STATUS_DIVERGED
-        result.note = (f"the loss became {diverged.loss} in epoch {diverged.epoch}; training stopped. "
-                       f"Try a lower learning rate (e.g. --lr {base_lr / 10:g}). Reported parameters are "
-                       f"those of the best epoch before that ({result.best_epoch}).")
-    except KeyboardInterrupt:
-        result.status = STATUS_INCOMPLETE
-        result.note = (f"interrupted during epoch {len(result.history) + 1}; reported parameters are those "
-                       f"of the best completed epoch ({result.best_epoch}).")
-    finally:
-        bar.close()
-        optimizer.lr = base_lr
-    model.load_state(best_state)
-    result.train_seconds = time.perf_counter() - start
-    return result
+    def __init__(self, model, optimizer, x_train: np.ndarray, y_train: np.ndarray, config: TrainConfig, *,
+                 validation: tuple[np.ndarray, np.ndarray] | None = None,
+                 test: tuple[np.ndarray, np.ndarray] | None = None,
+                 checkpoint: Path | None = None, checkpoint_tag: str = "", checkpoint_seconds: float = 30.0,
+                 on_epoch: Callable[[dict], None] | None = None):
+        if config.patience and validation is None:
+            raise ValueError("early stopping (patience > 0) needs a validation split")
+        self.model, self.optimizer, self.config = model, optimizer, config
+        self.x_train, self.y_train = x_train, y_train
+        self.validation, self.test = validation, test
+        self.checkpoint, self.checkpoint_tag, self.checkpoint_seconds = checkpoint, checkpoint_tag, checkpoint_seconds
+        self.on_epoch = on_epoch
+        self.base_lr = optimizer.lr
+        self.rng = np.random.default_rng(config.seed)
+        self.epoch = 0  # epochs completed
+        self.result = FitResult()
+        self.best_state = model.state()
+        self._batch = np.empty((min(config.batch_size, len(x_train)), x_train.shape[1]), dtype=x_train.dtype)
+
+    # ------------------------------------------------------------------ the loop
+
+    def train(self, resume: bool = False) -> FitResult:
+        """Run the epochs; the history records per epoch: epoch, train_loss, train_acc (running means
+        over the epoch's batches), val_loss and val_acc (with a validation split), test_loss and
+        test_acc (with test data), lr, seconds."""
+        if resume:
+            self._load_checkpoint()
+        config, result = self.config, self.result
+        last_epoch = min(config.epochs, config.stop_after or config.epochs)
+        seconds_before, start = result.train_seconds, time.perf_counter()
+        saved_at = time.perf_counter()
+        try:
+            with np.errstate(over="ignore", invalid="ignore"):  # divergence is detected and reported instead
+                while self.epoch < last_epoch:
+                    record = self._epoch(self.epoch + 1)
+                    self.epoch += 1
+                    result.history.append(record)
+                    result.train_seconds = seconds_before + time.perf_counter() - start
+                    if self.validation is None or record["val_loss"] < result.best_val_loss:
+                        result.best_val_loss = record.get("val_loss", math.nan)
+                        result.best_epoch, self.best_state = self.epoch, self.model.state()
+                    if self.on_epoch is not None:
+                        self.on_epoch(record)
+                    if config.patience and self.epoch - result.best_epoch >= config.patience:
+                        result.note = (f"early stop after epoch {self.epoch}: no better validation loss for "
+                                       f"{config.patience} epochs")
+                        break
+                    if self.checkpoint and time.perf_counter() - saved_at >= self.checkpoint_seconds:
+                        self._save_checkpoint()
+                        saved_at = time.perf_counter()
+        except _Diverged as diverged:
+            result.status = STATUS_DIVERGED
+            result.note = (f"the loss became {diverged.loss} in epoch {diverged.epoch}; training stopped. "
+                           f"Try a lower learning rate (e.g. --lr {self.base_lr / 10:g}). Reported parameters are "
+                           f"those of epoch {result.best_epoch}, the best before that.")
+        except KeyboardInterrupt:
+            result.status = STATUS_INCOMPLETE
+            result.note = (f"interrupted during epoch {self.epoch + 1}; reported parameters are those of epoch "
+                           f"{result.best_epoch}" + (", and --resume continues from the last checkpoint."
+                                                     if self.checkpoint and self.checkpoint.exists() else "."))
+        finally:
+            self.optimizer.lr = self.base_lr
+            result.train_seconds = seconds_before + time.perf_counter() - start
+        if self.checkpoint and result.status != STATUS_INCOMPLETE:
+            self.checkpoint.unlink(missing_ok=True)  # served its purpose: the caller saves the final model
+        self.model.load_state(self.best_state)
+        return result
+
+    def _epoch(self, epoch: int) -> dict:
+        """One pass over a fresh shuffle of the training set, then the measurements."""
+        config = self.config
+        epoch_start = time.perf_counter()
+        self.optimizer.lr = scheduled_lr(self.base_lr, config.schedule, epoch - 1, config.epochs)
+        n = len(self.x_train)
+        order = self.rng.permutation(n)
+        loss_sum, correct = 0.0, 0
+        for i in range(0, n, config.batch_size):
+            idx = order[i:i + config.batch_size]
+            loss, batch_correct = self._step(idx)
+            if not math.isfinite(loss):
+                raise _Diverged(epoch, loss)
+            loss_sum += loss * len(idx)
+            correct += batch_correct
+        record = {"epoch": epoch, "train_loss": loss_sum / n, "train_acc": correct / n}
+        for name, split in (("val", self.validation), ("test", self.test)):
+            if split is not None:
+                record[f"{name}_loss"], record[f"{name}_acc"] = self.check_accuracy(*split)
+        if not math.isfinite(record.get("val_loss", 0.0)):
+            raise _Diverged(epoch, record["val_loss"])
+        record.update(lr=self.optimizer.lr, seconds=time.perf_counter() - epoch_start)
+        return record
+
+    def _step(self, idx: np.ndarray) -> tuple[float, int]:
+        """Forward, backward and one optimizer update on the training rows ``idx`` (B,).
+        Returns the batch's mean loss and how many of its images were classified right."""
+        xb = self._batch[:len(idx)]
+        # Gather into a small reused buffer; mode="clip" skips the bounds checks (indices come from a
+        # permutation) that make np.take buffer its output twice.
+        np.take(self.x_train, idx, axis=0, out=xb, mode="clip")
+        yb = self.y_train[idx]
+        loss, grads, logits = self.model.loss_and_grads(xb, yb)
+        if math.isfinite(loss):
+            self.optimizer.step(self.model.params, grads)
+        return loss, int(np.sum(self.model.predictions(logits) == yb))
+
+    def check_accuracy(self, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        """Mean loss (without the L2 penalty) and accuracy of the current parameters on (x, y)."""
+        return self.model.evaluate(x, y)
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _save_checkpoint(self) -> None:
+        """Everything ``train(resume=True)`` needs, as one .npz written then renamed (never half-written)."""
+        arrays = {f"param.{i}": p for i, p in enumerate(self.model.params)}
+        arrays.update({f"best.{i}": p for i, p in enumerate(self.best_state)})
+        arrays.update({f"optim.{k}": v for k, v in self.optimizer.state_dict().items()})
+        result = self.result
+        meta = {"tag": self.checkpoint_tag, "epoch": self.epoch, "history": result.history,
+                "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+                "train_seconds": result.train_seconds, "rng": self.rng.bit_generator.state}
+        buffer = io.BytesIO()
+        np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
+        temporary = self.checkpoint.with_name(f".{self.checkpoint.name}.{os.getpid()}.tmp")
+        try:
+            temporary.write_bytes(buffer.getvalue())
+            os.replace(temporary, self.checkpoint)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _load_checkpoint(self) -> bool:
+        """Restore the state of ``self.checkpoint`` when it exists and belongs to this run (same tag)."""
+        if not self.checkpoint or not self.checkpoint.is_file():
+            return False
+        try:
+            with np.load(self.checkpoint, allow_pickle=False) as archive:
+                meta = json.loads(str(archive["meta"]))
+                arrays = {key: archive[key] for key in archive.files if key != "meta"}
+        except Exception as error:  # truncated or foreign: start afresh rather than fail a long run
+            log.warning("checkpoint %s is unreadable (%s); training from scratch", self.checkpoint,
+                        type(error).__name__)
+            return False
+        if meta.get("tag") != self.checkpoint_tag:
+            log.warning("checkpoint %s belongs to another configuration; training from scratch", self.checkpoint)
+            return False
+        self.model.load_state([arrays[f"param.{i}"] for i in range(len(self.model.params))])
+        self.best_state = [arrays[f"best.{i}"] for i in range(len(self.model.params))]
+        self.optimizer.load_state_dict({k[len("optim."):]: v for k, v in arrays.items() if k.startswith("optim.")})
+        self.rng.bit_generator.state = meta["rng"]
+        self.epoch = meta["epoch"]
+        self.result = FitResult(history=meta["history"], best_epoch=meta["best_epoch"],
+                                best_val_loss=meta["best_val_loss"] if meta["best_val_loss"] is not None else math.inf,
+                                train_seconds=meta["train_seconds"], resumed_after=meta["epoch"])
+        log.info("resuming from %s after epoch %d", self.checkpoint, self.epoch)
+        return True
 
 
 class _Diverged(Exception):

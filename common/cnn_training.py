@@ -1,10 +1,13 @@
 """PyTorch training for Part 5, in the spirit of airbench: data lives on the device as uint8,
 batches are normalized and augmented there (no per-sample Python work in the hot loop),
 mixed precision and channels_last where they help, a checkpoint after every epoch.
+
+Reading order: CNNConfig, DeviceData (and the augmentations), train_cnn, evaluate, checkpoints.
 """
 from __future__ import annotations
 
 import io
+import logging
 import math
 import time
 import zipfile
@@ -15,40 +18,60 @@ import numpy as np
 import torch
 from torch import nn
 
-from common.cli import log
-from common.cnn_models import build_model
+from common.cnn_models import ABLATIONS, MODELS, build_model
 from common.errors import CheckpointError, UserError
-from common.report import STATUS_COMPLETE, STATUS_INCOMPLETE, atomic_write_bytes
+from common.files import atomic_write_bytes
+from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
+
+log = logging.getLogger("cifar")
 
 CIFAR10_MEAN = (0.4914, 0.4822, 0.4465)
 CIFAR10_STD = (0.2470, 0.2435, 0.2616)
 CHECKPOINT_FORMAT = "cifar10-suite-part5-v1"
 
 
-@dataclass
+@dataclass(frozen=True)
 class CNNConfig:
-    """Everything that defines a Part 5 training run (saved in metrics.json and checkpoints)."""
+    """Everything that decides a Part 5 training run (saved in metrics.json and checkpoints)."""
 
-    model: str = "improved"
-    epochs: int = 30
-    batch_size: int = 128
-    optimizer: str = "adam"  # Adam(W): weight_decay is decoupled; with 0 it is exactly Adam
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    schedule: str = "none"  # "cosine" or "onecycle" (per step)
-    label_smoothing: float = 0.0
-    augment: bool = False  # random crop (pad 4) + horizontal flip
-    cutout: int = 0  # side of a square zeroed at a random place in each training image; 0 = off
+    recipe: str = "best"  # the recipe these values come from
+    model: str = "improved"  # simple or improved
+    ablation: str = "none"  # ImprovedCNN without one of its changes: no-batchnorm, no-dropout, no-third-block
+    epochs: int = 30  # epochs of the schedule
+    batch_size: int = 128  # images per step
+    optimizer: str = "adam"  # adam: Adam(W), weight decay decoupled (with 0 exactly Adam); sgd: Nesterov momentum 0.9
+    lr: float = 1e-3  # learning rate (the peak of a one-cycle schedule)
+    weight_decay: float = 0.0  # L2 on every weight (decoupled with adam)
+    schedule: str = "none"  # none, cosine or onecycle (stepped per batch)
+    label_smoothing: float = 0.0  # share of the target spread evenly over the classes
+    augment: bool = False  # random crop (reflect-pad 4) + horizontal flip
+    cutout: int = 0  # side in pixels of a square zeroed at a random place in each training image; 0 = off
     tta: bool = False  # evaluate on the mean logits of each image and its mirror (validation and test alike)
-    patience: int = 0  # early stopping on validation accuracy; 0 = off
-    train_subset: int | None = None
-    val_size: int = 5000
-    seed: int = 0
+    patience: int = 0  # early stopping on validation accuracy after this many epochs without a better one; 0 = off
+    train_subset: int | None = None  # train on a random N of the training images (quick checks)
+    val_size: int = 5000  # validation images carved from the 50,000; 0 trains on all of them, choosing nothing
+    seed: int = 0  # initialization, shuffling, augmentation and the split
     amp: bool = True  # bfloat16 autocast where the device supports it
-    channels_last: bool = True
+    channels_last: bool = True  # memory format of images and weights
+
+    def __post_init__(self):
+        for name, allowed in (("model", tuple(MODELS)), ("ablation", tuple(ABLATIONS)), ("optimizer", OPTIMIZERS),
+                              ("schedule", SCHEDULES)):
+            if getattr(self, name) not in allowed:
+                raise UserError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}.")
+        if self.ablation != "none" and self.model != "improved":
+            raise UserError(f"--ablation {self.ablation} removes one of ImprovedCNN's changes: it needs "
+                            f"--model improved.")
+        if self.patience and not self.val_size:
+            raise UserError(f"early stopping (patience {self.patience}) needs a validation split: give "
+                            f"--val-size N or --patience 0.")
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("none", "cosine", "onecycle")
 
 
 # ----------------------------------------------------------------------------- device
@@ -204,7 +227,8 @@ def load_checkpoint(path: Path, expected_model: str | None = None) -> dict:
 
 
 def model_from_checkpoint(state: dict, device: torch.device, which: str = "best_model") -> nn.Module:
-    model = build_model(state["config"]["model"])
+    """The model a checkpoint holds (``which``: its best epoch's weights, or "model", the last epoch's)."""
+    model = build_model(state["config"]["model"], state["config"].get("ablation", "none"))
     try:
         model.load_state_dict(state[which])
     except (RuntimeError, KeyError) as error:
@@ -217,23 +241,23 @@ def model_from_checkpoint(state: dict, device: torch.device, which: str = "best_
 
 @dataclass
 class CNNResult:
-    history: list[dict] = field(default_factory=list)
-    best_epoch: int = 0
+    history: list[dict] = field(default_factory=list)  # one record per epoch (see train_cnn)
+    best_epoch: int = 0  # the epoch whose weights the model holds (the last without a validation split)
     best_val_acc: float = -1.0
     status: str = STATUS_COMPLETE
     note: str = ""
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # epochs of training, without the per-epoch evaluation
     images_per_second: float = 0.0
 
 
 def evaluate(model: nn.Module, data: DeviceData, config: CNNConfig, batch_size: int = 1000,
              autocast: bool = False) -> tuple[float, float, np.ndarray]:
-    """Mean cross-entropy, accuracy and predictions (N,) of ``model`` on ``data``.
+    """Mean cross-entropy, accuracy and class probabilities (N, 10) float32 of ``model`` on ``data``.
 
     With ``config.tta`` the logits are the mean over each image and its mirror image.
     """
     model.eval()
-    loss_sum, predictions = 0.0, []
+    loss_sum, probabilities = 0.0, []
     with torch.no_grad(), torch.autocast(data.device.type, dtype=torch.bfloat16, enabled=autocast):
         for images, labels in data.batches(batch_size, shuffle=False, augment=False,
                                            channels_last=config.channels_last):
@@ -241,9 +265,10 @@ def evaluate(model: nn.Module, data: DeviceData, config: CNNConfig, batch_size: 
             if config.tta:
                 logits = (logits + model(images.flip(3)).float()) / 2
             loss_sum += nn.functional.cross_entropy(logits, labels, reduction="sum").item()
-            predictions.append(logits.argmax(1))
-    predicted = torch.cat(predictions).cpu().numpy()
-    return loss_sum / len(data), float((predicted == data.labels.cpu().numpy()).mean()), predicted
+            probabilities.append(torch.softmax(logits, 1))
+    probabilities = torch.cat(probabilities).cpu().numpy()
+    accuracy = float((probabilities.argmax(1) == data.labels.cpu().numpy()).mean())
+    return loss_sum / len(data), accuracy, probabilities
 
 
 def _scheduler(optimizer, config: CNNConfig, steps_per_epoch: int):
@@ -253,16 +278,27 @@ def _scheduler(optimizer, config: CNNConfig, steps_per_epoch: int):
     if config.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total, pct_start=0.25,
                                                    div_factor=10, final_div_factor=100)
-    if config.schedule == "none":
-        return None
-    raise ValueError(f"unknown schedule {config.schedule!r}; choose none, cosine or onecycle")
+    return None
 
 
-def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData, device: torch.device,
-              checkpoint_path: Path, resume: dict | None = None, progress: bool = True) -> tuple[nn.Module, CNNResult]:
-    """Train ``config.model``; checkpoint after every epoch; return the best-validation model.
+def make_optimizer(model: nn.Module, config: CNNConfig) -> torch.optim.Optimizer:
+    """The optimizer the config names, with its learning rate and weight decay."""
+    if config.optimizer == "adam":
+        return torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True,
+                           weight_decay=config.weight_decay)
 
-    Ctrl-C ends training after restoring the best completed epoch (status "incomplete").
+
+def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, device: torch.device,
+              checkpoint_path: Path, *, test: DeviceData | None = None, resume: dict | None = None,
+              data_fingerprint: str = "", progress: bool = True) -> tuple[nn.Module, CNNResult]:
+    """Train ``config.model``; checkpoint after every epoch; return the model of the epoch reported.
+
+    With a validation split (``val``) that is the epoch of the best validation accuracy; without
+    one it is the last epoch, and ``test``, when given, is measured every epoch for the curves
+    only. The history records per epoch: epoch, train_loss, train_acc, val_loss/val_acc or
+    test_loss/test_acc, lr, seconds, images_per_second. Ctrl-C ends training after restoring the
+    reported epoch (status "incomplete"); ``resume`` (a checkpoint's state) continues a run.
     """
     from tqdm import tqdm
 
@@ -270,14 +306,11 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData, device: tor
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
     generator = torch.Generator().manual_seed(config.seed)
-    model = build_model(config.model).to(device)
+    model = build_model(config.model, config.ablation).to(device)
     if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay) \
-        if config.optimizer == "adam" else \
-        torch.optim.SGD(model.parameters(), lr=config.lr, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
-    steps_per_epoch = math.ceil(len(train) / config.batch_size)
-    scheduler = _scheduler(optimizer, config, steps_per_epoch)
+    optimizer = make_optimizer(model, config)
+    scheduler = _scheduler(optimizer, config, math.ceil(len(train) / config.batch_size))
     loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     use_autocast = config.amp and autocast_supported(device)
     result = CNNResult()
@@ -321,37 +354,43 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData, device: tor
             seconds = time.perf_counter() - start
             images_seen += len(train)
             busy_seconds += seconds
-            val_loss, val_acc, _ = evaluate(model, val, config, autocast=use_autocast)
             train_loss = loss_sum.item() / len(train)
             if not math.isfinite(train_loss):
-                result.status = "diverged"
+                result.status = STATUS_DIVERGED
                 result.note = (f"the loss became {train_loss} in epoch {epoch}; training stopped. Try a lower "
                                f"learning rate (e.g. --lr {config.lr / 10:g}).")
                 break
-            result.history.append({"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / len(train),
-                                   "val_loss": val_loss, "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"],
-                                   "seconds": seconds, "images_per_second": len(train) / seconds})
-            if val_acc > result.best_val_acc:
-                result.best_val_acc, result.best_epoch = val_acc, epoch
+            record = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / len(train)}
+            for name, split in (("val", val), ("test", test if val is None else None)):
+                if split is not None:
+                    record[f"{name}_loss"], record[f"{name}_acc"], _ = evaluate(model, split, config,
+                                                                                autocast=use_autocast)
+            record.update(lr=optimizer.param_groups[0]["lr"], seconds=seconds, images_per_second=len(train) / seconds)
+            result.history.append(record)
+            if val is None or record["val_acc"] > result.best_val_acc:
+                result.best_val_acc, result.best_epoch = record.get("val_acc", float("nan")), epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             save_checkpoint(checkpoint_path, {
-                "config": config.as_dict(), "epoch": epoch, "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict() if scheduler else None,
-                "generator": generator.get_state(), "history": result.history, "best_epoch": result.best_epoch,
-                "best_val_acc": result.best_val_acc, "best_model": best_state,
-                "complete": epoch == config.epochs})
-            bar.set_postfix(loss=f"{train_loss:.3f}", val_acc=f"{val_acc:.4f}", img_s=f"{len(train) / seconds:.0f}")
+                "config": config.as_dict(), "data_fingerprint": data_fingerprint, "epoch": epoch,
+                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler else None, "generator": generator.get_state(),
+                "history": result.history, "best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc,
+                "best_model": best_state, "complete": epoch == config.epochs})
+            shown = {k: record[k] for k in ("train_loss", "val_acc", "test_acc") if k in record}
+            bar.set_postfix({**{k.replace("train_", ""): f"{v:.4f}" for k, v in shown.items()},
+                             "img_s": f"{len(train) / seconds:.0f}"})
             if not progress:
-                log.info("%s epoch %d/%d: loss %.4f, validation accuracy %.4f, %.0f images/s (%.0f s)", config.model,
-                         epoch, config.epochs, train_loss, val_acc, len(train) / seconds, seconds)
+                log.info("%s epoch %d/%d: %s, %.0f images/s (%.0f s)", config.model, epoch, config.epochs,
+                         ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in shown.items()),
+                         len(train) / seconds, seconds)
             if config.patience and epoch - result.best_epoch >= config.patience:
                 result.note = (f"early stop after epoch {epoch}: no better validation accuracy for "
                                f"{config.patience} epochs")
                 break
     except KeyboardInterrupt:
         result.status = STATUS_INCOMPLETE
-        result.note = (f"interrupted during epoch {len(result.history) + 1}; the checkpoint and reports hold the "
-                       f"best completed epoch ({result.best_epoch}). Resume with --resume.")
+        result.note = (f"interrupted during epoch {len(result.history) + 1}; the checkpoint and reports hold "
+                       f"epoch {result.best_epoch}. Resume with --resume.")
     finally:
         bar.close()
     model.load_state_dict(best_state)

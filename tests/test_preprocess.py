@@ -1,11 +1,11 @@
-"""Task views: relabelling, flattening, standardizing, one-hot, stratified splits."""
+"""Preprocessing: relabelling, flattening, scaling, standardizing, splits, mirrored copies."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from common import preprocess as T
 from common.data import Cifar10
-from common import tasks as T
 from tests import helpers
 
 
@@ -19,13 +19,11 @@ def test_airplane_vs_rest_both_conventions():
         T.airplane_vs_rest(labels, airplane_label=2)
 
 
-def test_flatten_scaled_and_hflip():
+def test_flatten_scaled():
     images = np.random.default_rng(0).integers(0, 256, size=(3, 32, 32, 3), dtype=np.uint8)
     flat = T.flatten_scaled(images)
     assert flat.shape == (3, 3072) and flat.dtype == np.float32
     np.testing.assert_allclose(flat[1, :3], images[1, 0, 0] / 255, rtol=1e-6)
-    flipped = T.hflip_flat(flat)
-    np.testing.assert_array_equal(flipped.reshape(3, 32, 32, 3), flat.reshape(3, 32, 32, 3)[:, :, ::-1])
 
 
 def test_standardizer_uses_training_statistics():
@@ -42,12 +40,6 @@ def test_standardizer_uses_training_statistics():
     assert scaler.transform(same, inplace=True) is same
 
 
-def test_one_hot():
-    np.testing.assert_array_equal(T.one_hot(np.array([2, 0]), 3), [[0, 0, 1], [1, 0, 0]])
-    with pytest.raises(ValueError):
-        T.one_hot(np.array([3]), 3)
-
-
 def test_stratified_split_keeps_proportions_and_is_seeded():
     labels = np.repeat(np.arange(10), [100, 200, 300, 100, 100, 100, 100, 100, 100, 800])
     train, val = T.stratified_split(labels, 200, seed=0)
@@ -61,18 +53,36 @@ def test_stratified_split_keeps_proportions_and_is_seeded():
         T.stratified_split(labels, 0, seed=0)
 
 
+def _synthetic_data() -> Cifar10:
+    x_train, y_train, x_test, y_test = helpers.synthetic_arrays(train_per_class=10, test_per_class=3)
+    return Cifar10(x_train, y_train, x_test, y_test, ("airplane", "automobile", "bird", "cat", "deer",
+                                                      "dog", "frog", "horse", "ship", "truck"), "synthetic")
+
+
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_flat_splits(task):
-    x_train, y_train, x_test, y_test = helpers.synthetic_arrays(train_per_class=10, test_per_class=3)
-    data = Cifar10(x_train, y_train, x_test, y_test, ("airplane", "automobile", "bird", "cat", "deer",
-                                                       "dog", "frog", "horse", "ship", "truck"), "synthetic")
+    data = _synthetic_data()
     splits = T.flat_splits(data, task=task, val_size=20, seed=0, hflip_train=True)
     assert splits.x_train.shape == (160, 3072) and splits.x_val.shape == (20, 3072)
     assert splits.x_test.shape == (30, 3072) and splits.x_train.dtype == np.float32
     np.testing.assert_allclose(splits.x_train[:80].mean(axis=0), 0, atol=1e-4)
     np.testing.assert_array_equal(splits.y_train[:80], splits.y_train[80:])
+    mirrored = splits.x_train[80:].reshape(80, 32, 32, 3)
+    np.testing.assert_array_equal(mirrored, splits.x_train[:80].reshape(80, 32, 32, 3)[:, :, ::-1])
     assert splits.n_classes == (2 if task == "binary" else 10)
     subset = T.flat_splits(data, task=task, val_size=20, seed=0, train_subset=30)
     assert subset.x_train.shape == (30, 3072)
     with pytest.raises(ValueError):
         T.flat_splits(data, task="regression")
+
+
+def test_no_validation_split_and_unit_scaling_are_the_assignment_view():
+    data = _synthetic_data()
+    splits = T.flat_splits(data, task="binary", val_size=0, airplane_label=0, standardize=False)
+    assert splits.x_val is None and splits.validation is None and len(splits.x_train) == 100
+    np.testing.assert_allclose(splits.x_train, data.x_train.reshape(100, -1) / 255, rtol=1e-6)  # pixels / 255
+    assert splits.x_train.min() >= 0 and splits.x_train.max() <= 1
+    np.testing.assert_array_equal(splits.y_train, (data.y_train != 0).astype(np.int64))  # airplane 0, rest 1
+    assert splits.class_names == ("airplane", "rest")
+    train, val = T.train_validation_indices(data.y_train, 0, seed=0, train_subset=30)
+    assert len(train) == 30 and len(val) == 0

@@ -1,4 +1,5 @@
-"""Task views shared by the parts: binary relabelling, flattening, scaling, splits, one-hot.
+"""From the data set to the arrays a network trains on: binary relabelling, flattening, scaling,
+standardization, the train/validation split, mirrored copies.
 
 Every part carves its validation split from the 50,000 training images with
 ``stratified_split``; the test set is only touched for the final evaluation.
@@ -18,7 +19,7 @@ def airplane_vs_rest(labels: np.ndarray, airplane_label: int = 1) -> tuple[np.nd
     """Relabel CIFAR-10 labels (N,) as airplane vs the rest.
 
     ``airplane_label=1`` (default) makes airplane the positive class; ``airplane_label=0`` is the
-    seed assignment's convention (airplane 0, rest 1). Returns labels (N,) int64 in {0, 1} and the
+    assignment's convention (airplane 0, rest 1). Returns labels (N,) int64 in {0, 1} and the
     two class names in label order.
     """
     if airplane_label not in (0, 1):
@@ -43,7 +44,7 @@ class Standardizer:
     std: np.ndarray   # (D,) float32
 
     @classmethod
-    def fit(cls, x: np.ndarray, eps: float = 1e-6, chunk: int = 2048) -> "Standardizer":
+    def fit(cls, x: np.ndarray, eps: float = 1e-6, chunk: int = 2048) -> Standardizer:
         """x: (N, D). Sums accumulate in float64, chunk by chunk (no full float64 copy)."""
         total = np.zeros(x.shape[1])
         total_sq = np.zeros(x.shape[1])
@@ -61,20 +62,6 @@ class Standardizer:
         out -= self.mean
         out /= self.std
         return out
-
-
-def hflip_flat(x: np.ndarray) -> np.ndarray:
-    """Mirror flattened HWC images (N, 3072) left-right; returns a new (N, 3072) array."""
-    return np.ascontiguousarray(x.reshape(len(x), 32, 32, 3)[:, :, ::-1, :].reshape(len(x), -1))
-
-
-def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
-    """(N,) int labels -> (N, n_classes) float32 one-hot rows."""
-    if labels.size and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in [0, {n_classes}), got {labels.min()}..{labels.max()}")
-    out = np.zeros((len(labels), n_classes), dtype=np.float32)
-    out[np.arange(len(labels)), labels] = 1
-    return out
 
 
 def stratified_split(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -101,12 +88,14 @@ def stratified_split(labels: np.ndarray, val_size: int, seed: int) -> tuple[np.n
 
 @dataclass
 class FlatSplits:
-    """Standardized flat features (N, 3072) float32 and int64 labels for train/val/test."""
+    """Flat features (N, 3072) float32 and int64 labels for train/validation/test.
+
+    Without a validation split (``val_size=0``) ``x_val`` and ``y_val`` are None."""
 
     x_train: np.ndarray
     y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
@@ -115,14 +104,33 @@ class FlatSplits:
     def n_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def validation(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return None if self.x_val is None else (self.x_val, self.y_val)
+
+
+def train_validation_indices(labels: np.ndarray, val_size: int, seed: int,
+                             train_subset: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted indices of the training and validation images; every image trains when ``val_size`` is 0.
+
+    ``train_subset`` keeps a random N of the training indices (the same N for the same seed)."""
+    if val_size:
+        train_idx, val_idx = stratified_split(labels, val_size, seed)
+    else:
+        train_idx, val_idx = np.arange(len(labels)), np.array([], dtype=np.int64)
+    if train_subset is not None:
+        train_idx = np.sort(np.random.default_rng(seed).permutation(train_idx)[:train_subset])
+    return train_idx, val_idx
+
 
 def flat_splits(data: Cifar10, *, task: str, val_size: int = 5000, seed: int = 0,
                 train_subset: int | None = None, airplane_label: int = 1,
-                hflip_train: bool = False) -> FlatSplits:
-    """The MLP parts' view: stratified train/val split, flattened, standardized on train.
+                hflip_train: bool = False, standardize: bool = True) -> FlatSplits:
+    """The MLP parts' view: stratified train/validation split, flattened, pixels / 255, then
+    standardized with the training images' per-pixel mean and std (``standardize``).
 
-    task: "binary" (airplane vs rest) or "multiclass" (10 classes). ``train_subset`` keeps the
-    first N training images (after the split, stratification preserved approximately).
+    task: "binary" (airplane vs rest) or "multiclass" (10 classes). ``val_size=0`` trains on all
+    50,000 images (no validation split). ``train_subset`` keeps a random N training images.
     ``hflip_train`` appends a mirrored copy of every training image (augmentation; the
     validation and test sets are never augmented).
     """
@@ -133,19 +141,21 @@ def flat_splits(data: Cifar10, *, task: str, val_size: int = 5000, seed: int = 0
         y_all, y_test, names = data.y_train, data.y_test, data.class_names
     else:
         raise ValueError(f"task must be 'binary' or 'multiclass', got {task!r}")
-    train_idx, val_idx = stratified_split(data.y_train, val_size, seed)
-    if train_subset is not None:
-        train_idx = np.sort(np.random.default_rng(seed).permutation(train_idx)[:train_subset])
+    train_idx, val_idx = train_validation_indices(data.y_train, val_size, seed, train_subset)
     n = len(train_idx)
     # One allocation for the whole training matrix: fresh memory is slow to touch, copies add up.
     x_train = np.empty((2 * n if hflip_train else n, 3072), dtype=np.float32)
     np.multiply(data.x_train[train_idx].reshape(n, -1), np.float32(1 / 255), out=x_train[:n])
-    scaler = Standardizer.fit(x_train[:n])
-    scaler.transform(x_train[:n], inplace=True)
-    x_val = scaler.transform(flatten_scaled(data.x_train[val_idx]), inplace=True)
-    x_test = scaler.transform(flatten_scaled(data.x_test), inplace=True)
+    x_val = flatten_scaled(data.x_train[val_idx]) if val_size else None
+    x_test = flatten_scaled(data.x_test)
+    if standardize:
+        scaler = Standardizer.fit(x_train[:n])
+        for x in (x_train[:n], x_val, x_test):
+            if x is not None:
+                scaler.transform(x, inplace=True)
     y_train = y_all[train_idx]
     if hflip_train:
         x_train[n:].reshape(n, 32, 32, 3)[...] = x_train[:n].reshape(n, 32, 32, 3)[:, :, ::-1, :]
         y_train = np.concatenate([y_train, y_train])
-    return FlatSplits(x_train, y_train, x_val, y_all[val_idx], x_test, y_test, tuple(names))
+    return FlatSplits(x_train, y_train, x_val, y_all[val_idx] if val_size else None, x_test, y_test,
+                      tuple(names))

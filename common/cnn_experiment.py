@@ -1,0 +1,256 @@
+"""The CNN pipeline of Part 5: from one config per model to a report folder.
+
+    configs = {"simple": CNNConfig(model="simple", ...), "improved": CNNConfig(model="improved", ...)}
+    run_cnn_part(configs, RunOptions(out=Path("reports/part5")), device_name="auto")
+
+For each model: the data on the device (``device_splits``), ``train_cnn`` (cnn_training.py), the
+test set evaluated once with the reported epoch's weights and the model's folder written
+(``report_model``: metrics.json, summary.md, figures, checkpoint). The part's own metrics.json and
+summary.md set the models side by side. ``evaluate_checkpoint`` is `make part5-eval`: the same
+report from a saved checkpoint, without training.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from common import metrics
+from common.cli import EXIT_INTERRUPTED, log, timed
+from common.cnn_models import DISPLAY_NAMES, count_parameters, summary_markdown
+from common.cnn_training import (
+    CNNConfig,
+    CNNResult,
+    DeviceData,
+    autocast_supported,
+    evaluate,
+    load_checkpoint,
+    make_optimizer,
+    model_from_checkpoint,
+    pick_device,
+    train_cnn,
+)
+from common.data import CLASS_NAMES, N_TRAIN, data_fingerprint, load_cifar10
+from common.figures import plot_confusion_matrix, plot_history, plot_per_class_accuracy
+from common.files import ReportFolder, atomic_write_npz, atomic_write_text
+from common.mlp_experiment import log_kept, print_estimate
+from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
+from common.preprocess import train_validation_indices
+from common.run_record import RunOptions, completed_run, run_record, write_run_report
+from common.tables import markdown_table
+
+PART = "part5"
+
+
+def checkpoint_path(out: Path, model: str) -> Path:
+    return out / model / f"{model}_cnn.pt"
+
+
+def device_splits(data, config: CNNConfig, device: torch.device) -> tuple[DeviceData, DeviceData | None, DeviceData]:
+    """Train, validation (None without a validation split) and test images as uint8 on the device."""
+    train_idx, val_idx = train_validation_indices(data.y_train, config.val_size, config.seed, config.train_subset)
+    val = DeviceData(data.x_train[val_idx], data.y_train[val_idx], device) if config.val_size else None
+    return DeviceData(data.x_train[train_idx], data.y_train[train_idx], device), val, \
+        DeviceData(data.x_test, data.y_test, device)
+
+
+def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name: str = "auto",
+                 recipe_note: str = "") -> int:
+    """Train and report every model of ``configs``; the part's summary last. Returns the exit code."""
+    device = pick_device(device_name)
+    if run.estimate:
+        seconds = sum(seconds_per_epoch(c, device) * c.epochs for c in configs.values())
+        return print_estimate(PART, configs, run, seconds, ", ".join(f"{c.epochs} epochs of {DISPLAY_NAMES[m]}"
+                                                                    for m, c in configs.items()) + f" on {device}")
+    total_start = time.perf_counter()
+    recipe = next(iter(configs.values())).recipe
+    with ReportFolder(run.out) as out:
+        fingerprint = data_fingerprint(run.data)
+        if run.resume and (done := completed_run(out, configs, fingerprint)):
+            log_kept(out, done)
+            return 0
+        log.info("device %s%s; recipe '%s'%s", device, f" ({torch.cuda.get_device_name()})" if device.type == "cuda"
+                 else "", recipe, f": {recipe_note}" if recipe_note else "")
+        with timed("loading CIFAR-10"):
+            data = load_cifar10(run.data, progress=run.progress)
+        records = {}
+        for name, config in configs.items():
+            train, val, test = device_splits(data, config, device)
+            log.info("%s: train %d, validation %d, test %d images on %s; %s", DISPLAY_NAMES[name], len(train),
+                     len(val) if val else 0, len(test), device, json.dumps(config.as_dict()))
+            checkpoint = checkpoint_path(out, name)
+            state = _resume_state(checkpoint, config, data.fingerprint) if run.resume else None
+            if state is not None and state["complete"]:
+                log.info("%s finished its %d epochs before: reporting its checkpoint", checkpoint, state["epoch"])
+                model, result = model_from_checkpoint(state, device), result_from_checkpoint(state)
+            else:
+                model, result = train_cnn(config, train, val, device, checkpoint, test=test, resume=state,
+                                          data_fingerprint=data.fingerprint, progress=run.progress)
+            records[name] = report_model(out / name, model, result, config, val, test, device, data.source,
+                                         data.fingerprint, checkpoint, recipe_note)
+            if result.status == STATUS_INCOMPLETE:
+                break
+        write_part_summary(out, records, configs, device, data.source, data.fingerprint, recipe_note,
+                           time.perf_counter() - total_start)
+    statuses = {r["status"] for r in records.values()}
+    if STATUS_INCOMPLETE in statuses:
+        log.warning("interrupted: the reports of the completed epochs are in %s, marked incomplete; continue with "
+                    "--resume", out)
+        return EXIT_INTERRUPTED
+    return 1 if STATUS_DIVERGED in statuses else 0
+
+
+def _resume_state(checkpoint: Path, config: CNNConfig, fingerprint: str) -> dict | None:
+    if not checkpoint.exists():
+        log.info("no checkpoint at %s: %s starts from scratch", checkpoint, config.model)
+        return None
+    state = load_checkpoint(checkpoint, expected_model=config.model)
+    if state["config"] != config.as_dict() or state.get("data_fingerprint") != fingerprint:
+        log.info("%s is of another config or data set: %s starts from scratch", checkpoint, config.model)
+        return None
+    return state
+
+
+def result_from_checkpoint(state: dict) -> CNNResult:
+    """What training measured, as its checkpoint kept it."""
+    history = list(state["history"])
+    result = CNNResult(history=history, best_epoch=state["best_epoch"], best_val_acc=state["best_val_acc"],
+                       status=STATUS_COMPLETE if state.get("complete") else STATUS_INCOMPLETE,
+                       note="" if state.get("complete") else f"checkpoint after epoch {state['epoch']} of "
+                                                              f"{state['config']['epochs']}",
+                       train_seconds=sum(h["seconds"] for h in history))
+    if history:
+        result.images_per_second = float(np.mean([h["images_per_second"] for h in history]))
+    return result
+
+
+def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: DeviceData | None, test: DeviceData,
+                 device: torch.device, source: str, fingerprint: str, checkpoint: Path, recipe_note: str = "") -> dict:
+    """Evaluate the reported model on validation and, once, on the test set; write out/ (one model's folder).
+
+    The validation figure is measured again here, with this evaluation's settings (``--tta`` in
+    eval mode may differ from training's), so that recipes can be compared on it.
+    """
+    name = DISPLAY_NAMES[config.model]
+    autocast = config.amp and autocast_supported(device)
+    with timed(f"{name}: evaluating on the test set"):
+        test_loss, test_acc, probabilities = evaluate(model, test, config, autocast=autocast)
+    y_true = test.labels.cpu().numpy()
+    summary = metrics.classification_summary(y_true, probabilities.argmax(1), CLASS_NAMES)
+    record = run_record(part=PART, recipe=config.recipe, status=result.status, status_note=result.note,
+                        config=config, seed=config.seed, device=str(device), data_source=source,
+                        data_fingerprint=fingerprint, title=f"Part 5: {name}")
+    record.update({
+        "model": name, "classes": list(CLASS_NAMES), "parameters": count_parameters(model),
+        "test": {"accuracy": test_acc, "balanced_accuracy": summary["balanced_accuracy"],
+                 "macro_f1": summary["macro_f1"], "loss": test_loss, "per_class": summary["per_class"],
+                 "confusion_matrix": summary["confusion_matrix"]},
+        "best_epoch": result.best_epoch, "epochs_run": len(result.history), "history": result.history,
+        "throughput": {"train_images_per_second": result.images_per_second},
+        "timing": {"train_seconds": result.train_seconds, "total_seconds": result.train_seconds,
+                   "seconds_per_epoch": result.train_seconds / max(1, len(result.history))},
+        "checkpoint": str(checkpoint),
+    })
+    if recipe_note:
+        record["recipe_note"] = recipe_note
+    if val is not None:
+        val_loss, val_acc, _ = evaluate(model, val, config, autocast=autocast)
+        record["validation"] = {"best_accuracy": result.best_val_acc, "accuracy": val_acc, "loss": val_loss,
+                                "tta": config.tta}
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_npz(out / "predictions.npz", y_true=y_true, y_pred=probabilities.argmax(1),
+                     probabilities=probabilities.astype(np.float32), class_names=np.array(CLASS_NAMES))
+    atomic_write_text(out / "model_summary.md", summary_markdown(model, f"{name}: layers"))
+    write_run_report(out, record, {
+        "confusion_matrix.png": plot_confusion_matrix(np.array(summary["confusion_matrix"]), CLASS_NAMES,
+                                                      f"{name}: test confusion matrix"),
+        "loss_curve.png": plot_history(result.history, f"{name}: loss and accuracy per epoch", result.best_epoch),
+        "per_class_accuracy.png": plot_per_class_accuracy(summary["per_class"], f"{name}: test accuracy per class"),
+    })
+    log.info("%s: test accuracy %.4f (reporting epoch %d), %.0f training images/s, %.0f s", name, test_acc,
+             result.best_epoch, result.images_per_second, result.train_seconds)
+    return record
+
+
+def evaluate_checkpoint(path: Path, run: RunOptions, *, device_name: str = "auto",
+                        overrides: dict | None = None) -> int:
+    """`make part5-eval`: test-evaluate a checkpoint's reported weights and redraw its figures.
+
+    ``run.out`` is the model's folder to write (by default the checkpoint's own)."""
+    device = pick_device(device_name)
+    state = load_checkpoint(path)
+    config = replace(CNNConfig(**state["config"]), **(overrides or {}))
+    with ReportFolder(run.out.parent if run.out == path.parent else run.out):
+        model = model_from_checkpoint(state, device)
+        if config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        data = load_cifar10(run.data, progress=run.progress)
+        _, val, test = device_splits(data, config, device)  # the split it was trained with
+        report_model(run.out, model, result_from_checkpoint(state), config, val, test, device, data.source,
+                     data.fingerprint, path)
+    return 0
+
+
+def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, CNNConfig], device: torch.device,
+                       source: str, fingerprint: str, recipe_note: str, total_seconds: float) -> None:
+    """reports/part5/metrics.json and summary.md: the models side by side."""
+    headline = records.get("improved") or next(iter(records.values()))
+    statuses = [r["status"] for r in records.values()]
+    status = STATUS_INCOMPLETE if STATUS_INCOMPLETE in statuses or len(records) < len(configs) else \
+        headline["status"]
+    rows = [{"model": r["model"], "parameters": r["parameters"], "test_accuracy": r["test"]["accuracy"],
+             "validation_accuracy": r.get("validation", {}).get("accuracy"), "best_epoch": r["best_epoch"],
+             "epochs_run": r["epochs_run"], "train_seconds": r["timing"]["train_seconds"],
+             "images_per_second": r["throughput"]["train_images_per_second"], "status": r["status"],
+             "report": f"{key}/summary.md"} for key, r in records.items()]
+    table = markdown_table(rows, list(rows[0]), {"parameters": ",d", "test_accuracy": ".4f",
+                                                 "validation_accuracy": ".4f", "train_seconds": ".0f",
+                                                 "images_per_second": ",.0f"})
+    record = run_record(part=PART, recipe=headline["recipe"], status=status, status_note=headline["status_note"],
+                        config=configs, seed=headline["seed"], device=str(device), data_source=source,
+                        data_fingerprint=fingerprint)
+    record.update({
+        "headline_model": headline["model"], "parameters": headline["parameters"], "test": headline["test"],
+        "history": headline["history"], "best_epoch": headline["best_epoch"], "epochs_run": headline["epochs_run"],
+        "throughput": headline["throughput"], "models": {r["model"]: row for r, row in zip(records.values(), rows)},
+        "timing": {"train_seconds": sum(r["timing"]["train_seconds"] for r in records.values()),
+                   "total_seconds": total_seconds},
+        "extra_tables": {"The models side by side": table},
+    })
+    if recipe_note:
+        record["recipe_note"] = recipe_note
+    write_run_report(out, record)
+
+
+def seconds_per_epoch(config: CNNConfig, device: torch.device, steps: int = 3) -> float:
+    """One epoch of this model on ``device``, measured here on a few training steps of random images."""
+    from common.cnn_models import build_model
+
+    model = build_model(config.model, config.ablation).to(device)
+    optimizer = make_optimizer(model, config)
+    images = torch.randn(config.batch_size, 3, 32, 32, device=device)
+    labels = torch.randint(0, 10, (config.batch_size,), device=device)
+    autocast = config.amp and autocast_supported(device)
+
+    def step():
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
+            loss = torch.nn.functional.cross_entropy(model(images).float(), labels)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    n_train = min(config.train_subset or N_TRAIN, N_TRAIN - config.val_size)
+    return (time.perf_counter() - start) / steps * math.ceil(n_train / config.batch_size) * 1.1  # + evaluation

@@ -1,0 +1,248 @@
+"""What a run is given besides its config (``RunOptions``) and what it records: ``metrics.json``
+(its schema is ``SCHEMA`` below, rendered into reports/README.md), ``summary.md`` and its figures.
+
+``run_record`` builds the part every metrics.json shares (part, recipe, status, config, seed,
+timing, versions, device, commit, data); each pipeline adds its own sections and hands the whole
+to ``write_run_report``, which refuses a record that lacks a required key. ``read_record`` is the
+reader's side: a missing key is an error that names the file and the key, never a silent dash.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from common.catalog import PARTS
+from common.errors import UserError
+from common.files import atomic_write_json, atomic_write_text, to_jsonable
+from common.nn.training import STATUS_COMPLETE
+from common.paths import PROJECT_ROOT
+
+
+@dataclasses.dataclass(frozen=True)
+class RunOptions:
+    """How to run, not what: nothing here changes a result (the config does that)."""
+
+    out: Path  # the report folder
+    data: str | None = None  # CIFAR-10 source; None: the usual search (common/data.py, SOURCE_ORDER)
+    progress: bool = True  # progress bars (else a log line per epoch)
+    resume: bool = False  # continue an interrupted run of the same config; keep a complete one
+    estimate: bool = False  # only say what would run and how long it would take
+    workers: int = 1  # processes for runs that are independent of each other (Part 4)
+
+
+SCHEMA_VERSION = 2
+# key: (JSON type, meaning). Required in every metrics.json a part writes.
+SCHEMA: dict[str, tuple[str, str]] = {
+    "schema": ("int", f"layout version ({SCHEMA_VERSION})"),
+    "part": ("str", "part1 ... part5"),
+    "title": ("str", "heading of the report"),
+    "recipe": ("str", "tuned, assignment, best or quick: where the config's values came from"),
+    "status": ("str", "complete, incomplete (interrupted) or diverged"),
+    "status_note": ("str", "what happened, when not complete; else empty"),
+    "config": ("object", "every setting of the run: the config dataclass, whole"),
+    "seed": ("int", "random seed (initialization, shuffling, split)"),
+    "parameters": ("int", "trainable parameters of the reported model"),
+    "test": ("object", "test figures: accuracy, balanced_accuracy, macro_f1, per_class {class: precision, recall, "
+                       "f1, support}, confusion_matrix [[int]] (rows true, columns predicted); binary parts add "
+                       "roc_auc, average_precision, f1_<class>, threshold"),
+    "history": ("list", "per epoch: epoch, train_loss, train_acc, val_loss and val_acc (with a validation split), "
+                        "test_loss and test_acc (when the test set is watched for the curves), lr, seconds"),
+    "best_epoch": ("int", "the epoch whose parameters are reported (the last one without a validation split)"),
+    "epochs_run": ("int", "epochs trained"),
+    "timing": ("object", "train_seconds (training loop), total_seconds (the whole command)"),
+    "throughput": ("object", "train_images_per_second"),
+    "figures": ("object", "{file: caption} of the figures drawn"),
+    "figures_skipped": ("object", "{file: why it was not drawn}"),
+    "environment": ("object", "python, numpy, torch, platform, processor, cpu_count, device, device_name (GPUs)"),
+    "git_commit": ("str|null", "commit of the code that ran; '-dirty' when the tree had uncommitted changes"),
+    "data_source": ("str", "the CIFAR-10 source read"),
+    "data_fingerprint": ("str", "hash of that source's path, sizes and times: a changed source, another hash"),
+    "created": ("str", "when the file was written (ISO 8601)"),
+}
+# Sections some parts add, documented with the same care (not required everywhere).
+OPTIONAL_SCHEMA: dict[str, tuple[str, str]] = {
+    "task": ("str", "binary (airplane vs rest) or multiclass"),
+    "classes": ("list", "class names in label order"),
+    "baseline": ("object", "binary parts: majority_class and majority_accuracy (always predicting it, on test)"),
+    "test_at_threshold_0.5": ("object", "binary parts with a validation split: the test figures at 0.5 as well"),
+    "validation": ("object", "with a validation split: best_loss, best_accuracy; binary parts accuracy_at_threshold"),
+    "winner, ranking, lr_sweep, seeds": ("object/list", "part4, tuned recipe: the grid (see its ranking.md)"),
+    "scenarios": ("list", "part4, assignment recipe: one row per scenario with its history"),
+    "model, models, headline_model": ("str/object", "part5: the CNN of a model folder; both models at the top"),
+    "recipe_note": ("str", "what the recipe assumes where the assignment is silent"),
+    "extra_tables": ("object", "{heading: markdown table} shown in summary.md and the report"),
+}
+
+
+def render_schema() -> str:
+    """The schema as the markdown table in reports/README.md."""
+    lines = ["| key | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{k}` | {t} | {m} |" for k, (t, m) in SCHEMA.items()]
+    lines += ["", "Sections some parts add:", "", "| key | type | meaning |", "|---|---|---|"]
+    lines += [f"| `{k}` | {t} | {m} |" for k, (t, m) in OPTIONAL_SCHEMA.items()]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- run facts
+
+@functools.lru_cache(maxsize=1)
+def git_commit() -> str | None:
+    """The commit of the code that ran (with '-dirty' when the tree has changes), or None.
+
+    Cached: entry points ask at start-up, so a long run records the commit it started from.
+    """
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
+                                text=True, timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=5).stdout.strip()
+        return commit + ("-dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def environment_info(device: str = "cpu") -> dict:
+    """Versions and hardware the numbers were measured on."""
+    info = {"python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "device": device}
+    torch = sys.modules.get("torch")
+    if torch is None:
+        try:
+            import importlib.metadata
+            info["torch"] = importlib.metadata.version("torch")
+        except Exception:
+            info["torch"] = None
+    else:
+        info["torch"] = torch.__version__
+        if device.startswith("cuda") and torch.cuda.is_available():
+            info["device_name"] = torch.cuda.get_device_name()
+    return info
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
+
+
+def config_dict(config) -> dict:
+    """A config dataclass (or a dict of them) as plain JSON values, as metrics.json stores it."""
+    if dataclasses.is_dataclass(config):
+        config = dataclasses.asdict(config)
+    elif isinstance(config, dict):
+        config = {k: dataclasses.asdict(v) if dataclasses.is_dataclass(v) else v for k, v in config.items()}
+    return json.loads(json.dumps(to_jsonable(config)))
+
+
+def run_record(*, part: str, recipe: str, status: str, status_note: str, config, seed: int, device: str,
+               data_source: str, data_fingerprint: str, title: str | None = None) -> dict:
+    """The part of metrics.json every run shares; the pipeline adds test, history, timing and the rest."""
+    return {"schema": SCHEMA_VERSION, "part": part, "title": title or PARTS[part].title, "recipe": recipe,
+            "status": status, "status_note": status_note, "config": config_dict(config), "seed": seed,
+            "environment": environment_info(device), "git_commit": git_commit(), "data_source": data_source,
+            "data_fingerprint": data_fingerprint}
+
+
+# ----------------------------------------------------------------------------- write and read
+
+def missing_keys(record: dict) -> list[str]:
+    return [k for k in SCHEMA if k not in record]
+
+
+def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
+                     skipped: dict[str, str] | None = None, captions: dict[str, str] | None = None) -> Path:
+    """Write figures ({file: matplotlib figure}), metrics.json and summary.md to ``out_dir``.
+
+    ``skipped`` names figures that could not be drawn and why; ``captions`` says what each shows.
+    """
+    from common.figures import save_figure
+
+    out_dir = Path(out_dir)
+    captions = captions or {}
+    for name, fig in (figures or {}).items():
+        save_figure(fig, out_dir / name)
+    metrics = {**metrics, "figures": {name: captions.get(name, "") for name in figures or {}},
+               "figures_skipped": dict(skipped or {}), "created": now_iso()}
+    metrics.setdefault("schema", SCHEMA_VERSION)
+    missing = missing_keys(metrics)
+    if missing:
+        raise ValueError(f"metrics.json for {out_dir} lacks {missing}: every run records the keys of SCHEMA")
+    atomic_write_json(out_dir / "metrics.json", metrics)
+    atomic_write_text(out_dir / "summary.md", render_summary(metrics))
+    return out_dir / "metrics.json"
+
+
+def read_record(path: Path) -> dict:
+    """A saved metrics.json, checked against SCHEMA; UserError names the file and what is wrong."""
+    path = Path(path)
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"{path} cannot be read as JSON ({error}); rerun the part that wrote it.") from None
+    missing = missing_keys(record)
+    if missing:
+        raise UserError(f"{path} lacks {', '.join(missing)}: it was written by an older version of the suite. "
+                        f"Rerun the part that wrote it (or delete the folder).")
+    return record
+
+
+def completed_run(out: Path, config, data_fingerprint: str) -> dict | None:
+    """The record in ``out`` when it is a complete run of this very config on this very data, else None."""
+    path = Path(out) / "metrics.json"
+    if not path.is_file():
+        return None
+    try:
+        record = read_record(path)
+    except UserError:
+        return None
+    same = record["config"] == config_dict(config) and record["data_fingerprint"] == data_fingerprint
+    return record if same and record["status"] == STATUS_COMPLETE else None
+
+
+# ----------------------------------------------------------------------------- summary.md
+
+def _fmt(value) -> str:
+    return f"{value:.4f}" if isinstance(value, float) else str(value)
+
+
+def render_summary(metrics: dict) -> str:
+    """summary.md: status, headline test figures, baseline, tables, figures with captions, config."""
+    from common.tables import per_class_table
+
+    note = f" ({metrics['recipe_note']})" if metrics.get("recipe_note") else ""
+    lines = [f"# {metrics['title']}", "", f"Recipe: **{metrics['recipe']}**{note}.", ""]
+    if metrics["status"] != STATUS_COMPLETE:
+        lines += [f"**Status: {metrics['status']}.** {metrics['status_note']}", ""]
+    test = metrics["test"]
+    headline = {k: v for k, v in test.items() if not isinstance(v, (dict, list))}
+    if headline:
+        chosen = "after all choices were made on validation" if metrics.get("validation") else \
+            "after the last epoch; nothing was chosen from it"
+        lines += [f"## Test set (evaluated once, {chosen})", "", "| metric | value |", "|---|---:|"]
+        lines += [f"| {k} | {_fmt(v)} |" for k, v in headline.items()]
+        lines.append("")
+    if "baseline" in metrics:
+        lines += ["## Baseline", ""] + [f"- {k}: {_fmt(v)}" for k, v in metrics["baseline"].items()] + [""]
+    for key, section in metrics.get("extra_tables", {}).items():
+        lines += [f"## {key}", "", section, ""]
+    if "per_class" in test:
+        lines += ["## Per class (test)", "", per_class_table(test["per_class"]), ""]
+    if metrics["figures"]:
+        lines += ["## Figures", ""]
+        for name, caption in metrics["figures"].items():
+            lines += [f"![{Path(name).stem}]({name})", ""] + ([f"*{caption}*", ""] if caption else [])
+    for name, reason in metrics["figures_skipped"].items():
+        lines += [f"- {name} not drawn: {reason}"]
+    lines += ["", "## Timing", ""] + [f"- {k}: {_fmt(v)}" for k, v in metrics["timing"].items()] + [""]
+    lines += ["## Config", "", "```json", json.dumps(metrics["config"], indent=2), "```", "",
+              f"Seed {metrics['seed']}, commit {metrics['git_commit']}, data {metrics['data_source']}, "
+              f"written {metrics['created']}.", ""]
+    return "\n".join(lines)
