@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from common import metrics
+from common.analysis import write_part_analysis
 from common.cli import EXIT_INTERRUPTED, log, timed
 from common.cnn_models import DISPLAY_NAMES, count_parameters, summary_markdown
 from common.cnn_training import (
@@ -225,6 +226,7 @@ def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, C
     if recipe_note:
         record["recipe_note"] = recipe_note
     write_run_report(out, record)
+    write_part_analysis(PART, out, record)
 
 
 def seconds_per_epoch(config: CNNConfig, device: torch.device, steps: int = 3) -> float:

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 
 from common import metrics
+from common.analysis import write_part_analysis
+from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, log
 from common.data import data_fingerprint
 from common.figures import plot_confusion_matrix, plot_history, plot_overlaid_curves
@@ -448,7 +450,8 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
     else:
         record.update({"winner": headline.row(), "ranking": rows, "lr_sweep": sweep_rows,
                        "seeds": seed_statistics(seed_runs)})
-    write_run_report(out, record, figures)
+    write_run_report(out, record, figures, captions=dict(PARTS[PART].figures))
+    write_part_analysis(PART, out, record)
     log.info("%s: %s, lr %g: validation %.4f, test %.4f; total %.0f s", "headline scenario" if scenario_mode
              else "winner", headline.name, headline.lr, headline.val_acc, headline.test_acc,
              record["timing"]["total_seconds"])

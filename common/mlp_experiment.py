@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from common import metrics
+from common.analysis import write_part_analysis
 from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, epoch_progress, log, timed
 from common.data import N_TEST, N_TRAIN, data_fingerprint, load_cifar10
@@ -41,6 +42,7 @@ INPUT_SCALINGS = ("standardized", "unit")
 TASKS = ("binary", "multiclass")
 EXIT_DIVERGED = 1
 CHECKPOINT = "checkpoint.npz"
+CHECKPOINT_SECONDS = 30.0  # a long run saves its state at most this often: Ctrl-C loses no more than this
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,8 @@ def train_mlp(config: MLPConfig, splits: FlatSplits, *, desc: str = "training", 
     with epoch_progress(total, desc, bar=progress, log_lines=log_epochs) as on_epoch:
         solver = Solver(model, optimizer, splits.x_train, splits.y_train, schedule, validation=splits.validation,
                         test=(splits.x_test, splits.y_test) if config.watches_test else None,
-                        checkpoint=checkpoint, checkpoint_tag=checkpoint_tag, on_epoch=on_epoch)
+                        checkpoint=checkpoint, checkpoint_tag=checkpoint_tag, checkpoint_seconds=CHECKPOINT_SECONDS,
+                        on_epoch=on_epoch)
         result = solver.train(resume=resume)
     return model, result
 
@@ -261,6 +264,7 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         record["timing"]["total_seconds"] = time.perf_counter() - total_start
         with timed(f"writing the report to {out}"):
             write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures))
+            write_part_analysis(part, out, record)
     log_headline(record)
     return exit_code(result, out)
 
@@ -347,24 +351,22 @@ def log_headline(record: dict) -> None:
 
 # ----------------------------------------------------------------------------- estimates
 
-def seconds_per_epoch(config: MLPConfig, steps: int = 30) -> float:
-    """One epoch of this network, measured here: a few training steps on random inputs of the
-    configured shape, plus the per-epoch validation or test pass, scaled to the data set's size."""
+def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096) -> float:
+    """One epoch of this network, measured here: the real training loop over one epoch of random
+    images (``probe_rows`` of them), plus the per-epoch validation or test pass, scaled to the data."""
     rng = np.random.default_rng(0)
-    model = build_mlp(replace(config, seed=0))
-    optimizer = make_optimizer(config.optimizer, config.lr, momentum=config.momentum)
-    x = rng.standard_normal((config.batch_size, 3072), dtype=np.float32)
-    y = rng.integers(0, 2 if config.task == "binary" else 10, config.batch_size)
-    optimizer.step(model.params, model.loss_and_grads(x, y)[1])  # warm-up
+    x = rng.standard_normal((probe_rows, 3072), dtype=np.float32)
+    y = rng.integers(0, 2 if config.task == "binary" else 10, probe_rows)
+    schedule = TrainConfig(epochs=1, batch_size=config.batch_size, patience=0)
+    for rows in (256, probe_rows):  # the first is a warm-up (allocator, BLAS threads)
+        model = build_mlp(replace(config, seed=0))
+        optimizer = make_optimizer(config.optimizer, config.lr, momentum=config.momentum)
+        train_seconds = Solver(model, optimizer, x[:rows], y[:rows], schedule).train().history[0]["seconds"]
     start = time.perf_counter()
-    for _ in range(steps):
-        optimizer.step(model.params, model.loss_and_grads(x, y)[1])
-    step_seconds = (time.perf_counter() - start) / steps
-    probe = rng.standard_normal((2048, 3072), dtype=np.float32)
-    start = time.perf_counter()
-    model.evaluate(probe, rng.integers(0, 2, 2048) if config.task == "binary" else rng.integers(0, 10, 2048))
+    model.evaluate(x[:2048], y[:2048])
     eval_rows = config.val_size + (N_TEST if config.watches_test else 0)
-    return (math.ceil(training_images(config) / config.batch_size) * step_seconds
+    steps = math.ceil(training_images(config) / config.batch_size)
+    return (train_seconds / math.ceil(probe_rows / config.batch_size) * steps
             + (time.perf_counter() - start) * eval_rows / 2048)
 
 

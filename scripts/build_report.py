@@ -15,6 +15,7 @@ import sys
 import time
 from pathlib import Path
 
+from common.analysis import index_analysis_markdown
 from common.assignment import HEADLINE
 from common.catalog import PARTS
 from common.cli import log, run_main
@@ -255,16 +256,18 @@ def part_section(part: str, m: dict | None, folder: Path, href_prefix: str, head
     return lines
 
 
-def build_markdown(reports: Path) -> str:
+def build_markdown(reports: Path) -> tuple[str, str]:
+    """index.md, and the analysis it contains (also written to analysis.md)."""
     runs = load_records(reports)
     assignment = load_records(reports / ASSIGNMENT_REPORTS_DIR.name)
+    analysis = index_analysis_markdown(runs, assignment, reports / ASSIGNMENT_REPORTS_DIR.name)
     lines = [f"# {TITLE}", "", f"Built {now_iso()} from the saved runs in this folder.", "",
              '## Results <a id="results"></a>', "",
              "Test accuracy three ways: what the assignment reported, the assignment's own recipe rerun here "
              "(`make reproduce`, into reports/assignment/), and this suite's recipe (`make all`).", "",
              results_markdown(results_rows(runs, assignment, load_variants(reports))), "",
              "### MLP vs CNN", "", mlp_vs_cnn_markdown(reports), "",
-             timings_markdown(reports), ""]
+             timings_markdown(reports), "", analysis, ""]
     for part in PARTS:
         lines += part_section(part, runs[part], reports / part, part)
         if part == "part5" and part5_run_rows(reports):
@@ -275,7 +278,7 @@ def build_markdown(reports: Path) -> str:
         for part, record in assignment.items():
             if record is not None:
                 lines += part_section(part, record, reports / "assignment" / part, f"assignment/{part}", "###")
-    return "\n".join(lines)
+    return "\n".join(lines), analysis
 
 
 def build_html(markdown_text: str) -> str:
@@ -285,7 +288,8 @@ def build_html(markdown_text: str) -> str:
 
     body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", "md_in_html"])
     template = jinja2.Template(TEMPLATE.read_text(), autoescape=False)
-    nav = [("results", "Results"), *((p, p) for p in PARTS), ("assignment", "assignment reruns")]
+    nav = [("results", "Results"), ("analysis", "Analysis"), *((p, p) for p in PARTS),
+           ("assignment", "Assignment reruns")]
     return template.render(title=TITLE, body=body, nav=nav)
 
 
@@ -342,8 +346,9 @@ def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
-    text = build_markdown(reports)
+    text, analysis = build_markdown(reports)
     atomic_write_text(reports / "index.md", text)
+    atomic_write_text(reports / "analysis.md", analysis.replace("## What the runs answer", "# What the runs answer", 1))
     atomic_write_text(reports / "index.html", build_html(text))
     if args.update_readme:
         update_readme(Path(args.update_readme), reports)

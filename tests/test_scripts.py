@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from common import run_record as R
+from common.data import CLASS_NAMES
 from common.errors import UserError
 from common.figures import plot_history, save_figure
 from scripts import bench, build_report, run_all, screenshot_report
@@ -33,24 +34,38 @@ def write_record(path: Path, part: str, recipe: str = "tuned", **extra) -> dict:
     return record
 
 
+def binary_test(accuracy: float) -> dict:
+    per_class = {"rest": {"precision": 0.92, "recall": 0.98, "f1": 0.95, "support": 9000},
+                 "airplane": {"precision": 0.6, "recall": 0.25, "f1": 0.3, "support": 1000}}
+    return {"accuracy": accuracy, "balanced_accuracy": 0.6, "roc_auc": 0.84, "macro_f1": 0.62, "f1_rest": 0.95,
+            "f1_airplane": 0.3, "threshold": 0.47, "per_class": per_class,
+            "confusion_matrix": [[8800, 200], [750, 250]]}
+
+
 @pytest.fixture
 def fixture_reports(tmp_path) -> Path:
     reports = tmp_path / "reports"
-    write_record(reports / "part1" / "metrics.json", "part1", test={"accuracy": 0.91, "roc_auc": 0.84,
-                 "f1_airplane": 0.3, "threshold": 0.47}, baseline={"majority_accuracy": 0.9})
-    write_record(reports / "part2" / "metrics.json", "part2", status="diverged",
+    write_record(reports / "part1" / "metrics.json", "part1", test=binary_test(0.91),
+                 baseline={"majority_class": "rest", "majority_accuracy": 0.9})
+    write_record(reports / "part2" / "metrics.json", "part2", status="diverged", test=binary_test(0.9),
+                 baseline={"majority_class": "rest", "majority_accuracy": 0.9},
                  status_note="the loss became nan in epoch 3")
+    cm = (np.eye(10, dtype=int) * 50 + 5).tolist()
     write_record(reports / "part3" / "metrics.json", "part3", status="incomplete", status_note="interrupted",
-                 extra_tables={"Per class": "| class | f1 |\n|---|---:|\n| cat | 0.3 |"})
+                 extra_tables={"Per class": "| class | f1 |\n|---|---:|\n| cat | 0.3 |"},
+                 test={"accuracy": 0.5, "balanced_accuracy": 0.5, "confusion_matrix": cm,
+                       "per_class": {c: {"recall": 0.5} for c in CLASS_NAMES}})
     for model, accuracy in (("simple", 0.6), ("improved", 0.8)):
         write_record(reports / "part5" / model / "metrics.json", "part5", recipe="quick", model=model.title() + "CNN",
                      test={"accuracy": accuracy}, validation={"accuracy": accuracy - 0.01},
                      config={"optimizer": "sgd", "lr": 0.1, "batch_size": 128, "schedule": "onecycle",
                              "label_smoothing": 0.1, "augment": True, "cutout": 8, "tta": True})
     write_record(reports / "part5" / "metrics.json", "part5", recipe="quick", headline_model="ImprovedCNN",
-                 test={"accuracy": 0.8})
+                 test={"accuracy": 0.8}, models={name: {"test_accuracy": acc, "parameters": 1000, "train_seconds": 1.0,
+                                                        "epochs_run": 1, "images_per_second": 500.0}
+                                                 for name, acc in (("SimpleCNN", 0.6), ("ImprovedCNN", 0.8))})
     write_record(reports / "assignment" / "part1" / "metrics.json", "part1", recipe="assignment",
-                 test={"accuracy": 0.905})
+                 test=binary_test(0.905), baseline={"majority_class": "rest", "majority_accuracy": 0.9})
     for folder in ("part1", "part2", "part3", "part5/improved"):
         save_figure(plot_history(HISTORY, folder), reports / folder / "loss_curve.png")
     return reports  # part4 has not run

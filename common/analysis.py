@@ -1,0 +1,520 @@
+"""What the runs say about the assignment's questions, in sentences built from their numbers.
+
+- ``part_statements(part, record, siblings)``: short answers to a part's questions (what accuracy
+  means against the baseline, what the hidden layer adds, which factor wins, CNN vs MLP ...).
+- ``verdicts(tuned, assignment)``: every claim the assignment's report makes, with a verdict
+  computed from the runs -- holds, does not hold, or not measured -- and the numbers behind it.
+
+No number is typed here except the assignment's own (common/assignment.py) and the tolerance
+below; the wording follows the numbers, so a result that goes the other way is said the other way.
+``analysis_markdown`` renders both for a part's folder (analysis.md) and for the report index.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from common.assignment import REPORTED
+from common.catalog import PARTS
+
+TOLERANCE = 0.01  # a rerun "reproduces" a reported accuracy (or loss) within one percentage point (0.01)
+HOLDS, FAILS, NOT_MEASURED = "holds", "does not hold", "not measured"
+
+
+# ----------------------------------------------------------------------------- wording helpers
+
+def points(a: float, b: float) -> str:
+    """'2.3 points' for the accuracy difference b - a (in percentage points, unsigned)."""
+    return f"{abs(b - a) * 100:.1f} points"
+
+
+def change(what: str, before: float, after: float, digits: int = 4, same_within: float = 5e-4) -> str:
+    """'raises ROC-AUC from 0.8400 to 0.9100' / 'lowers ...' / 'leaves ROC-AUC at 0.8400'."""
+    if abs(after - before) <= same_within:
+        return f"leaves {what} at {after:.{digits}f}"
+    verb = "raises" if after > before else "lowers"
+    return f"{verb} {what} from {before:.{digits}f} to {after:.{digits}f}"
+
+
+def compared(a_name: str, a: float, b_name: str, b: float, what: str = "test accuracy") -> str:
+    """'ImprovedCNN beats SimpleCNN on test accuracy, 0.8400 vs 0.7600 (8.0 points)' or the other way."""
+    if abs(a - b) < 5e-5:
+        return f"{a_name} and {b_name} tie on {what} at {a:.4f}"
+    winner, loser, high, low = (a_name, b_name, a, b) if a > b else (b_name, a_name, b, a)
+    return f"{winner} beats {loser} on {what}, {high:.4f} vs {low:.4f} ({points(low, high)})"
+
+
+def times(a: float, b: float) -> str:
+    """'3.2x' (a / b)."""
+    return f"{a / b:.1f}x" if b else "-"
+
+
+# ----------------------------------------------------------------------------- per-part statements
+
+def binary_statements(record: dict) -> list[str]:
+    """Accuracy against the majority baseline, and what the airplane class's recall and F1 say."""
+    test, baseline = record["test"], record["baseline"]
+    accuracy, base = test["accuracy"], baseline["majority_accuracy"]
+    airplane = test["per_class"]["airplane"]
+    lines = []
+    if accuracy > base:
+        lines.append(f"Test accuracy is {accuracy:.4f}, {points(base, accuracy)} above the {base:.4f} that always "
+                     f"answering '{baseline['majority_class']}' scores: on a 90/10 task accuracy says little.")
+    else:
+        side = "below" if accuracy < base else "level"
+        lines.append(f"Test accuracy is {accuracy:.4f}, which does not beat the {base:.4f} that always answering "
+                     f"'{baseline['majority_class']}' scores ({points(base, accuracy)} {side}).")
+    finds = "finds most airplanes" if airplane["recall"] >= 0.5 else "misses most airplanes"
+    lines.append(f"It {finds}: recall {airplane['recall']:.1%} of the {airplane['support']} test airplanes, "
+                 f"precision {airplane['precision']:.1%} of its airplane calls, airplane F1 {airplane['f1']:.4f} "
+                 f"(the 'rest' class: F1 {test['per_class']['rest']['f1']:.4f}).")
+    auc = test["roc_auc"]
+    rank = "ranks airplanes above the rest far better than chance" if auc >= 0.75 else \
+        "ranks airplanes above the rest only somewhat better than chance" if auc > 0.55 else \
+        "ranks airplanes no better than chance"
+    lines.append(f"ROC-AUC {auc:.4f}: its score {rank} (0.5 is chance; a random airplane outscores a random other "
+                 f"image {auc:.0%} of the time).")
+    if "test_at_threshold_0.5" in record:
+        half = record["test_at_threshold_0.5"]
+        lines.append(f"The threshold chosen on validation ({test['threshold']:.3f}) gives test accuracy "
+                     f"{accuracy:.4f} and airplane F1 {airplane['f1']:.4f}; the usual 0.5 gives {half['accuracy']:.4f} "
+                     f"and {half['f1_airplane']:.4f}.")
+    return lines
+
+
+def part2_statements(record: dict, part1: dict | None) -> list[str]:
+    lines = binary_statements(record)
+    if part1 is None:
+        return lines + ["Part 1 has not run with this recipe, so what the hidden layer adds is not measured."]
+    a1, a2 = part1["test"]["per_class"]["airplane"]["f1"], record["test"]["per_class"]["airplane"]["f1"]
+    t1, t2 = part1["timing"]["train_seconds"], record["timing"]["train_seconds"]
+    auc = change("ROC-AUC", part1["test"]["roc_auc"], record["test"]["roc_auc"])
+    accuracy = change("test accuracy", part1["test"]["accuracy"], record["test"]["accuracy"])
+    f1 = change("airplane F1", a1, a2)
+    lines.append(f"Against Part 1 (same recipe), the hidden layer {auc}, {f1} and {accuracy}, "
+                 f"for {record['parameters'] / part1['parameters']:.0f}x the parameters and {times(t2, t1)} the "
+                 f"training time ({t2:.0f} s vs {t1:.0f} s).")
+    return lines
+
+
+def confused_pairs(record: dict, n: int = 3) -> list[tuple[str, str, int, float]]:
+    """The ``n`` class pairs mixed up most often on test, both directions counted:
+    (class a, class b, test images, share of the two classes' images)."""
+    cm = np.array(record["test"]["confusion_matrix"])
+    names = list(record["test"]["per_class"])
+    both = cm + cm.T
+    pairs = [(both[i, j], i, j) for i in range(len(names)) for j in range(i + 1, len(names))]
+    pairs.sort(reverse=True)
+    return [(names[i], names[j], int(count), count / (cm[i].sum() + cm[j].sum())) for count, i, j in pairs[:n]]
+
+
+def part3_statements(record: dict, part2: dict | None) -> list[str]:
+    test = record["test"]
+    per_class = test["per_class"]
+    lines = [f"With ten classes test accuracy is {test['accuracy']:.4f}: {test['accuracy'] / 0.1:.1f}x the 0.1000 "
+             f"of guessing (every class is a tenth of the test set, so the majority class scores 0.1000 too)."]
+    if part2 is not None:
+        b2 = part2["test"]["balanced_accuracy"]
+        lines.append(f"From two classes to ten: Part 2's balanced accuracy (mean recall over its two classes, chance "
+                     f"0.5) was {b2:.4f}, {points(0.5, b2)} above its chance level; here it is "
+                     f"{test['balanced_accuracy']:.4f}, {points(0.1, test['balanced_accuracy'])} above chance 0.1.")
+    best = max(per_class, key=lambda c: per_class[c]["recall"])
+    worst = min(per_class, key=lambda c: per_class[c]["recall"])
+    lines.append(f"Easiest class: {best} ({per_class[best]['recall']:.1%} recall); hardest: {worst} "
+                 f"({per_class[worst]['recall']:.1%}).")
+    lines.append("The most confused pairs (test images of either class taken for the other): " + "; ".join(
+        f"{a} and {b}, {count} images ({share:.1%} of the two classes)" for a, b, count, share in
+        confused_pairs(record)) + ".")
+    return lines
+
+
+def factor_means(ranking: list[dict], key: str = "val_acc") -> dict[str, dict[str, float]]:
+    """{factor: {value: mean of ``key`` over the runs with that value}} -- each activation's mean over
+    the optimizers and initializations it ran with, and so on."""
+    means = {}
+    for factor in ("activation", "optimizer", "init"):
+        values = {}
+        for row in ranking:
+            if row[key] is not None and np.isfinite(row[key]):
+                values.setdefault(row[factor], []).append(row[key])
+        means[factor] = {value: float(np.mean(scores)) for value, scores in values.items()}
+    return means
+
+
+def part4_statements(record: dict) -> list[str]:
+    if "scenarios" in record:
+        rows = record["scenarios"]
+        lines = ["The assignment's four scenarios, each trained for its full schedule on all 50,000 images (no "
+                 "validation split, so nothing is chosen; the test figures are the last epoch's):"]
+        for row in sorted(rows, key=lambda r: -np.nan_to_num(r["test_acc"], nan=-1)):
+            final = row["history"][-1]["train_loss"] if row["history"] else float("nan")
+            lines.append(f"- {row['activation']} + {row['optimizer']} + {row['init']}: test accuracy "
+                         f"{row['test_acc']:.4f}, final training loss {final:.4f} ({row['status']}).")
+        return lines
+    winner = record["winner"]
+    lines = [f"The grid's winner by validation accuracy is {winner['activation']} + {winner['optimizer']} + "
+             f"{winner['init']} (lr {winner['lr']:g}): validation {winner['val_acc']:.4f}, "
+             f"test {winner['test_acc']:.4f}."]
+    for factor, means in factor_means(record["ranking"]).items():
+        ordered = sorted(means.items(), key=lambda kv: -kv[1])
+        others = {"activation": "optimizer x initialization", "optimizer": "activation x initialization",
+                  "init": "activation x optimizer"}[factor]
+        lead = f"{ordered[0][0]} leads by {points(ordered[1][1], ordered[0][1])}" if len(ordered) > 1 else \
+            f"only {ordered[0][0]} ran"
+        lines.append(f"By {factor} (mean validation accuracy over the {others} runs): " +
+                     ", ".join(f"{v} {m:.4f}" for v, m in ordered) + f"; {lead}.")
+    for row in record.get("seeds", []):
+        lines.append(f"{row['configuration']} over seeds {row['seeds']}: test {row['test_acc_mean']:.4f} +- "
+                     f"{row['test_acc_std']:.4f}.")
+    return lines
+
+
+def part5_statements(record: dict, part3: dict | None, part4: dict | None) -> list[str]:
+    models = record["models"]
+    lines = []
+    if {"SimpleCNN", "ImprovedCNN"} <= set(models):
+        s, i = models["SimpleCNN"], models["ImprovedCNN"]
+        per_epoch = [m["train_seconds"] / max(1, m["epochs_run"]) for m in (i, s)]
+        lines.append(f"{compared('ImprovedCNN', i['test_accuracy'], 'SimpleCNN', s['test_accuracy'])}; ImprovedCNN "
+                     f"has {times(i['parameters'], s['parameters'])} the parameters ({i['parameters']:,} vs "
+                     f"{s['parameters']:,}) and takes {times(*per_epoch)} the training time per epoch.")
+    mlps = [(name, r) for name, r in (("Part 3's MLP", part3), ("Part 4's best MLP", part4)) if r is not None]
+    for model_name, model in models.items():
+        for mlp_name, mlp in mlps:
+            more = "more" if model["parameters"] > mlp["parameters"] else "fewer"
+            lines.append(f"{compared(model_name, model['test_accuracy'], mlp_name, mlp['test']['accuracy'])}; "
+                         f"{model_name} has {more} parameters ({model['parameters']:,} vs {mlp['parameters']:,}).")
+    if not mlps:
+        lines.append("Parts 3 and 4 have not run with this recipe, so CNN vs MLP is not measured.")
+    return lines
+
+
+def part_statements(part: str, record: dict, siblings: dict[str, dict | None]) -> list[str]:
+    """The statements for ``part`` from its record and its siblings (the other parts, same recipe)."""
+    if part == "part1":
+        return binary_statements(record)
+    if part == "part2":
+        return part2_statements(record, siblings.get("part1"))
+    if part == "part3":
+        return part3_statements(record, siblings.get("part2"))
+    if part == "part4":
+        return part4_statements(record)
+    return part5_statements(record, siblings.get("part3"), siblings.get("part4"))
+
+
+# ----------------------------------------------------------------------------- the assignment's claims
+
+@dataclass(frozen=True)
+class Verdict:
+    part: str
+    claim: str  # what the assignment's report says
+    verdict: str  # holds, does not hold, not measured
+    numbers: str  # the measurements behind the verdict
+    source: str  # which runs
+
+
+def _near(measured: float, reported: float, tolerance: float = TOLERANCE) -> str:
+    return HOLDS if abs(measured - reported) <= tolerance else FAILS
+
+
+def _scenario(record: dict | None, name: str) -> dict | None:
+    if record is None or "scenarios" not in record:
+        return None
+    return next((s for s in record["scenarios"] if f"{s['activation']} + {s['optimizer']} + {s['init']}" == name), None)
+
+
+def _grid_means(record: dict | None) -> dict | None:
+    return None if record is None or "ranking" not in record else factor_means(record["ranking"])
+
+
+def init_means(record: dict | None, activation: str) -> dict[str, float]:
+    """{init: mean validation accuracy over the optimizers} for one activation of the tuned grid."""
+    if record is None or "ranking" not in record:
+        return {}
+    cells = {}
+    for row in record["ranking"]:
+        if row["activation"] == activation and row["val_acc"] is not None and np.isfinite(row["val_acc"]):
+            cells.setdefault(row["init"], []).append(row["val_acc"])
+    return {init: float(np.mean(scores)) for init, scores in cells.items()}
+
+
+def watched_spread(history: list[dict], last: int = 100) -> str:
+    """', and over the last 100 epochs the watched test accuracy ran from 0.8969 to 0.9102 (mean 0.9050)'
+    -- how much one last epoch can differ from the next; empty without a watched test curve."""
+    values = [h["test_acc"] for h in history[-last:] if "test_acc" in h]
+    if len(values) < 2:
+        return ""
+    return (f"; over the last {len(values)} epochs the watched test accuracy ran from {min(values):.4f} to "
+            f"{max(values):.4f} (mean {np.mean(values):.4f})")
+
+
+def epochs_to_reach(history: list[dict], loss: float) -> int | None:
+    """The first epoch whose training loss is at or below ``loss``."""
+    return next((h["epoch"] for h in history if h["train_loss"] <= loss), None)
+
+
+def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
+             assignment_root: Path | None = None) -> list[Verdict]:
+    """Every claim of the assignment's report, judged on the runs that measure it. ``assignment_root``
+    (reports/assignment) holds Part 5's per-model records."""
+    out: list[Verdict] = []
+    rerun = "the assignment's recipe rerun (reports/assignment/{})"
+    not_run = "not measured: `make reproduce` has not run this part"
+
+    for part in ("part1", "part2", "part3"):
+        reported, record = REPORTED[part], assignment.get(part)
+        if record is None:
+            out.append(Verdict(part, f"test accuracy {reported['accuracy']:.4f}", NOT_MEASURED, not_run, ""))
+        else:
+            acc = record["test"]["accuracy"]
+            extra = ""
+            if part == "part1":
+                rest = record["test"]["per_class"]["rest"]
+                extra = (f"; 'rest' precision {rest['precision']:.4f} (reported {reported['precision_rest']:.4f}), "
+                         f"recall {rest['recall']:.4f} ({reported['recall_rest']:.4f}), F1 {rest['f1']:.4f} "
+                         f"({reported['f1_rest']:.4f})")
+            out.append(Verdict(part, f"test accuracy {reported['accuracy']:.4f}", _near(acc, reported["accuracy"]),
+                               f"rerun {acc:.4f} ({points(reported['accuracy'], acc)} "
+                               f"{'above' if acc > reported['accuracy'] else 'below'}){extra}"
+                               f"{watched_spread(record['history'])}", rerun.format(part)))
+        if "final_train_loss" in reported:
+            claim = f"final training loss about {reported['final_train_loss']:.3f}"
+            if record is None or not record["history"]:
+                out.append(Verdict(part, claim, NOT_MEASURED, not_run, ""))
+            else:
+                loss = record["history"][-1]["train_loss"]
+                last_epoch = record["history"][-1]["epoch"]
+                out.append(Verdict(part, claim, _near(loss, reported["final_train_loss"]),
+                                   f"rerun {loss:.4f} after epoch {last_epoch}", rerun.format(part)))
+
+    p4, grid4 = assignment.get("part4"), tuned.get("part4")
+    for name, reported in REPORTED["part4"].items():
+        if reported is None:
+            continue
+        scenario = _scenario(p4, name)
+        out.append(Verdict("part4", f"{name}: test accuracy {reported:.4f}",
+                           NOT_MEASURED if scenario is None else _near(scenario["test_acc"], reported),
+                           not_run if scenario is None else f"rerun {scenario['test_acc']:.4f}"
+                           f"{watched_spread(scenario['history'])}",
+                           "" if scenario is None else rerun.format("part4")))
+    out.append(_momentum_claim(assignment.get("part3"), p4, _grid_means(grid4)))
+    out.append(_small_init_claim(p4, init_means(grid4, "sigmoid")))
+    out.append(_he_tanh_claim(init_means(grid4, "tanh")))
+    out.append(_tanh_slower_claim(p4))
+    p5_folder = assignment_root / "part5" if assignment_root is not None and assignment.get("part5") else None
+    out += _part5_claims(p5_folder, assignment.get("part5") or tuned.get("part5"),
+                         tuned.get("part3") or assignment.get("part3"))
+    return out
+
+
+def _momentum_claim(p3: dict | None, p4: dict | None, grid: dict | None) -> Verdict:
+    claim = "momentum beats plain gradient descent"
+    momentum = _scenario(p4, "sigmoid + momentum + he")
+    numbers, verdict, source = [], NOT_MEASURED, []
+    if p3 is not None and momentum is not None:
+        sgd = p3["test"]["accuracy"]
+        verdict = HOLDS if momentum["test_acc"] > sgd else FAILS
+        numbers.append(f"sigmoid + He for 1000 epochs: momentum (lr 0.05, beta 0.9) {momentum['test_acc']:.4f} vs "
+                       f"plain SGD (lr 0.01, Part 3) {sgd:.4f} -- their learning rates differ, as in the assignment")
+        source.append("the assignment's recipes: Part 4's scenario vs Part 3")
+    if grid is not None and {"sgd", "momentum"} <= set(grid["optimizer"]):
+        m, s = grid["optimizer"]["momentum"], grid["optimizer"]["sgd"]
+        if verdict == NOT_MEASURED:
+            verdict = HOLDS if m > s else FAILS
+        numbers.append(f"tuned grid, each at its swept lr: momentum {m:.4f} vs SGD {s:.4f} mean validation accuracy")
+        source.append("this suite's grid")
+    return Verdict("part4", claim, verdict, "; ".join(numbers) or "not measured: neither Part 4 run is there",
+                   "; ".join(source))
+
+
+def _small_init_claim(p4: dict | None, sigmoid_inits: dict[str, float]) -> Verdict:
+    claim = "for sigmoid, a small random initialization beats He"
+    small, he_ = _scenario(p4, "sigmoid + momentum + small"), _scenario(p4, "sigmoid + momentum + he")
+    numbers, verdict, source = [], NOT_MEASURED, []
+    if small is not None and he_ is not None:
+        verdict = HOLDS if small["test_acc"] > he_["test_acc"] else FAILS
+        numbers.append(f"sigmoid + momentum, 1000 epochs: small {small['test_acc']:.4f} vs He {he_['test_acc']:.4f} "
+                       f"test accuracy")
+        source.append("the assignment's recipe (Part 4 scenarios)")
+    if {"small", "he"} <= set(sigmoid_inits):
+        if verdict == NOT_MEASURED:
+            verdict = HOLDS if sigmoid_inits["small"] > sigmoid_inits["he"] else FAILS
+        numbers.append(f"tuned grid, sigmoid, mean over the optimizers: small {sigmoid_inits['small']:.4f} vs He "
+                       f"{sigmoid_inits['he']:.4f} validation accuracy")
+        source.append("this suite's grid")
+    return Verdict("part4", claim, verdict, "; ".join(numbers) or "not measured: neither Part 4 run is there",
+                   "; ".join(source))
+
+
+def _he_tanh_claim(tanh_inits: dict[str, float]) -> Verdict:
+    claim = "He initialization suits tanh poorly"
+    if not {"he", "xavier"} <= set(tanh_inits):
+        return Verdict("part4", claim, NOT_MEASURED, "not measured: needs this suite's grid with tanh + He and tanh + "
+                       "Xavier (make part4); the assignment gives no figure for tanh + He", "")
+    verdict = HOLDS if tanh_inits["he"] < tanh_inits["xavier"] else FAILS
+    shown = ", ".join(f"{init} {mean:.4f}" for init, mean in sorted(tanh_inits.items(), key=lambda kv: -kv[1]))
+    return Verdict("part4", claim, verdict, f"tanh, mean validation accuracy over the optimizers: {shown} (He against "
+                   f"Xavier, the initialization derived for tanh)", "this suite's grid")
+
+
+def _tanh_slower_claim(p4: dict | None) -> Verdict:
+    claim = "tanh (+ He) converged more slowly than sigmoid + small random initialization"
+    tanh, sigmoid = _scenario(p4, "tanh + momentum + he"), _scenario(p4, "sigmoid + momentum + small")
+    if tanh is None or sigmoid is None or not tanh["history"] or not sigmoid["history"]:
+        return Verdict("part4", claim, NOT_MEASURED, "not measured: `make reproduce` has not run Part 4", "")
+    target = max(tanh["history"][-1]["train_loss"], sigmoid["history"][-1]["train_loss"])
+    e_tanh, e_sigmoid = epochs_to_reach(tanh["history"], target), epochs_to_reach(sigmoid["history"], target)
+    verdict = HOLDS if e_tanh > e_sigmoid else FAILS
+    return Verdict("part4", claim, verdict,
+                   f"epochs to reach training loss {target:.4f} (the higher of the two final losses): tanh + He "
+                   f"{e_tanh}, sigmoid + small {e_sigmoid}", "the assignment's recipe (Part 4 scenarios)")
+
+
+def _part5_claims(folder: Path | None, part5: dict | None, mlp: dict | None) -> list[Verdict]:
+    """Part 5's claims: the training ones from the assignment's rerun (its per-model records in
+    ``folder``), the parameter count from any Part 5 run against Part 3's MLP."""
+    out = []
+    not_run = "not measured: the assignment's 100-epoch recipe runs only on a GPU (make reproduce there)"
+    rerun = "the assignment's recipe rerun (reports/assignment/part5)"
+    simple = _model_record(folder, "simple")
+    improved = _model_record(folder, "improved")
+    reported = REPORTED["part5"]
+    if simple is None:
+        out.append(Verdict("part5", "SimpleCNN stays near 10 % (loss stuck at 2.3, one class predicted)",
+                           NOT_MEASURED, not_run, ""))
+    else:
+        final_loss = simple["history"][-1]["train_loss"]
+        predicted = int(np.count_nonzero(np.array(simple["test"]["confusion_matrix"]).sum(axis=0)))
+        stuck = simple["test"]["accuracy"] < 0.15 and final_loss > 2.2
+        out.append(Verdict("part5", "SimpleCNN stays near 10 % (loss stuck at 2.3, one class predicted)",
+                           HOLDS if stuck else FAILS, f"rerun {simple['test']['accuracy']:.4f} test accuracy, final "
+                           f"training loss {final_loss:.4f}, {predicted} of 10 classes predicted", rerun))
+    if improved is None:
+        for claim in (f"ImprovedCNN {reported['ImprovedCNN']:.2%} test accuracy",
+                      f"validation peak {reported['ImprovedCNN validation peak']:.2%} at epoch "
+                      f"{reported['ImprovedCNN validation peak epoch']}",
+                      "validation loss lowest early and rising: overfitting after 10-20 epochs"):
+            out.append(Verdict("part5", claim, NOT_MEASURED, not_run, ""))
+    else:
+        acc = improved["test"]["accuracy"]
+        out.append(Verdict("part5", f"ImprovedCNN {reported['ImprovedCNN']:.2%} test accuracy",
+                           _near(acc, reported["ImprovedCNN"]), f"rerun {acc:.4f} after the last epoch", rerun))
+        curve = [(h["epoch"], h["test_acc"], h["test_loss"]) for h in improved["history"] if "test_acc" in h]
+        peak_epoch, peak, _ = max(curve, key=lambda c: c[1])
+        out.append(Verdict("part5", f"validation peak {reported['ImprovedCNN validation peak']:.2%} at epoch "
+                                    f"{reported['ImprovedCNN validation peak epoch']}",
+                           _near(peak, reported["ImprovedCNN validation peak"]),
+                           f"the watched test curve peaks at {peak:.4f} in epoch {peak_epoch} (the assignment's "
+                           f"'validation' set is taken to be its test set)", rerun))
+        low_epoch, _, low = min(curve, key=lambda c: c[2])
+        last = curve[-1][2]
+        overfits = low_epoch <= 20 and last >= 2 * low
+        out.append(Verdict("part5", f"validation loss lowest early (~{reported['ImprovedCNN lowest validation loss']}) "
+                                    f"and rising to ~{reported['ImprovedCNN validation loss at epoch 100']}: "
+                                    f"overfitting after 10-20 epochs",
+                           HOLDS if overfits else FAILS, f"watched test loss lowest ({low:.3f}) in epoch {low_epoch}, "
+                           f"{last:.3f} after epoch {curve[-1][0]}", rerun))
+    cnn = part5
+    if cnn is None or mlp is None:
+        out.append(Verdict("part5", "a CNN needs fewer parameters than an MLP", NOT_MEASURED,
+                           "not measured: needs a Part 5 and a Part 3 run", ""))
+    else:
+        counts = {name: row["parameters"] for name, row in cnn["models"].items()}
+        fewer = all(c < mlp["parameters"] for c in counts.values())
+        out.append(Verdict("part5", "a CNN needs fewer parameters than an MLP", HOLDS if fewer else FAILS,
+                           ", ".join(f"{n} {c:,}" for n, c in counts.items()) +
+                           f" vs the 3072-64-10 MLP's {mlp['parameters']:,} parameters (the CNNs here do reach "
+                           f"higher accuracy with their parameters)", "the saved runs' parameter counts"))
+    return out
+
+
+def _model_record(folder: Path | None, model: str) -> dict | None:
+    if folder is None or not (folder / model / "metrics.json").is_file():
+        return None
+    from common.run_record import read_record
+    return read_record(folder / model / "metrics.json")
+
+
+def verdict_markdown(rows: list[Verdict]) -> str:
+    lines = ["| part | the assignment claims | verdict | measured | runs |", "|---|---|---|---|---|"]
+    for v in rows:
+        cls = v.verdict.replace(" ", "-")
+        lines.append(f"| {v.part} | {v.claim} | <span class=\"verdict-{cls}\">{v.verdict}</span> | {v.numbers} | "
+                     f"{v.source} |")
+    return "\n".join(lines)
+
+
+def analysis_markdown(part: str, record: dict, siblings: dict[str, dict | None], claims: list[Verdict]) -> str:
+    """analysis.md of one part's folder: its statements, then the verdicts on its claims."""
+    lines = [f"# {PARTS[part].title}: what the numbers say", "", f"Recipe: {record['recipe']}. Every number below "
+             f"is this run's (or, for comparisons, the other parts' runs with the same recipe).", ""]
+    lines += [line if line.startswith("- ") else f"- {line}" for line in part_statements(part, record, siblings)]
+    mine = [v for v in claims if v.part == part]
+    if mine:
+        lines += ["", "## The assignment's claims", "", f"A reported figure holds when the rerun is within "
+                  f"{TOLERANCE * 100:.0f} percentage point of it.", "", verdict_markdown(mine)]
+    return "\n".join(lines) + "\n"
+
+
+def index_analysis_markdown(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
+                            assignment_root: Path | None) -> str:
+    """The report index's analysis (also reports/analysis.md): every claim's verdict, then each part's
+    statements for this suite's recipes and for the assignment's."""
+    lines = ["## What the runs answer <a id=\"analysis\"></a>", "", "### The assignment's claims", "",
+             f"A reported figure holds when the rerun is within {TOLERANCE * 100:.0f} percentage point of it; "
+             f"'not measured' names the run that would measure it.", "",
+             verdict_markdown(verdicts(tuned, assignment, assignment_root)), ""]
+    for heading, records in (("This suite's recipes", tuned), ("The assignment's recipes, rerun", assignment)):
+        ran = [(part, record) for part, record in records.items() if record is not None]
+        lines += [f"### {heading}", ""]
+        if not ran:
+            lines += ["_No part has run with these recipes yet._", ""]
+        for part, record in ran:
+            lines += [f"**{PARTS[part].title}**", ""]
+            lines += [line if line.startswith("- ") else f"- {line}" for line in part_statements(part, record, records)]
+            lines.append("")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- files
+
+def recipe_roots(out: Path) -> tuple[Path, Path]:
+    """(this suite's reports folder, the assignment reruns' folder) for a part writing to ``out``:
+    reports/partN pairs with reports/assignment/partN, and the other way round."""
+    out = Path(out)
+    if out.parent.name == "assignment":
+        return out.parent.parent, out.parent
+    return out.parent, out.parent / "assignment"
+
+
+def read_parts(root: Path, strict: bool = True) -> dict[str, dict | None]:
+    """{part: root/part/metrics.json or None}. Not ``strict``: an unreadable file counts as not run."""
+    from common.errors import UserError
+    from common.run_record import read_record
+
+    records = {}
+    for part in PARTS:
+        path = root / part / "metrics.json"
+        try:
+            records[part] = read_record(path) if path.is_file() else None
+        except UserError:
+            if strict:
+                raise
+            records[part] = None
+    return records
+
+
+def write_part_analysis(part: str, out: Path, record: dict) -> Path:
+    """``out``/analysis.md: the part's statements (beside the other parts of the same recipe) and the
+    verdicts on its claims (from whichever runs exist)."""
+    from common.files import atomic_write_text
+
+    tuned_root, assignment_root = recipe_roots(out)
+    tuned, assignment = read_parts(tuned_root, strict=False), read_parts(assignment_root, strict=False)
+    siblings = assignment if Path(out).parent == assignment_root else tuned
+    siblings = {**siblings, part: record}
+    claims = verdicts(tuned, assignment, assignment_root)
+    atomic_write_text(Path(out) / "analysis.md", analysis_markdown(part, record, siblings, claims))
+    return Path(out) / "analysis.md"

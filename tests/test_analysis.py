@@ -1,0 +1,187 @@
+"""analysis.md: statements whose wording follows the numbers (both directions of every comparison), and
+the verdicts on the assignment's claims."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from common import analysis as A
+from common.run_record import run_record, write_run_report
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def binary(accuracy=0.93, auc=0.91, recall=0.42, f1=0.55, seconds=50.0, parameters=196_737, base=0.9):
+    return {"test": {"accuracy": accuracy, "roc_auc": auc, "threshold": 0.5, "balanced_accuracy": 0.7,
+                     "per_class": {"airplane": {"recall": recall, "precision": 0.78, "f1": f1, "support": 1000},
+                                   "rest": {"recall": 0.97, "precision": 0.95, "f1": 0.96, "support": 9000}}},
+            "baseline": {"majority_class": "rest", "majority_accuracy": base},
+            "timing": {"train_seconds": seconds}, "parameters": parameters}
+
+
+def test_wording_helpers_follow_the_numbers_both_ways():
+    assert A.change("ROC-AUC", 0.84, 0.91) == "raises ROC-AUC from 0.8400 to 0.9100"
+    assert A.change("ROC-AUC", 0.91, 0.84) == "lowers ROC-AUC from 0.9100 to 0.8400"
+    assert A.change("ROC-AUC", 0.84, 0.8401) == "leaves ROC-AUC at 0.8401"
+    assert A.compared("A", 0.8, "B", 0.7) == "A beats B on test accuracy, 0.8000 vs 0.7000 (10.0 points)"
+    assert A.compared("A", 0.7, "B", 0.8) == "B beats A on test accuracy, 0.8000 vs 0.7000 (10.0 points)"
+    assert A.compared("A", 0.7, "B", 0.7).startswith("A and B tie")
+
+
+def test_binary_statements_against_the_baseline_both_ways():
+    above = A.binary_statements(binary(accuracy=0.93, recall=0.6))
+    assert "3.0 points above the 0.9000 that always answering 'rest' scores" in above[0]
+    assert above[1].startswith("It finds most airplanes: recall 60.0%")
+    below = A.binary_statements(binary(accuracy=0.89, recall=0.1, auc=0.52))
+    assert "does not beat the 0.9000" in below[0] and "1.0 points below" in below[0]
+    assert below[1].startswith("It misses most airplanes") and "no better than chance" in below[2]
+
+
+def test_what_the_hidden_layer_adds_is_said_the_way_it_went():
+    better = A.part2_statements(binary(auc=0.91, f1=0.55, seconds=50), binary(auc=0.84, f1=0.34, seconds=5,
+                                                                               parameters=3073))
+    assert "the hidden layer raises ROC-AUC from 0.8400 to 0.9100, raises airplane F1 from 0.3400 to 0.5500" \
+        in better[-1] and "10.0x the training time (50 s vs 5 s)" in better[-1]
+    worse = A.part2_statements(binary(auc=0.80, f1=0.30), binary(auc=0.84, f1=0.34, parameters=3073))
+    assert "lowers ROC-AUC from 0.8400 to 0.8000" in worse[-1] and "lowers airplane F1" in worse[-1]
+    assert "not measured" in A.part2_statements(binary(), None)[-1]
+
+
+def multiclass(cm: np.ndarray) -> dict:
+    recall = np.diag(cm) / cm.sum(1)
+    return {"test": {"accuracy": float(np.trace(cm) / cm.sum()), "balanced_accuracy": float(recall.mean()),
+                     "confusion_matrix": cm.tolist(),
+                     "per_class": {c: {"recall": float(r)} for c, r in zip(CLASSES, recall)}}}
+
+
+def test_ten_classes_name_the_most_confused_pairs():
+    cm = np.eye(10, dtype=int) * 80 + 2
+    cm[3, 5], cm[5, 3] = 30, 25  # cat <-> dog
+    cm[1, 9] = 20  # automobile taken for truck
+    pairs = A.confused_pairs(multiclass(cm), n=2)
+    assert pairs[0][:3] == ("cat", "dog", 55) and pairs[1][:3] == ("automobile", "truck", 22)
+    lines = A.part3_statements(multiclass(cm), binary())
+    assert "cat and dog, 55 images" in lines[-1] and "From two classes to ten" in lines[1]
+
+
+def grid_row(activation, optimizer, init, val_acc):
+    return {"activation": activation, "optimizer": optimizer, "init": init, "val_acc": val_acc, "lr": 0.01,
+            "test_acc": val_acc}
+
+
+GRID = [grid_row(a, o, i, 0.40 + 0.05 * (a == "relu") + 0.02 * (o == "adam") + 0.01 * (i == "he") - 0.03 * (
+    a == "tanh" and i == "he")) for a in ("sigmoid", "relu", "tanh") for o in ("sgd", "momentum", "adam")
+    for i in ("small", "he", "xavier")]
+
+
+def test_part4_names_each_factors_mean_over_the_other_two():
+    means = A.factor_means(GRID)
+    assert means["activation"]["relu"] == pytest.approx(np.mean([r["val_acc"] for r in GRID if r["activation"] ==
+                                                                 "relu"]))
+    record = {"winner": {**grid_row("relu", "adam", "he", 0.48), "test_acc": 0.47}, "ranking": GRID, "seeds": []}
+    lines = A.part4_statements(record)
+    assert lines[1].startswith("By activation (mean validation accuracy over the optimizer x initialization runs): "
+                               "relu 0.4600, sigmoid 0.4100") and "relu leads by 5.0 points" in lines[1]
+    assert "adam leads" in lines[2]
+
+
+def test_cnn_vs_mlp_says_more_or_fewer_parameters():
+    part5 = {"models": {"SimpleCNN": {"test_accuracy": 0.76, "parameters": 545_098, "train_seconds": 50,
+                                      "epochs_run": 8},
+                        "ImprovedCNN": {"test_accuracy": 0.84, "parameters": 3_249_610, "train_seconds": 400,
+                                        "epochs_run": 6}}}
+    mlp = {"test": {"accuracy": 0.52}, "parameters": 197_322}
+    lines = A.part5_statements(part5, mlp, None)
+    assert lines[0].startswith("ImprovedCNN beats SimpleCNN on test accuracy, 0.8400 vs 0.7600")
+    assert "ImprovedCNN has more parameters (3,249,610 vs 197,322)" in " ".join(lines)
+    small = A.part5_statements({"models": {"SimpleCNN": {**part5["models"]["SimpleCNN"], "parameters": 100_000,
+                                                         "test_accuracy": 0.4}}}, mlp, None)
+    assert "Part 3's MLP beats SimpleCNN" in small[0] and "fewer parameters (100,000 vs 197,322)" in small[0]
+
+
+def scenario(name: str, test_acc: float, losses: list[float]) -> dict:
+    activation, optimizer, init = name.split(" + ")
+    return {"activation": activation, "optimizer": optimizer, "init": init, "test_acc": test_acc, "status": "complete",
+            "history": [{"epoch": e + 1, "train_loss": loss, "test_acc": test_acc} for e, loss in enumerate(losses)]}
+
+
+def by_claim(rows):
+    return {v.claim: v for v in rows}
+
+
+def test_verdicts_both_ways_and_not_measured(tmp_path):
+    empty = {p: None for p in ("part1", "part2", "part3", "part4", "part5")}
+    rows = A.verdicts(empty, empty, tmp_path)
+    assert {v.verdict for v in rows} == {A.NOT_MEASURED}
+    near = {"test": {"accuracy": 0.9065, "per_class": {"rest": {"precision": 0.91, "recall": 0.99, "f1": 0.95}}},
+            "history": [{"epoch": 1000, "train_loss": 0.2418, "test_acc": 0.9065}]}
+    slow_tanh = scenario("tanh + momentum + he", 0.40, [2.0, 1.5, 1.2, 1.1])
+    fast_sigmoid = scenario("sigmoid + momentum + small", 0.45, [1.5, 1.1, 1.0, 0.9])
+    p4 = {"scenarios": [fast_sigmoid, scenario("sigmoid + momentum + he", 0.42, [1.6, 1.2, 1.1, 1.0]), slow_tanh,
+                        scenario("relu + momentum + he", 0.30, [1.0, 0.9, 0.8, 0.7])]}
+    assignment = {**empty, "part1": near, "part3": {"test": {"accuracy": 0.43}, "history": []}, "part4": p4}
+    rows = by_claim(A.verdicts({**empty, "part4": {"ranking": GRID}}, assignment, tmp_path))
+    assert rows["test accuracy 0.9130"].verdict == A.HOLDS and "rerun 0.9065 (0.7 points below)" in \
+        rows["test accuracy 0.9130"].numbers
+    assert rows["final training loss about 0.245"].verdict == A.HOLDS
+    assert rows["relu + momentum + he: test accuracy 0.4242"].verdict == A.FAILS  # 0.30 is 12 points off
+    assert rows["momentum beats plain gradient descent"].verdict == A.FAILS  # 0.42 < 0.43
+    assert rows["for sigmoid, a small random initialization beats He"].verdict == A.HOLDS  # 0.45 > 0.42
+    assert rows["He initialization suits tanh poorly"].verdict == A.HOLDS  # tanh + he is 3 points down in GRID
+    slower = rows["tanh (+ He) converged more slowly than sigmoid + small random initialization"]
+    assert slower.verdict == A.HOLDS and "tanh + He 4, sigmoid + small 2" in slower.numbers
+    p4["scenarios"][2] = scenario("tanh + momentum + he", 0.40, [1.0, 0.8, 0.7, 0.6])  # now tanh is the fast one
+    rows = by_claim(A.verdicts(empty, {**assignment, "part4": p4}, tmp_path))
+    assert rows["tanh (+ He) converged more slowly than sigmoid + small random initialization"].verdict == A.FAILS
+
+
+def write_cnn(folder, model, accuracy, losses, test_losses=None, predicted_classes=10):
+    cm = np.zeros((10, 10), int)
+    cm[:, :predicted_classes] = 1
+    record = run_record(part="part5", recipe="assignment", status="complete", status_note="", config={}, seed=0,
+                        device="cuda", data_source="x", data_fingerprint="f")
+    history = [{"epoch": e + 1, "train_loss": loss, "test_acc": accuracy, "test_loss": (test_losses or losses)[e]}
+               for e, loss in enumerate(losses)]
+    record.update({"parameters": 1, "test": {"accuracy": accuracy, "confusion_matrix": cm.tolist()},
+                   "history": history, "best_epoch": len(losses), "epochs_run": len(losses),
+                   "timing": {"train_seconds": 1.0, "total_seconds": 1.0},
+                   "throughput": {"train_images_per_second": 1}})
+    write_run_report(folder / model, record)
+
+
+def test_part5_claims_from_the_assignments_rerun(tmp_path):
+    root = tmp_path / "assignment"
+    write_cnn(root / "part5", "simple", 0.10, [2.303] * 5, predicted_classes=1)
+    write_cnn(root / "part5", "improved", 0.8690, [1.0, 0.5, 0.2, 0.1, 0.05], test_losses=[1.2, 0.98, 1.5, 3.0, 7.4])
+    part5 = {"models": {"SimpleCNN": {"parameters": 545_098}, "ImprovedCNN": {"parameters": 3_249_610}}}
+    mlp = {"parameters": 197_322}
+    rows = {v.claim.split(" (")[0]: v for v in A.verdicts({"part3": mlp}, {"part5": part5}, root)}
+    assert rows["SimpleCNN stays near 10 %"].verdict == A.HOLDS and "1 of 10 classes" in \
+        rows["SimpleCNN stays near 10 %"].numbers
+    assert rows["ImprovedCNN 86.80% test accuracy"].verdict == A.HOLDS
+    overfit = next(v for k, v in rows.items() if k.startswith("validation loss lowest"))
+    assert overfit.verdict == A.HOLDS and "lowest (0.980) in epoch 2" in overfit.numbers
+    assert rows["a CNN needs fewer parameters than an MLP"].verdict == A.FAILS
+    write_cnn(root / "part5", "simple", 0.70, [2.0, 1.2, 0.8], predicted_classes=10)  # it learns after all
+    rows = {v.claim.split(" (")[0]: v for v in A.verdicts({"part3": mlp}, {"part5": part5}, root)}
+    assert rows["SimpleCNN stays near 10 %"].verdict == A.FAILS
+
+
+def test_each_part_folder_gets_an_analysis_with_its_claims(tmp_path):
+    out = tmp_path / "reports" / "assignment" / "part1"
+    record = run_record(part="part1", recipe="assignment", status="complete", status_note="", config={}, seed=0,
+                        device="cpu", data_source="x", data_fingerprint="f")
+    record.update({**binary(accuracy=0.95), "history": [{"epoch": 1, "train_loss": 0.3, "test_acc": 0.95}],
+                   "parameters": 3073, "best_epoch": 1, "epochs_run": 1,
+                   "throughput": {"train_images_per_second": 1}})
+    record["timing"]["total_seconds"] = 1.0
+    write_run_report(out, record)
+    text = A.write_part_analysis("part1", out, json.loads((out / "metrics.json").read_text())).read_text()
+    assert text.startswith("# Part 1: a single logistic neuron: what the numbers say")
+    assert "- Test accuracy is 0.9500, 5.0 points above" in text
+    assert "| part1 | test accuracy 0.9130 | <span class=\"verdict-does-not-hold\">does not hold</span>" in text
+    assert "final training loss about 0.245 | <span class=\"verdict-does-not-hold\">" in text
+    assert A.recipe_roots(out) == (tmp_path / "reports", tmp_path / "reports" / "assignment")
+    assert A.recipe_roots(tmp_path / "reports" / "part2") == (tmp_path / "reports", tmp_path / "reports" / "assignment")

@@ -1,0 +1,136 @@
+"""--recipe: each recipe's settings reach the model and the optimizer; --resume keeps a complete run and
+continues an interrupted one; a report folder in use is refused."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from common import mlp_experiment as ME
+from common.files import ReportFolder
+from common.nn.layers import sigmoid
+from common.nn.optim import SGD, Momentum
+from common.paths import PROJECT_ROOT
+from parts import part1, part2, part3, part4
+
+TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]
+
+
+@pytest.mark.parametrize("module, task, hidden", [(part1, "binary", ()), (part2, "binary", (64,)),
+                                                  (part3, "multiclass", (64,))])
+def test_the_assignments_recipe_is_the_one_its_report_states(module, task, hidden):
+    config = module.RECIPES["assignment"]
+    assert (config.task, config.hidden, config.init, config.optimizer, config.lr, config.batch_size) == \
+        (task, hidden, "he", "sgd", 0.01, 64)
+    assert (config.epochs, config.patience, config.schedule, config.l2, config.hflip) == (1000, 0, "constant", 0, False)
+    assert (config.inputs, config.val_size, config.airplane_label) == ("unit", 0, 0)
+    model = ME.build_mlp(config)
+    w1 = model.params[0]
+    assert w1.std() == pytest.approx(np.sqrt(2 / 3072), rel=0.05) and not model.params[1].any()  # He, zero biases
+    optimizer = ME.make_optimizer(config.optimizer, config.lr, momentum=config.momentum)
+    assert isinstance(optimizer, SGD) and optimizer.lr == 0.01
+    tuned = module.RECIPES["tuned"]
+    assert tuned.val_size == 5000 and tuned.inputs == "standardized" and tuned.patience > 0
+
+
+def test_part4s_assignment_recipe_is_its_four_momentum_scenarios():
+    config = part4.RECIPES["assignment"]
+    assert config.combinations == [("sigmoid", "momentum", "small"), ("relu", "momentum", "he"),
+                                   ("sigmoid", "momentum", "he"), ("tanh", "momentum", "he")]
+    assert (config.base.lr, config.base.momentum, config.base.epochs, config.base.batch_size) == (0.05, 0.9, 1000, 64)
+    assert config.sweep_epochs == 0 and config.base.val_size == 0 and config.base.inputs == "unit"
+    optimizer = ME.make_optimizer(config.base.optimizer, config.base.lr, momentum=config.base.momentum)
+    assert isinstance(optimizer, Momentum) and (optimizer.lr, optimizer.beta) == (0.05, 0.9)
+    assert len(part4.RECIPES["tuned"].combinations) == 27
+
+
+def test_flags_override_single_settings_of_the_recipe():
+    args = part2.build_parser().parse_args(["--recipe", "assignment", "--lr", "0.1", "--hidden", "32", "16"])
+    config = ME.MLPConfig(**{**ME.config_dict(part2.RECIPES["assignment"]), "lr": 0.1, "hidden": (32, 16)})
+    from common.cli import config_from_args
+    assert config_from_args(args, part2.RECIPES["assignment"]) == config
+    with pytest.raises(Exception, match="early stopping \\(patience 5\\) needs a validation split"):
+        config_from_args(part2.build_parser().parse_args(["--recipe", "assignment", "--patience", "5"]),
+                         part2.RECIPES["assignment"])
+
+
+def test_assignment_recipe_end_to_end_scales_pixels_and_keeps_the_last_epoch(learnable_folder, tmp_path):
+    out = tmp_path / "assignment" / "part1"
+    args = part1.build_parser().parse_args(["--recipe", "assignment", "--data", str(learnable_folder), "--out",
+                                            str(out), "--epochs", "3", "--no-progress"])
+    assert part1.main(args) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["recipe"] == "assignment" and metrics["config"]["inputs"] == "unit"
+    assert metrics["config"]["init"] == "he" and metrics["config"]["epochs"] == 3 and metrics["best_epoch"] == 3
+    assert metrics["classes"] == ["airplane", "rest"] and metrics["test"]["threshold"] == 0.5
+    assert "validation" not in metrics and "test_at_threshold_0.5" not in metrics
+    assert {"test_loss", "test_acc"} <= set(metrics["history"][0]) and "val_loss" not in metrics["history"][0]
+    assert metrics["data_sizes"] == {"train": 600, "validation": 0, "test": 100}
+    # The saved weights on pixels / 255 give the saved test probabilities: the inputs were not standardized.
+    from common.data import load_cifar10
+    data = load_cifar10(learnable_folder)
+    with np.load(out / "model.npz") as model, np.load(out / "predictions.npz") as predictions:
+        x = data.x_test.reshape(len(data.x_test), -1).astype(np.float32) * np.float32(1 / 255)
+        p_rest = sigmoid(x @ model["W1"] + model["b1"])[:, 0]
+        np.testing.assert_allclose(predictions["probabilities"][:, 1], p_rest, rtol=1e-5)
+        assert list(predictions["class_names"]) == ["airplane", "rest"]
+    assert "## The assignment's claims" in (out / "analysis.md").read_text()
+
+
+def test_resume_keeps_a_complete_run_and_retrains_another_config(learnable_folder, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="cifar")
+    out = tmp_path / "p3"
+    argv = ["--data", str(learnable_folder), "--out", str(out), *TINY]
+    assert part3.main(part3.build_parser().parse_args(argv)) == 0
+    written = (out / "metrics.json").stat().st_mtime_ns
+    assert part3.main(part3.build_parser().parse_args([*argv, "--resume"])) == 0
+    assert (out / "metrics.json").stat().st_mtime_ns == written and "kept as it is" in caplog.text
+    assert part3.main(part3.build_parser().parse_args([*argv, "--resume", "--lr", "0.01"])) == 0
+    assert json.loads((out / "metrics.json").read_text())["config"]["lr"] == 0.01
+    estimate = subprocess.run([sys.executable, "-m", "parts.part3", *argv, "--lr", "0.01", "--resume", "--estimate"],
+                              cwd=PROJECT_ROOT, capture_output=True, text=True, env={**os.environ,
+                                                                                      "PYTHONPATH": str(PROJECT_ROOT)})
+    assert json.loads(estimate.stdout)["complete"] is True and json.loads(estimate.stdout)["seconds"] == 0.0
+
+
+def test_an_interrupted_part_continues_from_its_checkpoint(learnable_folder, tmp_path, monkeypatch):
+    argv = ["--data", str(learnable_folder), "--val-size", "60", "--epochs", "4", "--batch-size", "32",
+            "--patience", "0", "--no-progress"]
+    assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(tmp_path / "straight")])) == 0
+    straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
+
+    out = tmp_path / "interrupted"
+    monkeypatch.setattr(ME, "CHECKPOINT_SECONDS", 0.0)  # save after every epoch
+    real_step, calls = ME.Solver._step, {"n": 0}
+
+    def step(self, idx):
+        calls["n"] += 1
+        if calls["n"] == 2 * 34 + 1:  # the first step of epoch 3 (1,080 mirrored images / 32 = 34 steps)
+            raise KeyboardInterrupt
+        return real_step(self, idx)
+
+    monkeypatch.setattr(ME.Solver, "_step", step)
+    assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(out)])) == 130
+    assert json.loads((out / "metrics.json").read_text())["status"] == "incomplete"
+    assert (out / ME.CHECKPOINT).is_file()
+    monkeypatch.setattr(ME.Solver, "_step", real_step)
+    assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(out), "--resume"])) == 0
+    resumed = json.loads((out / "metrics.json").read_text())
+    assert resumed["status"] == "complete" and not (out / ME.CHECKPOINT).exists()
+    assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in straight["history"]]
+    assert resumed["test"] == straight["test"]
+
+
+def test_a_second_run_into_a_folder_in_use_stops_with_a_clear_error(learnable_folder, tmp_path):
+    out = tmp_path / "p1"
+    with ReportFolder(out):  # another run holds the folder
+        result = subprocess.run([sys.executable, "-m", "parts.part1", "--data", str(learnable_folder), "--out",
+                                 str(out), *TINY], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                                env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
+    assert result.returncode == 2 and "is in use by another run (pid" in result.stderr
+    assert "Traceback" not in result.stderr and not (out / "metrics.json").exists()
