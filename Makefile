@@ -11,7 +11,7 @@ CKPT   ?= reports/part5/improved/improved_cnn.pt
 PARTS  := part1 part2 part3 part4 part5
 
 .DEFAULT_GOAL := help
-.PHONY: help setup $(PARTS) part5-eval all reproduce report test lint bench clean
+.PHONY: help setup $(PARTS) part5-eval eda all reproduce report test lint bench clean
 
 help: ## list the targets
 	@echo "The parts (each writes reports/<part>/; ARGS=\"--recipe assignment\" runs the assignment's own recipe):"
@@ -32,7 +32,10 @@ $(PARTS): $(STAMP)
 part5-eval: $(STAMP) ## Part 5's report again from a checkpoint, without training: make part5-eval CKPT=path
 	$(PY) -m parts.part5 --eval $(CKPT) $(ARGS)
 
-all: $(STAMP) ## parts 1-5 with this suite's recipes, then the report (complete parts are kept; ARGS=--force)
+eda: $(STAMP) ## the data before any model: counts, samples, class means, pixel values -> reports/eda/
+	$(PY) -m scripts.eda $(ARGS)
+
+all: $(STAMP) ## make eda, parts 1-5 with this suite's recipes, then the report (complete parts are kept; ARGS=--force)
 	$(PY) -m scripts.run_all $(ARGS)
 
 reproduce: $(STAMP) ## the assignment's own recipes into reports/assignment/ (Part 5 only on a GPU), then the report

@@ -25,9 +25,9 @@ HOLDS, FAILS, NOT_MEASURED = "holds", "does not hold", "not measured"
 
 # ----------------------------------------------------------------------------- wording helpers
 
-def points(a: float, b: float) -> str:
+def points(a: float, b: float, digits: int = 1) -> str:
     """'2.3 points' for the accuracy difference b - a (in percentage points, unsigned)."""
-    return f"{abs(b - a) * 100:.1f} points"
+    return f"{abs(b - a) * 100:.{digits}f} points"
 
 
 def change(what: str, before: float, after: float, digits: int = 4, same_within: float = 5e-4) -> str:
@@ -276,7 +276,7 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
                          f"recall {rest['recall']:.4f} ({reported['recall_rest']:.4f}), F1 {rest['f1']:.4f} "
                          f"({reported['f1_rest']:.4f})")
             out.append(Verdict(part, f"test accuracy {reported['accuracy']:.4f}", _near(acc, reported["accuracy"]),
-                               f"rerun {acc:.4f} ({points(reported['accuracy'], acc)} "
+                               f"rerun {acc:.4f} ({points(reported['accuracy'], acc, 2)} "
                                f"{'above' if acc > reported['accuracy'] else 'below'}){extra}"
                                f"{watched_spread(record['history'])}", rerun.format(part)))
         if "final_train_loss" in reported:

@@ -65,8 +65,9 @@ PARTS: dict[str, PartInfo] = {p.name: p for p in (
                    (("improved", "ImprovedCNN"), ("simple", "SimpleCNN")) for name, caption in _RUN_FIGURES) + (
                  ("improved/per_class_accuracy.png", "ImprovedCNN: test accuracy per class: which classes "
                                                      "stay hard."),
-                 ("improved/filters.png", "ImprovedCNN's 64 first-layer filters: look for oriented "
-                                          "edges and colour blobs."),
+                 ("improved/filters.png", "ImprovedCNN's 64 first-layer 3x3 filters, each scaled on its own "
+                                          "(grey = 0): the colour and the light-to-dark direction each one "
+                                          "responds to."),
                  ("improved/saliency.png", "Saliency: the pixels whose change moves the true class's score "
                                            "most; on the object means it looks at the object."),
                  ("improved/class_images.png", "An image made for each class by gradient ascent on the input "
@@ -74,6 +75,18 @@ PARTS: dict[str, PartInfo] = {p.name: p for p in (
                                                "most 'car' or 'frog'."),
              )),
 )}
+
+
+# `make eda`'s figures in reports/eda/, with what to look for in them.
+EDA_FIGURES = (
+    ("class_counts.png", "Images per class in each split: balanced, so accuracy and its chance level (10 %) mean "
+                         "the same for every class."),
+    ("samples.png", "Ten random training images per class: look at how small, varied and cluttered they are."),
+    ("class_means.png", "The mean image per class: the colours and layout a class brings on average, which is "
+                        "what a linear model can key on."),
+    ("pixel_distributions.png", "Pixel values per channel: why inputs are scaled (/ 255) or standardized before "
+                                "training."),
+)
 
 
 def make_help_lines() -> list[str]:

@@ -22,7 +22,9 @@ import torch
 
 from common import metrics
 from common.analysis import write_part_analysis
+from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, log, timed
+from common.cnn_insight import class_images, first_filters, saliency
 from common.cnn_models import DISPLAY_NAMES, count_parameters, summary_markdown
 from common.cnn_training import (
     CNNConfig,
@@ -37,12 +39,20 @@ from common.cnn_training import (
     train_cnn,
 )
 from common.data import CLASS_NAMES, N_TRAIN, data_fingerprint, load_cifar10
-from common.figures import plot_confusion_matrix, plot_history, plot_per_class_accuracy
+from common.figures import (
+    plot_class_images,
+    plot_confusion_matrix,
+    plot_filters,
+    plot_history,
+    plot_per_class_accuracy,
+    plot_saliency,
+    prediction_figures,
+)
 from common.files import ReportFolder, atomic_write_npz, atomic_write_text
 from common.mlp_experiment import log_kept, print_estimate
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.preprocess import train_validation_indices
-from common.run_record import RunOptions, completed_run, run_record, write_run_report
+from common.run_record import RunOptions, completed_run, read_record, run_record, write_run_report
 from common.tables import markdown_table
 
 PART = "part5"
@@ -96,8 +106,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                                          data.fingerprint, checkpoint, recipe_note)
             if result.status == STATUS_INCOMPLETE:
                 break
-        write_part_summary(out, records, configs, device, data.source, data.fingerprint, recipe_note,
-                           time.perf_counter() - total_start)
+        write_part_summary(out, records, configs, device, data.source, data.fingerprint, recipe_note, total_start)
     statuses = {r["status"] for r in records.values()}
     if STATUS_INCOMPLETE in statuses:
         log.warning("interrupted: the reports of the completed epochs are in %s, marked incomplete; continue with "
@@ -138,6 +147,7 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: De
     eval mode may differ from training's), so that recipes can be compared on it.
     """
     name = DISPLAY_NAMES[config.model]
+    started = time.perf_counter() - result.train_seconds  # the model's total: training, evaluation, report
     autocast = config.amp and autocast_supported(device)
     with timed(f"{name}: evaluating on the test set"):
         test_loss, test_acc, probabilities = evaluate(model, test, config, autocast=autocast)
@@ -153,7 +163,7 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: De
                  "confusion_matrix": summary["confusion_matrix"]},
         "best_epoch": result.best_epoch, "epochs_run": len(result.history), "history": result.history,
         "throughput": {"train_images_per_second": result.images_per_second},
-        "timing": {"train_seconds": result.train_seconds, "total_seconds": result.train_seconds,
+        "timing": {"train_seconds": result.train_seconds,
                    "seconds_per_epoch": result.train_seconds / max(1, len(result.history))},
         "checkpoint": str(checkpoint),
     })
@@ -167,15 +177,50 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: De
     atomic_write_npz(out / "predictions.npz", y_true=y_true, y_pred=probabilities.argmax(1),
                      probabilities=probabilities.astype(np.float32), class_names=np.array(CLASS_NAMES))
     atomic_write_text(out / "model_summary.md", summary_markdown(model, f"{name}: layers"))
-    write_run_report(out, record, {
-        "confusion_matrix.png": plot_confusion_matrix(np.array(summary["confusion_matrix"]), CLASS_NAMES,
-                                                      f"{name}: test confusion matrix"),
-        "loss_curve.png": plot_history(result.history, f"{name}: loss and accuracy per epoch", result.best_epoch),
-        "per_class_accuracy.png": plot_per_class_accuracy(summary["per_class"], f"{name}: test accuracy per class"),
-    })
+    with timed(f"{name}: drawing the figures"):
+        figures, skipped = cnn_figures(model, record, out, test, device)
+    captions = {name.split("/", 1)[1]: caption for name, caption in PARTS[PART].figures
+                if name.startswith(f"{config.model}/")}
+    write_run_report(out, record, figures, skipped, captions, started=started)
     log.info("%s: test accuracy %.4f (reporting epoch %d), %.0f training images/s, %.0f s", name, test_acc,
              result.best_epoch, result.images_per_second, result.train_seconds)
-    return record
+    return read_record(out / "metrics.json")
+
+
+def cnn_figures(model, record: dict, out: Path, test: DeviceData, device: torch.device) -> tuple[dict, dict]:
+    """One model's figures ({file: figure}) and those that cannot be drawn ({file: why}), from the model
+    and what the run saved (metrics and predictions.npz in ``out``)."""
+    name, test_summary = record["model"], record["test"]
+    figures = {"confusion_matrix.png": plot_confusion_matrix(np.array(test_summary["confusion_matrix"]), CLASS_NAMES,
+                                                             f"{name}: test confusion matrix"),
+               "per_class_accuracy.png": plot_per_class_accuracy(test_summary["per_class"],
+                                                                 f"{name}: test accuracy per class")}
+    wanted = ["loss_curve.png", "mistakes.png", "predictions.png"]
+    if name == "ImprovedCNN":
+        wanted += ["filters.png", "saliency.png", "class_images.png"]
+    if not record["history"]:
+        why = f"no epoch was completed ({record['status']}: {record['status_note']})"
+        return figures, {f: why for f in wanted}
+    figures["loss_curve.png"] = plot_history(record["history"], f"{name}: loss and accuracy per epoch",
+                                             record["best_epoch"])
+    images = test.images.permute(0, 2, 3, 1).cpu().numpy()
+    drawn, skipped = prediction_figures(images, out / "predictions.npz", name)
+    figures.update(drawn)
+    if name != "ImprovedCNN":
+        return figures, skipped
+    figures["filters.png"] = plot_filters(first_filters(model), f"{name}: the 64 filters of its first convolution "
+                                                                f"(3x3 RGB, grey = 0)")
+    labels = test.labels.cpu().numpy()
+    firsts = np.array([np.flatnonzero(labels == c)[0] for c in range(len(CLASS_NAMES))])
+    maps, p_true = saliency(model, images[firsts], labels[firsts], device)
+    figures["saliency.png"] = plot_saliency(images[firsts], maps, labels[firsts], p_true, CLASS_NAMES,
+                                            f"{name}: saliency of the first test image of each class (P = the "
+                                            f"model's probability of the true class)")
+    pictures, start, end = class_images(model, device)
+    figures["class_images.png"] = plot_class_images(pictures, CLASS_NAMES, start, end,
+                                                    f"{name}: an image per class by gradient ascent on its score "
+                                                    f"(L2, jitter, blur)")
+    return figures, skipped
 
 
 def evaluate_checkpoint(path: Path, run: RunOptions, *, device_name: str = "auto",
@@ -198,7 +243,7 @@ def evaluate_checkpoint(path: Path, run: RunOptions, *, device_name: str = "auto
 
 
 def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, CNNConfig], device: torch.device,
-                       source: str, fingerprint: str, recipe_note: str, total_seconds: float) -> None:
+                       source: str, fingerprint: str, recipe_note: str, started: float) -> None:
     """reports/part5/metrics.json and summary.md: the models side by side."""
     headline = records.get("improved") or next(iter(records.values()))
     statuses = [r["status"] for r in records.values()]
@@ -219,14 +264,13 @@ def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, C
         "headline_model": headline["model"], "parameters": headline["parameters"], "test": headline["test"],
         "history": headline["history"], "best_epoch": headline["best_epoch"], "epochs_run": headline["epochs_run"],
         "throughput": headline["throughput"], "models": {r["model"]: row for r, row in zip(records.values(), rows)},
-        "timing": {"train_seconds": sum(r["timing"]["train_seconds"] for r in records.values()),
-                   "total_seconds": total_seconds},
+        "timing": {"train_seconds": sum(r["timing"]["train_seconds"] for r in records.values())},
         "extra_tables": {"The models side by side": table},
     })
     if recipe_note:
         record["recipe_note"] = recipe_note
-    write_run_report(out, record)
-    write_part_analysis(PART, out, record)
+    write_run_report(out, record, started=started)
+    write_part_analysis(PART, out, read_record(out / "metrics.json"))
 
 
 def seconds_per_epoch(config: CNNConfig, device: torch.device, steps: int = 3) -> float:

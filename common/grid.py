@@ -33,9 +33,17 @@ import numpy as np
 from common import metrics
 from common.analysis import write_part_analysis
 from common.catalog import PARTS
-from common.cli import EXIT_INTERRUPTED, log
-from common.data import data_fingerprint
-from common.figures import plot_confusion_matrix, plot_history, plot_overlaid_curves
+from common.cli import EXIT_INTERRUPTED, log, timed
+from common.data import Cifar10, data_fingerprint
+from common.figures import (
+    plot_confusion_matrix,
+    plot_grid_heatmap,
+    plot_history,
+    plot_lr_sweep,
+    plot_overlaid_curves,
+    plot_toy_boundaries,
+    prediction_figures,
+)
 from common.files import ReportFolder, atomic_write_json, atomic_write_npz, atomic_write_text
 from common.mlp_experiment import (
     MLPConfig,
@@ -48,8 +56,9 @@ from common.mlp_experiment import (
 )
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.preprocess import FlatSplits
-from common.run_record import RunOptions, completed_run, run_record, write_run_report
+from common.run_record import RunOptions, completed_run, read_record, run_record, write_run_report
 from common.tables import csv_text, markdown_table
+from common.toy_data import toy_results
 
 PART = "part4"
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
@@ -339,8 +348,8 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
         if run.resume and (done := completed_run(out, config, fingerprint)):
             log_kept(out, done)
             return 0
-        splits, source, fingerprint = load_splits(config.base, run)
-        cache = RunCache(out / "runs", fingerprint, resume=run.resume)
+        splits, data = load_splits(config.base, run)
+        cache = RunCache(out / "runs", data.fingerprint, resume=run.resume)
         log.info("plan: %d lr trials x %d epochs, %d runs x %d epochs, top %d x %d more seeds; %d worker(s)",
                  n_trials, config.sweep_epochs, n_runs, config.base.epochs, config.top if n_seed_runs else 0,
                  config.seeds - 1 if n_seed_runs else 0, run.workers)
@@ -376,8 +385,7 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
         if not records:
             log.error("no run of the comparison finished; nothing to report. %s", note)
             return EXIT_INTERRUPTED
-        write_grid_report(out, config, records, sweep_rows, seed_runs, status, note, source, fingerprint,
-                          splits, total_start)
+        write_grid_report(out, config, records, sweep_rows, seed_runs, status, note, data, splits, total_start)
         if status == STATUS_COMPLETE:
             for path in cache.folder.iterdir():
                 path.unlink()
@@ -393,9 +401,9 @@ FORMATS = {"lr": "g", "val_acc": ".4f", "test_acc": ".4f", "test_macro_f1": ".4f
 
 
 def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], sweep_rows: list[dict],
-                      seed_runs: dict, status: str, note: str, source: str, fingerprint: str, splits: FlatSplits,
+                      seed_runs: dict, status: str, note: str, data: Cifar10, splits: FlatSplits,
                       total_start: float) -> None:
-    """metrics.json, summary.md, the tables and figures of the comparison."""
+    """metrics.json, summary.md, predictions.npz (the headline run's), the tables and the figures."""
     scenario_mode = bool(config.scenarios)
     ranked = records if scenario_mode else rank(records)  # scenarios: no validation split, nothing is ranked
     headline = ranked[0]
@@ -425,13 +433,40 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
         for attribute in ("optimizer", "activation", "init"):
             figures[f"curves_by_{attribute}.png"] = plot_overlaid_curves(
                 best_curve_per(records, attribute), f"Part 4: best configuration of each {attribute}")
+        figures["grid_heatmap.png"] = plot_grid_heatmap(
+            rows, "Part 4: validation accuracy (%) of every combination at its swept learning rate",
+            config.activations, config.optimizers, config.inits)
+        if sweep_rows:
+            figures["lr_sweep.png"] = plot_lr_sweep(
+                sweep_rows, f"Part 4: the learning-rate sweep ({config.sweep_epochs}-epoch trials, reference "
+                            f"initialization per activation)")
+    with timed("training the toy networks"):
+        figures["toy_boundaries.png"] = plot_toy_boundaries(
+            toy_results(), "Part 4: what a 2-16-1 network can draw with each activation (numpy core, 2-D toy sets)")
+    which = "headline scenario" if scenario_mode else "winner"
     figures["confusion_matrix.png"] = plot_confusion_matrix(
         np.array(headline.test_summary["confusion_matrix"]), splits.class_names,
-        f"Part 4 {'headline scenario' if scenario_mode else 'winner'} ({headline.name}): test confusion matrix")
-    figures["loss_curve.png"] = plot_history(headline.history, f"Part 4 ({headline.name})", headline.best_epoch)
+        f"Part 4 {which} ({headline.name}): test confusion matrix")
+    skipped = {}
+    if headline.history and headline.probabilities is not None and np.all(np.isfinite(headline.probabilities)):
+        predicted = headline.probabilities.argmax(1)
+        atomic_write_npz(out / "predictions.npz", y_true=splits.y_test, y_pred=predicted,
+                         probabilities=headline.probabilities, class_names=np.array(splits.class_names))
+        figures["loss_curve.png"] = plot_history(headline.history, f"Part 4 {which} ({headline.name})",
+                                                 headline.best_epoch)
+        images, skipped = prediction_figures(data.x_test, out / "predictions.npz", f"Part 4 {which} ({headline.name})")
+        figures.update(images)
+    else:
+        why = (f"the {which} ({headline.name}) completed no epoch or has no finite test probabilities "
+               f"({headline.status})")
+        skipped = {name: why for name in ("loss_curve.png", "mistakes.png", "predictions.png")}
+    if scenario_mode:
+        skipped.update({name: "the assignment's recipe runs four fixed scenarios: no grid, no learning-rate sweep"
+                        for name in ("grid_heatmap.png", "lr_sweep.png")})
     seed_seconds = sum(r.seconds for runs in seed_runs.values() for r in runs[1:])
     record = run_record(part=PART, recipe=config.recipe, status=status, status_note=note, config=config,
-                        seed=config.base.seed, device="cpu", data_source=source, data_fingerprint=fingerprint)
+                        seed=config.base.seed, device="cpu", data_source=data.source,
+                        data_fingerprint=data.fingerprint)
     record.update({
         "task": "multiclass", "classes": list(splits.class_names), "parameters": headline.parameters,
         "headline": {**headline.row(), "why": "the assignment's first scenario (nothing is chosen without a "
@@ -442,15 +477,15 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
                                                          "confusion_matrix")},
         "history": headline.history, "best_epoch": headline.best_epoch, "epochs_run": headline.epochs_run,
         "extra_tables": tables,
-        "timing": {"train_seconds": sum(r.seconds for r in records) + seed_seconds,
-                   "total_seconds": time.perf_counter() - total_start},
+        "timing": {"train_seconds": sum(r.seconds for r in records) + seed_seconds},
     })
     if scenario_mode:
         record["scenarios"] = [{**r.row(), "history": r.history} for r in records]
     else:
         record.update({"winner": headline.row(), "ranking": rows, "lr_sweep": sweep_rows,
                        "seeds": seed_statistics(seed_runs)})
-    write_run_report(out, record, figures, captions=dict(PARTS[PART].figures))
+    write_run_report(out, record, figures, skipped, captions=dict(PARTS[PART].figures), started=total_start)
+    record = read_record(out / "metrics.json")
     write_part_analysis(PART, out, record)
     log.info("%s: %s, lr %g: validation %.4f, test %.4f; total %.0f s", "headline scenario" if scenario_mode
              else "winner", headline.name, headline.lr, headline.val_acc, headline.test_acc,

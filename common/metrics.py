@@ -72,6 +72,35 @@ def roc_auc(y_true: np.ndarray, scores: np.ndarray) -> float:
     return float((ranks[y_true].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
+def _ranked_counts(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Thresholds (every distinct score, highest first) and the true and false positives (cumulative
+    counts) of predicting ``scores >= threshold`` as positive."""
+    order = np.argsort(-np.asarray(scores), kind="mergesort")
+    s, y = np.asarray(scores)[order], np.asarray(y_true)[order].astype(bool)
+    last_of_run = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # a threshold takes every tie at once
+    true_positives = np.cumsum(y)[last_of_run]
+    return s[last_of_run], true_positives, last_of_run + 1 - true_positives
+
+
+def roc_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positive rates (K+1,) from (0, 0) to (1, 1), and the K thresholds (highest first)."""
+    thresholds, tp, fp = _ranked_counts(y_true, scores)
+    return np.r_[0.0, fp / max(fp[-1], 1)], np.r_[0.0, tp / max(tp[-1], 1)], thresholds
+
+
+def precision_recall_curve(y_true: np.ndarray, scores: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision and recall (K,) of ``scores >= threshold`` at each threshold (highest first)."""
+    thresholds, tp, fp = _ranked_counts(y_true, scores)
+    return tp / (tp + fp), tp / max(tp[-1], 1), thresholds
+
+
+def average_precision(y_true: np.ndarray, scores: np.ndarray) -> float:
+    """Area under the precision-recall curve as a step sum: sum over thresholds of (R_k - R_k-1) P_k
+    (scikit-learn's definition)."""
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
 def majority_class(y_train: np.ndarray) -> int:
     """The most frequent label of the training labels (ties: the smallest label)."""
     return int(np.bincount(y_train).argmax())

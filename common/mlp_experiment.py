@@ -24,9 +24,16 @@ from common import metrics
 from common.analysis import write_part_analysis
 from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, epoch_progress, log, timed
-from common.data import N_TEST, N_TRAIN, data_fingerprint, load_cifar10
+from common.data import N_TEST, N_TRAIN, Cifar10, data_fingerprint, load_cifar10
 from common.errors import UserError
-from common.figures import plot_confusion_matrix, plot_history
+from common.figures import (
+    plot_confusion_matrix,
+    plot_hidden_units,
+    plot_history,
+    plot_neuron_weights,
+    plot_roc_pr,
+    prediction_figures,
+)
 from common.files import ReportFolder, atomic_write_npz
 from common.nn.init import INITIALIZERS as _INITIALIZERS
 from common.nn.layers import ACTIVATIONS as _ACTIVATIONS
@@ -35,7 +42,7 @@ from common.nn.optim import OPTIMIZERS as _OPTIMIZERS
 from common.nn.optim import make_optimizer
 from common.nn.training import SCHEDULES, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult, Solver, TrainConfig
 from common.preprocess import FlatSplits, flat_splits
-from common.run_record import RunOptions, completed_run, config_dict, run_record, write_run_report
+from common.run_record import RunOptions, completed_run, config_dict, read_record, run_record, write_run_report
 
 ACTIVATIONS, INITIALIZERS, OPTIMIZERS = sorted(_ACTIVATIONS), sorted(_INITIALIZERS), sorted(_OPTIMIZERS)
 INPUT_SCALINGS = ("standardized", "unit")
@@ -108,8 +115,9 @@ ASSIGNMENT_RECIPE = MLPConfig(recipe="assignment", init="he", optimizer="sgd", l
 
 # ----------------------------------------------------------------------------- data
 
-def load_splits(config: MLPConfig, run: RunOptions) -> tuple[FlatSplits, str, str]:
-    """Data set -> flat splits as the config asks; also the source and its fingerprint."""
+def load_splits(config: MLPConfig, run: RunOptions) -> tuple[FlatSplits, Cifar10]:
+    """Data set -> flat splits as the config asks; also the data set itself (its test images, source
+    and fingerprint)."""
     with timed("loading CIFAR-10"):
         data = load_cifar10(run.data, progress=run.progress)
     with timed("preparing the arrays (split, flatten, scale)"):
@@ -119,7 +127,7 @@ def load_splits(config: MLPConfig, run: RunOptions) -> tuple[FlatSplits, str, st
     log.info("train %s, validation %s, test %s; classes %s", splits.x_train.shape,
              "none" if splits.x_val is None else splits.x_val.shape, splits.x_test.shape,
              ", ".join(splits.class_names))
-    return splits, data.source, data.fingerprint
+    return splits, data
 
 
 def training_images(config: MLPConfig) -> int:
@@ -243,10 +251,10 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         if run.resume and (done := completed_run(out, config, fingerprint)):
             log_kept(out, done)
             return 0
-        splits, source, fingerprint = load_splits(config, run)
+        splits, data = load_splits(config, run)
         binary = config.task == "binary"
         model, result = train_mlp(config, splits, desc=part, progress=run.progress, checkpoint=out / CHECKPOINT,
-                                  checkpoint_tag=checkpoint_tag(config, fingerprint), resume=run.resume)
+                                  checkpoint_tag=checkpoint_tag(config, data.fingerprint), resume=run.resume)
         log.info("trained %d parameters for %d epochs in %.1f s; reporting epoch %d%s", model.n_params,
                  len(result.history), result.train_seconds, result.best_epoch, f"; {result.note}" if result.note
                  else "")
@@ -256,32 +264,56 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         predictions = np.asarray(_predictions_from(test, evaluation["probabilities"], splits, binary))
         save_run_arrays(out, model, splits, evaluation["probabilities"], predictions)
         record = run_record(part=part, recipe=config.recipe, status=result.status, status_note=result.note,
-                            config=config, seed=config.seed, device="cpu", data_source=source,
-                            data_fingerprint=fingerprint)
+                            config=config, seed=config.seed, device="cpu", data_source=data.source,
+                            data_fingerprint=data.fingerprint)
         record.update(mlp_sections(config, model, splits, result, evaluation))
         with timed("drawing the figures"):
-            figures, skipped = mlp_figures(part, record, result)
-        record["timing"]["total_seconds"] = time.perf_counter() - total_start
+            figures, skipped = mlp_figures(part, record, out, data.x_test)
         with timed(f"writing the report to {out}"):
-            write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures))
+            write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures), started=total_start)
+            record = read_record(out / "metrics.json")
             write_part_analysis(part, out, record)
     log_headline(record)
     return exit_code(result, out)
 
 
-def mlp_figures(part: str, record: dict, result: FitResult) -> tuple[dict, dict[str, str]]:
-    """The figures of an MLP run ({file: figure}), and those that cannot be drawn ({file: why})."""
-    test, title = record["test"], record["title"]
+def mlp_figures(part: str, record: dict, out: Path, test_images: np.ndarray) -> tuple[dict, dict[str, str]]:
+    """The figures of an MLP run ({file: figure}) and those that cannot be drawn ({file: why}), drawn
+    from what the run saved: metrics, predictions.npz and model.npz in ``out``."""
+    test, title, classes = record["test"], record["title"], tuple(record["classes"])
+    figures, skipped = {}, {}
     threshold = f" (threshold {test['threshold']:.3f})" if record["task"] == "binary" else ""
-    figures = {"confusion_matrix.png": plot_confusion_matrix(np.array(test["confusion_matrix"]),
-                                                             tuple(record["classes"]),
-                                                             f"{title}: test confusion matrix{threshold}")}
-    skipped = {}
-    if result.history:
-        figures["loss_curve.png"] = plot_history(result.history, f"{title}: loss and accuracy per epoch",
-                                                 result.best_epoch)
-    else:
-        skipped["loss_curve.png"] = f"no epoch was completed ({record['status']}: {record['status_note']})"
+    figures["confusion_matrix.png"] = plot_confusion_matrix(np.array(test["confusion_matrix"]), classes,
+                                                            f"{title}: test confusion matrix{threshold}")
+    wanted = [name for name, _ in PARTS[part].figures if name not in figures]
+    if not record["history"]:
+        why = f"no epoch was completed ({record['status']}: {record['status_note']})"
+        return figures, {name: why for name in wanted}
+    figures["loss_curve.png"] = plot_history(record["history"], f"{title}: loss and accuracy per epoch",
+                                             record["best_epoch"])
+    images, skipped = prediction_figures(test_images, out / "predictions.npz", title)
+    figures.update(images)
+    if skipped.get("predictions.png"):  # the probabilities are not finite: no curve or weight figure either
+        return figures, {name: skipped["predictions.png"] for name in wanted if name not in figures}
+    with np.load(out / "predictions.npz") as saved:
+        y_true, probabilities = saved["y_true"], saved["probabilities"]
+    with np.load(out / "model.npz") as saved:
+        weights = {k: saved[k] for k in saved.files if k.startswith(("W", "b"))}
+    if record["task"] == "binary":
+        airplane = classes.index("airplane")
+        points = {"threshold 0.5": 0.5}
+        if "validation" in record:
+            points["chosen on validation"] = test["threshold"]
+        figures["roc_pr.png"] = plot_roc_pr((y_true == airplane).astype(int), probabilities[:, airplane], points,
+                                            f"{title}: airplane vs the rest, test set")
+    inputs = "standardized pixels" if record["config"]["inputs"] == "standardized" else "pixels / 255"
+    if part == "part1":
+        toward_airplane = weights["W1"][:, 0] * (1 if classes.index("airplane") == 1 else -1)
+        figures["weights.png"] = plot_neuron_weights(toward_airplane, f"{title}: the neuron's weights on the "
+                                                                      f"{inputs}")
+    if part == "part3":
+        figures["weights.png"] = plot_hidden_units(weights["W1"], weights["W2"], classes,
+                                                   f"{title}: weights on the {inputs}")
     return figures, skipped
 
 

@@ -158,10 +158,12 @@ def missing_keys(record: dict) -> list[str]:
 
 
 def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
-                     skipped: dict[str, str] | None = None, captions: dict[str, str] | None = None) -> Path:
+                     skipped: dict[str, str] | None = None, captions: dict[str, str] | None = None,
+                     started: float | None = None) -> Path:
     """Write figures ({file: matplotlib figure}), metrics.json and summary.md to ``out_dir``.
 
-    ``skipped`` names figures that could not be drawn and why; ``captions`` says what each shows.
+    ``skipped`` names figures that could not be drawn and why; ``captions`` says what each shows;
+    ``started`` (a time.perf_counter() reading) makes timing.total_seconds cover the figures too.
     """
     from common.figures import save_figure
 
@@ -171,6 +173,8 @@ def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
         save_figure(fig, out_dir / name)
     metrics = {**metrics, "figures": {name: captions.get(name, "") for name in figures or {}},
                "figures_skipped": dict(skipped or {}), "created": now_iso()}
+    if started is not None:
+        metrics["timing"] = {**metrics["timing"], "total_seconds": time.perf_counter() - started}
     metrics.setdefault("schema", SCHEMA_VERSION)
     missing = missing_keys(metrics)
     if missing:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from common.analysis import index_analysis_markdown
 from common.assignment import HEADLINE
-from common.catalog import PARTS
+from common.catalog import EDA_FIGURES, PARTS
 from common.cli import log, run_main
 from common.errors import UserError
 from common.files import atomic_write_text
@@ -64,8 +64,7 @@ def headline_of(record: dict) -> str:
 
 # ----------------------------------------------------------------------------- tables
 
-RESULT_COLUMNS = ["part", "what", "assignment_reported", "assignment_rerun", "tuned", "baseline", "seconds",
-                  "device", "status"]
+RESULT_COLUMNS = ["part", "assignment_reported", "assignment_rerun", "tuned", "baseline", "seconds", "device"]
 RESULT_HEADERS = {"assignment_reported": "assignment reported", "assignment_rerun": "assignment's recipe rerun here",
                   "tuned": "this suite's recipe", "baseline": "majority baseline", "seconds": "time (s)"}
 
@@ -75,14 +74,14 @@ def results_rows(runs: dict, assignment: dict, variants: dict | None = None) -> 
     rows = []
     for part, info in PARTS.items():
         reported_what, reported = HEADLINE[part]
-        row = {"part": part, "what": info.title.split(": ", 1)[1], "assignment_reported": f"{reported:.4f}"
+        row = {"part": f"{part}: {info.title.split(': ', 1)[1]}", "assignment_reported": f"{reported:.4f}"
                + (f" ({reported_what})" if reported_what != "accuracy" else "")}
         rerun = assignment.get(part)
         row["assignment_rerun"] = _accuracy_cell(rerun, part)
         rows.append({**row, **_measured(runs[part], part)})
         for name, variant in (variants or {}).items():
             if name.split("-", 1)[0] == part:
-                rows.append({"part": name, "what": row["what"], "assignment_reported": "", "assignment_rerun": "",
+                rows.append({"part": name, "assignment_reported": "", "assignment_rerun": "",
                              **_measured(variant, part)})
     return rows
 
@@ -103,12 +102,11 @@ def _accuracy_cell(record: dict | None, part: str) -> str:
 
 def _measured(record: dict | None, part: str) -> dict:
     if record is None:
-        return {"tuned": f"not run (`make {part}`)", "status": "not run"}
+        return {"tuned": f"not run (`make {part}`)"}
     recipe = "" if record["recipe"] == "tuned" else f", {record['recipe']} recipe"
     return {"tuned": _accuracy_cell(record, part) + recipe,
             "baseline": record.get("baseline", {}).get("majority_accuracy"),
-            "seconds": record["timing"]["total_seconds"], "device": device_label(record["environment"]),
-            "status": record["status"]}
+            "seconds": record["timing"]["total_seconds"], "device": device_label(record["environment"])}
 
 
 def results_markdown(rows: list[dict]) -> str:
@@ -204,8 +202,7 @@ def figure_html(src: str, caption: str, wide: bool) -> str:
             f'<figcaption><b>{html.escape(Path(src).name)}</b>: {html.escape(caption)}</figcaption></figure>')
 
 
-WIDE_FIGURES = ("loss_curve", "curves_by", "roc_pr", "scenario_curves", "grid_heatmap", "lr_sweep", "toy_boundaries",
-                "mistakes", "predictions", "class_images", "saliency", "weights", "filters")
+SQUARE_FIGURES = ("confusion_matrix.png", "per_class_accuracy.png")  # half the page width; the rest use all of it
 
 
 def figures_block(part: str, folder: Path, href_prefix: str) -> list[str]:
@@ -213,7 +210,7 @@ def figures_block(part: str, folder: Path, href_prefix: str) -> list[str]:
     shown, notes = [], []
     for name, caption in PARTS[part].figures:
         if (folder / name).is_file():
-            shown.append(figure_html(f"{href_prefix}/{name}", caption, any(w in name for w in WIDE_FIGURES)))
+            shown.append(figure_html(f"{href_prefix}/{name}", caption, not name.endswith(SQUARE_FIGURES)))
     for metrics_path in [folder / "metrics.json", *sorted(folder.glob("*/metrics.json"))]:
         if metrics_path.is_file():
             skipped = json.loads(metrics_path.read_text()).get("figures_skipped", {})
@@ -256,6 +253,18 @@ def part_section(part: str, m: dict | None, folder: Path, href_prefix: str, head
     return lines
 
 
+def eda_section(folder: Path) -> list[str]:
+    """`make eda`'s figures and tables, when it has run."""
+    lines = ['## The data <a id="data"></a>', ""]
+    if not (folder / "summary.md").is_file():
+        return lines + ['<p class="status-not-run">Not run yet: <code>make eda</code>.</p>', ""]
+    summary = (folder / "summary.md").read_text().split("## Figures")[0].split("\n", 2)[2].strip()
+    lines += [summary.replace("## ", "### "), "", '<div class="figs">']
+    lines += [figure_html(f"eda/{name}", caption, name != "pixel_distributions.png")
+              for name, caption in EDA_FIGURES if (folder / name).is_file()]
+    return lines + ["</div>", ""]
+
+
 def build_markdown(reports: Path) -> tuple[str, str]:
     """index.md, and the analysis it contains (also written to analysis.md)."""
     runs = load_records(reports)
@@ -268,6 +277,7 @@ def build_markdown(reports: Path) -> tuple[str, str]:
              results_markdown(results_rows(runs, assignment, load_variants(reports))), "",
              "### MLP vs CNN", "", mlp_vs_cnn_markdown(reports), "",
              timings_markdown(reports), "", analysis, ""]
+    lines += eda_section(reports / "eda")
     for part in PARTS:
         lines += part_section(part, runs[part], reports / part, part)
         if part == "part5" and part5_run_rows(reports):
@@ -288,7 +298,7 @@ def build_html(markdown_text: str) -> str:
 
     body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", "md_in_html"])
     template = jinja2.Template(TEMPLATE.read_text(), autoescape=False)
-    nav = [("results", "Results"), ("analysis", "Analysis"), *((p, p) for p in PARTS),
+    nav = [("results", "Results"), ("analysis", "Analysis"), ("data", "Data"), *((p, p) for p in PARTS),
            ("assignment", "Assignment reruns")]
     return template.render(title=TITLE, body=body, nav=nav)
 

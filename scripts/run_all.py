@@ -1,7 +1,7 @@
 """`make all` and `make reproduce`: every part in turn, with a plan and a time estimate up front,
 each part's progress while it runs, and a summary at the end.
 
-    make all         this suite's recipes into reports/partN/, then the report
+    make all         make eda, this suite's recipes into reports/partN/, then the report
     make reproduce   the assignment's recipes into reports/assignment/partN/, then the report
 
 Each part runs as its own process, so one failing part is reported and the others still run.
@@ -38,6 +38,10 @@ def part_command(part: str, recipe: str, quick: bool, data: str | None, out: Pat
     if quick and part == "part5" and recipe != "assignment":
         command += ["--recipe", "quick"]
     return command + (["--data", data] if data else [])
+
+
+def eda_command(out: Path, data: str | None) -> list[str]:
+    return [sys.executable, "-m", "scripts.eda", "--out", str(out), *(["--data", data] if data else [])]
 
 
 def estimate(command: list[str], resume: bool) -> dict:
@@ -93,9 +97,15 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {part:<6} {'not run':<16} the assignment's 100-epoch recipe needs a GPU ({plan['what']}: about "
               f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine", file=sys.stderr)
     total_estimate = sum(0 if plan["complete"] and not args.force else plan["seconds"] for _, _, plan in steps)
-    print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min, then the report", file=sys.stderr)
+    print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{', after make eda' if args.recipe == 'tuned' else ''}, "
+          f"then the report", file=sys.stderr)
 
     results, start_all = [], time.perf_counter()
+    if args.recipe == "tuned":
+        start = time.perf_counter()
+        code = subprocess.call(eda_command(reports / "eda", args.data), cwd=PROJECT_ROOT)
+        results.append({"step": "eda", "exit_code": code, "seconds": time.perf_counter() - start,
+                        "estimated_seconds": 0.0})
     for i, (part, command, plan) in enumerate(steps, 1):
         log.info("[%d/%d] %s: %s", i, len(steps), part, " ".join(command[1:]))
         start = time.perf_counter()

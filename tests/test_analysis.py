@@ -123,7 +123,7 @@ def test_verdicts_both_ways_and_not_measured(tmp_path):
                         scenario("relu + momentum + he", 0.30, [1.0, 0.9, 0.8, 0.7])]}
     assignment = {**empty, "part1": near, "part3": {"test": {"accuracy": 0.43}, "history": []}, "part4": p4}
     rows = by_claim(A.verdicts({**empty, "part4": {"ranking": GRID}}, assignment, tmp_path))
-    assert rows["test accuracy 0.9130"].verdict == A.HOLDS and "rerun 0.9065 (0.7 points below)" in \
+    assert rows["test accuracy 0.9130"].verdict == A.HOLDS and "rerun 0.9065 (0.65 points below)" in \
         rows["test accuracy 0.9130"].numbers
     assert rows["final training loss about 0.245"].verdict == A.HOLDS
     assert rows["relu + momentum + he: test accuracy 0.4242"].verdict == A.FAILS  # 0.30 is 12 points off

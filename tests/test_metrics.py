@@ -88,3 +88,22 @@ def test_classification_summary_binary():
     assert summary["roc_auc"] == pytest.approx(skm.roc_auc_score(y, [0.1, 0.6, 0.7, 0.9, 0.4]))
     assert set(summary["per_class"]) == {"rest", "airplane"} and "f1_airplane" in summary
     assert summary["confusion_matrix"] == [[1, 1], [1, 2]]
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_roc_and_precision_recall_curves_match_scikit_learn(ties):
+    y = RNG.integers(0, 2, size=400)
+    scores = RNG.random(400) + 0.3 * y
+    if ties:
+        scores = np.round(scores, 1)
+    fpr, tpr, thresholds = M.roc_curve(y, scores)
+    sk_fpr, sk_tpr, sk_thresholds = skm.roc_curve(y, scores, drop_intermediate=False)
+    np.testing.assert_allclose(fpr, sk_fpr)
+    np.testing.assert_allclose(tpr, sk_tpr)
+    np.testing.assert_allclose(thresholds, sk_thresholds[1:])  # scikit-learn prepends +inf
+    assert np.trapezoid(tpr, fpr) == pytest.approx(M.roc_auc(y, scores))
+    precision, recall, _ = M.precision_recall_curve(y, scores)
+    sk_precision, sk_recall, _ = skm.precision_recall_curve(y, scores, drop_intermediate=False)
+    np.testing.assert_allclose(precision, sk_precision[:-1][::-1])  # theirs: lowest threshold first, plus (1, 0)
+    np.testing.assert_allclose(recall, sk_recall[:-1][::-1])
+    assert M.average_precision(y, scores) == pytest.approx(skm.average_precision_score(y, scores))

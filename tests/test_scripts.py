@@ -93,7 +93,7 @@ def test_report_builds_from_fixture_runs(fixture_reports):
     assert build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports)])) == 0
     markdown = (fixture_reports / "index.md").read_text()
     assert "Not run yet: <code>make part4</code>" in markdown
-    assert "| part1 | a single logistic neuron | 0.9130 | 0.9050 | 0.9100 | 0.9000 |" in markdown
+    assert "| part1: a single logistic neuron | 0.9130 | 0.9050 | 0.9100 | 0.9000 |" in markdown
     assert "Status: diverged. the loss became nan in epoch 3" in markdown and "Status: incomplete" in markdown
     page = (fixture_reports / "index.html").read_text()
     checker = _Checker()
@@ -107,7 +107,8 @@ def test_report_builds_from_fixture_runs(fixture_reports):
 
 def test_report_with_no_runs(tmp_path):
     assert build_report.main(build_report.build_parser().parse_args(["--reports", str(tmp_path)])) == 0
-    assert (tmp_path / "index.md").read_text().count("Not run yet") == 5
+    index = (tmp_path / "index.md").read_text()
+    assert index.count("Not run yet") == 6 and "<code>make eda</code>" in index
 
 
 def test_a_metrics_file_missing_a_key_stops_the_report_with_its_name(fixture_reports, capsys):
@@ -155,7 +156,7 @@ def test_readme_blocks_are_generated_and_dirty_results_refused(fixture_reports, 
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text and "middle" in text
     assert "| `make part3` | 3072 -> 64 sigmoid -> 10 softmax" in text
-    assert "| part1 | a single logistic neuron | 0.9130 | 0.9050 | 0.9100 |" in text and "aaaaaaaaaaaa" in text
+    assert "| part1: a single logistic neuron | 0.9130 | 0.9050 | 0.9100 |" in text and "aaaaaaaaaaaa" in text
     write_record(fixture_reports / "part3" / "metrics.json", "part3", git_commit="b" * 40 + "-dirty")
     with pytest.raises(UserError, match="refusing to quote results measured at an uncommitted tree"):
         build_report.update_readme(readme, fixture_reports)
@@ -181,8 +182,9 @@ TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progres
 
 
 def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_path, monkeypatch, capsys):
-    real_command = run_all.part_command
+    real_command, real_eda = run_all.part_command, run_all.eda_command
     monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + TINY)
+    monkeypatch.setattr(run_all, "eda_command", lambda *a: real_eda(*a) + ["--val-size", "60"])
     reports = tmp_path / "reports"
     argv = ["--parts", "part1", "part3", "--data", str(learnable_folder), "--reports", str(reports)]
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
@@ -190,7 +192,8 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
     assert "Plan (make all" in first and "part1" in first and "epochs of 3072-1" in first
     written = (reports / "part1" / "metrics.json").stat().st_mtime_ns
     summary = json.loads((reports / "run_all.json").read_text())
-    assert [s["step"] for s in summary["steps"]] == ["part1", "part3", "report"]
+    assert [s["step"] for s in summary["steps"]] == ["eda", "part1", "part3", "report"]
+    assert (reports / "eda" / "samples.png").is_file()
     assert all(s["exit_code"] == 0 for s in summary["steps"]) and (reports / "index.html").is_file()
 
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0

@@ -1,0 +1,138 @@
+"""Every figure a part draws is written and shows something; what cannot be drawn is skipped with the
+reason; the toy networks, saliency and gradient ascent do what the figures claim."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from common import cnn_insight, toy_data
+from common.catalog import EDA_FIGURES, PARTS
+from common.cnn_models import ImprovedCNN
+from parts import part1, part3, part4, part5
+
+TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]
+
+
+def assert_shows_something(path: Path) -> None:
+    """A PNG of a real size whose pixels vary (not a blank or single-colour canvas)."""
+    with Image.open(path) as image:
+        pixels = np.asarray(image.convert("L"), dtype=np.float64)
+    assert min(pixels.shape) > 150 and pixels.std() > 10, f"{path.name} looks empty"
+
+
+@pytest.mark.parametrize("module, extra", [(part1, TINY), (part1, ["--recipe", "assignment", "--epochs", "2",
+                                                                      "--no-progress"]), (part3, TINY)])
+def test_the_mlp_parts_draw_every_figure_of_the_catalog(module, extra, learnable_folder, tmp_path):
+    out = tmp_path / "out"
+    argv = ["--data", str(learnable_folder), "--out", str(out), *extra]
+    assert module.main(module.build_parser().parse_args(argv)) == 0
+    part = module.PART
+    expected = {name for name, _ in PARTS[part].figures} - {"mistakes.png"}  # none wrong is possible on toy data
+    for name in expected:
+        assert_shows_something(out / name)
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert set(metrics["figures"]) >= expected and all(metrics["figures"][name] for name in expected)  # captions
+    if not (out / "mistakes.png").is_file():
+        assert metrics["figures_skipped"]["mistakes.png"] == "no test image was misclassified"
+
+
+def test_a_run_that_diverges_in_its_first_epoch_skips_its_model_figures_with_the_reason(learnable_folder, tmp_path):
+    out = tmp_path / "out"
+    args = part1.build_parser().parse_args(["--data", str(learnable_folder), "--out", str(out), "--lr", "1e9",
+                                            "--no-hflip", *TINY])
+    with np.errstate(all="ignore"):
+        assert part1.main(args) == 1
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["status"] == "diverged" and not metrics["history"]
+    for name in ("weights.png", "roc_pr.png", "mistakes.png", "predictions.png", "loss_curve.png"):
+        assert not (out / name).exists()
+        assert metrics["figures_skipped"][name].startswith("no epoch was completed (diverged: the loss became")
+    assert "weights.png not drawn: no epoch was completed" in (out / "summary.md").read_text()
+
+
+def test_part4_draws_the_grid_at_a_glance_the_sweep_and_the_toy_boundaries(learnable_folder, tmp_path):
+    out = tmp_path / "p4"
+    args = part4.build_parser().parse_args(["--data", str(learnable_folder), "--out", str(out), *TINY,
+                                            "--sweep-epochs", "1", "--activations", "relu", "tanh", "--optimizers",
+                                            "sgd", "adam", "--inits", "he", "small", "--top", "1", "--seeds", "1"])
+    assert part4.main(args) == 0
+    for name in ("grid_heatmap.png", "lr_sweep.png", "toy_boundaries.png", "predictions.png", "curves_by_init.png"):
+        assert_shows_something(out / name)
+    assignment = tmp_path / "p4a"
+    args = part4.build_parser().parse_args(["--recipe", "assignment", "--data", str(learnable_folder), "--out",
+                                            str(assignment), "--epochs", "2", "--no-progress", "--workers", "1"])
+    assert part4.main(args) == 0
+    metrics = json.loads((assignment / "metrics.json").read_text())
+    assert "no grid" in metrics["figures_skipped"]["grid_heatmap.png"]
+    assert_shows_something(assignment / "scenario_curves.png")
+
+
+def test_part5_draws_filters_saliency_and_class_images_also_from_a_checkpoint(learnable_folder, tmp_path):
+    out = tmp_path / "p5"
+    argv = ["--data", str(learnable_folder), "--out", str(out), "--model", "improved", "--epochs", "1",
+            "--val-size", "50", "--batch-size", "64", "--no-progress", "--recipe", "quick"]
+    assert part5.main(part5.build_parser().parse_args(argv)) == 0
+    for name, _ in PARTS["part5"].figures:
+        if name.startswith("improved/") and name != "improved/mistakes.png":
+            assert_shows_something(out / name)
+    for name in ("filters.png", "saliency.png", "class_images.png"):
+        (out / "improved" / name).unlink()
+    checkpoint = str(out / "improved" / "improved_cnn.pt")
+    assert part5.main(part5.build_parser().parse_args(["--data", str(learnable_folder), "--eval", checkpoint,
+                                                       "--no-progress"])) == 0
+    for name in ("filters.png", "saliency.png", "class_images.png"):
+        assert_shows_something(out / "improved" / name)
+
+
+def test_gradient_ascent_raises_every_class_score():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))  # scores of a useful size
+    with torch.no_grad():
+        model[1].weight.mul_(20)
+    pictures, start, end = cnn_insight.class_images(model, torch.device("cpu"), steps=30)  # L2, jitter and blur on
+    assert pictures.shape == (10, 32, 32, 3) and 0 <= pictures.min() and pictures.max() <= 1
+    assert np.all(end > start + 1), (start, end)
+    assert all(p.requires_grad for p in model.parameters())  # the model is left trainable
+
+
+def test_saliency_is_the_input_gradient_of_the_true_class():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(3 * 32 * 32, 10))
+    images = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    maps, p_true = cnn_insight.saliency(model, images, np.array([1, 2, 3]), torch.device("cpu"))
+    weight = model[1].weight.detach().view(10, 3, 32, 32)
+    for i, label in enumerate([1, 2, 3]):  # a linear model's input gradient is its weight row for the class
+        np.testing.assert_allclose(maps[i], weight[label].abs().amax(0).numpy(), rtol=1e-5)
+    assert maps.shape == (3, 32, 32) and p_true.shape == (3,) and np.all((p_true > 0) & (p_true < 1))
+    filters = cnn_insight.first_filters(ImprovedCNN())
+    assert filters.shape == (64, 3, 3, 3) and filters.min() >= 0 and filters.max() <= 1
+
+
+def test_the_toy_network_bends_with_tanh_and_the_linear_control_cannot():
+    x, y = toy_data.make_dataset("moons", 400, seed=0)
+    x_test, y_test = toy_data.make_dataset("moons", 400, seed=1)
+
+    def accuracy(activation):
+        model = toy_data.train_toy(x, y, activation)
+        return float(np.mean(model.predictions(model.logits(x_test)) == y_test))
+
+    tanh, linear = accuracy("tanh"), accuracy("identity")
+    assert tanh >= 0.95 and linear <= 0.90, (tanh, linear)
+
+
+def test_eda_writes_its_figures_and_numbers(learnable_folder, tmp_path):
+    from scripts import eda
+    out = tmp_path / "eda"
+    assert eda.main(eda.build_parser().parse_args(["--data", str(learnable_folder), "--out", str(out), "--val-size",
+                                                   "100", "--per-class", "4"])) == 0
+    for name, _ in EDA_FIGURES:
+        assert_shows_something(out / name)
+    summary = json.loads((out / "summary.json").read_text())
+    assert [row["validation"] for row in summary["class_counts"]] == [10] * 10
+    assert sum(row["train"] for row in summary["class_counts"]) == 500
+    assert {row["channel"] for row in summary["channels"]} == {"red", "green", "blue"}
