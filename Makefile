@@ -11,7 +11,7 @@ CKPT   ?= reports/part5/improved/improved_cnn.pt
 PARTS  := part1 part2 part3 part4 part5
 
 .DEFAULT_GOAL := help
-.PHONY: help setup $(PARTS) part5-eval eda all reproduce report test lint bench clean
+.PHONY: help setup $(PARTS) part5-eval ablation eda all reproduce report test lint bench clean
 
 help: ## list the targets
 	@echo "The parts (each writes reports/<part>/; ARGS=\"--recipe assignment\" runs the assignment's own recipe):"
@@ -31,6 +31,9 @@ $(PARTS): $(STAMP)
 
 part5-eval: $(STAMP) ## Part 5's report again from a checkpoint, without training: make part5-eval CKPT=path
 	$(PY) -m parts.part5 --eval $(CKPT) $(ARGS)
+
+ablation: $(STAMP) ## ImprovedCNN without batch norm, dropout or its third block -> reports/part5/ablation/
+	$(PY) -m scripts.ablation $(ARGS)
 
 eda: $(STAMP) ## the data before any model: counts, samples, class means, pixel values -> reports/eda/
 	$(PY) -m scripts.eda $(ARGS)

@@ -171,7 +171,58 @@ def part4_statements(record: dict) -> list[str]:
     return lines
 
 
-def part5_statements(record: dict, part3: dict | None, part4: dict | None) -> list[str]:
+ABLATION_CHANGES = {"none": "ImprovedCNN as it is", "no-batchnorm": "without batch normalization",
+                    "no-dropout": "without dropout", "no-third-block": "without the third convolution block"}
+
+
+def read_ablation(folder: Path) -> dict[str, dict]:
+    """{variant: its ImprovedCNN record} of a `make ablation` folder (reports/part5/ablation/)."""
+    from common.run_record import read_record
+
+    return {variant: read_record(folder / variant / "improved" / "metrics.json") for variant in ABLATION_CHANGES
+            if (folder / variant / "improved" / "metrics.json").is_file()}
+
+
+def ablation_rows(records: dict[str, dict]) -> list[dict]:
+    return [{"variant": variant, "removes": ABLATION_CHANGES[variant], "parameters": r["parameters"],
+             "validation_accuracy": r.get("validation", {}).get("accuracy"), "test_accuracy": r["test"]["accuracy"],
+             "epochs": r["epochs_run"], "train_seconds": r["timing"]["train_seconds"], "status": r["status"]}
+            for variant, r in records.items()]
+
+
+def ablation_statements(records: dict[str, dict]) -> list[str]:
+    """What removing each of ImprovedCNN's changes does, worded by the numbers (validation accuracy,
+    what the recipe chooses on, with test beside it)."""
+    if "none" not in records or len(records) < 2:
+        return []
+    full = records["none"]
+    key = "validation" if "validation" in full else "test"
+
+    def score(record):
+        return record["validation"]["accuracy"] if key == "validation" else record["test"]["accuracy"]
+
+    lines, costs = [], {}
+    for variant, record in records.items():
+        if variant == "none":
+            continue
+        costs[variant] = score(full) - score(record)
+        verb = "costs" if costs[variant] > 0 else "gains"
+        lines.append(f"ImprovedCNN {ABLATION_CHANGES[variant]} {verb} {points(score(full), score(record))} of "
+                     f"{key} accuracy ({score(full):.4f} -> {score(record):.4f}; test {full['test']['accuracy']:.4f} "
+                     f"-> {record['test']['accuracy']:.4f}; {record['parameters']:,} parameters).")
+    biggest = max(costs, key=costs.get)
+    if costs[biggest] > 0:
+        lines.append(f"Of ImprovedCNN's changes, the one whose removal costs most is "
+                     f"{biggest.removeprefix('no-').replace('-', ' ')} ({points(0, costs[biggest])}, recipe "
+                     f"{full['recipe']}, {full['epochs_run']} epochs).")
+    else:
+        lines.append("Removing no single change lowers the accuracy here: the gain over SimpleCNN comes from them "
+                     "together, or not at this training length.")
+    return lines
+
+
+def part5_statements(record: dict, part3: dict | None, part4: dict | None,
+                     ablation: dict[str, dict] | None = None) -> list[str]:
     models = record["models"]
     lines = []
     if {"SimpleCNN", "ImprovedCNN"} <= set(models):
@@ -188,11 +239,12 @@ def part5_statements(record: dict, part3: dict | None, part4: dict | None) -> li
                          f"{model_name} has {more} parameters ({model['parameters']:,} vs {mlp['parameters']:,}).")
     if not mlps:
         lines.append("Parts 3 and 4 have not run with this recipe, so CNN vs MLP is not measured.")
-    return lines
+    return lines + ablation_statements(ablation or {})
 
 
-def part_statements(part: str, record: dict, siblings: dict[str, dict | None]) -> list[str]:
-    """The statements for ``part`` from its record and its siblings (the other parts, same recipe)."""
+def part_statements(part: str, record: dict, siblings: dict) -> list[str]:
+    """The statements for ``part`` from its record and its siblings (the other parts with the same recipe;
+    "ablation": `make ablation`'s records, for Part 5)."""
     if part == "part1":
         return binary_statements(record)
     if part == "part2":
@@ -201,7 +253,7 @@ def part_statements(part: str, record: dict, siblings: dict[str, dict | None]) -
         return part3_statements(record, siblings.get("part2"))
     if part == "part4":
         return part4_statements(record)
-    return part5_statements(record, siblings.get("part3"), siblings.get("part4"))
+    return part5_statements(record, siblings.get("part3"), siblings.get("part4"), siblings.get("ablation"))
 
 
 # ----------------------------------------------------------------------------- the assignment's claims
@@ -437,6 +489,11 @@ def _model_record(folder: Path | None, model: str) -> dict | None:
     return read_record(folder / model / "metrics.json")
 
 
+def bullets(lines: list[str]) -> list[str]:
+    """Statements as markdown list items (a statement that is a list item already stays one)."""
+    return [line if line.startswith("- ") else f"- {line}" for line in lines]
+
+
 def verdict_markdown(rows: list[Verdict]) -> str:
     lines = ["| part | the assignment claims | verdict | measured | runs |", "|---|---|---|---|---|"]
     for v in rows:
@@ -450,7 +507,7 @@ def analysis_markdown(part: str, record: dict, siblings: dict[str, dict | None],
     """analysis.md of one part's folder: its statements, then the verdicts on its claims."""
     lines = [f"# {PARTS[part].title}: what the numbers say", "", f"Recipe: {record['recipe']}. Every number below "
              f"is this run's (or, for comparisons, the other parts' runs with the same recipe).", ""]
-    lines += [line if line.startswith("- ") else f"- {line}" for line in part_statements(part, record, siblings)]
+    lines += bullets(part_statements(part, record, siblings))
     mine = [v for v in claims if v.part == part]
     if mine:
         lines += ["", "## The assignment's claims", "", f"A reported figure holds when the rerun is within "
@@ -459,7 +516,7 @@ def analysis_markdown(part: str, record: dict, siblings: dict[str, dict | None],
 
 
 def index_analysis_markdown(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
-                            assignment_root: Path | None) -> str:
+                            assignment_root: Path | None, ablation: dict[str, dict] | None = None) -> str:
     """The report index's analysis (also reports/analysis.md): every claim's verdict, then each part's
     statements for this suite's recipes and for the assignment's."""
     lines = ["## What the runs answer <a id=\"analysis\"></a>", "", "### The assignment's claims", "",
@@ -472,8 +529,9 @@ def index_analysis_markdown(tuned: dict[str, dict | None], assignment: dict[str,
         if not ran:
             lines += ["_No part has run with these recipes yet._", ""]
         for part, record in ran:
+            siblings = {**records, "ablation": ablation if records is tuned else None}
             lines += [f"**{PARTS[part].title}**", ""]
-            lines += [line if line.startswith("- ") else f"- {line}" for line in part_statements(part, record, records)]
+            lines += bullets(part_statements(part, record, siblings))
             lines.append("")
     return "\n".join(lines)
 
@@ -514,7 +572,8 @@ def write_part_analysis(part: str, out: Path, record: dict) -> Path:
     tuned_root, assignment_root = recipe_roots(out)
     tuned, assignment = read_parts(tuned_root, strict=False), read_parts(assignment_root, strict=False)
     siblings = assignment if Path(out).parent == assignment_root else tuned
-    siblings = {**siblings, part: record}
+    ablation = read_ablation(Path(out) / "ablation") if part == "part5" else None
+    siblings = {**siblings, part: record, "ablation": ablation}
     claims = verdicts(tuned, assignment, assignment_root)
     atomic_write_text(Path(out) / "analysis.md", analysis_markdown(part, record, siblings, claims))
     return Path(out) / "analysis.md"

@@ -73,6 +73,9 @@ PARTS: dict[str, PartInfo] = {p.name: p for p in (
                  ("improved/class_images.png", "An image made for each class by gradient ascent on the input "
                                                "(L2, jitter and blur keep it natural): what the network finds "
                                                "most 'car' or 'frog'."),
+                 ("ablation/ablation_curves.png", "make ablation: validation curves of ImprovedCNN with one change "
+                                                  "removed at a time; the curve furthest below the full model's is "
+                                                  "the change that matters most."),
              )),
 )}
 

@@ -78,6 +78,32 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def forward_flops(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> int:
+    """Floating-point operations of one forward pass of one image: 2 per multiply-add of the convolutions
+    and linear layers (normalisation, activations and pooling add a few percent and are left out).
+    A training step costs about three times this (the backward pass takes two)."""
+    flops, hooks = [0], []
+
+    def count(module, inputs, output):
+        if isinstance(module, nn.Conv2d):
+            per_output = module.in_channels // module.groups * module.kernel_size[0] * module.kernel_size[1]
+            flops[0] += 2 * per_output * output[0].numel()
+        elif isinstance(module, nn.Linear):
+            flops[0] += 2 * module.in_features * module.out_features
+
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            hooks.append(module.register_forward_hook(count))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(input_shape, device=next(model.parameters()).device))
+    model.train(was_training)
+    for hook in hooks:
+        hook.remove()
+    return flops[0] // input_shape[0]
+
+
 def layer_summary(model: nn.Module, input_shape=(2, 3, 32, 32)) -> list[dict]:
     """One row per leaf layer: name, type, output shape (without batch), parameters."""
     rows, hooks = [], []

@@ -35,7 +35,7 @@ from common.cli import (
 )
 from common.cnn_experiment import evaluate_checkpoint, run_cnn_part
 from common.cnn_models import ABLATIONS
-from common.cnn_training import OPTIMIZERS, SCHEDULES, CNNConfig, pick_device
+from common.cnn_training import COMPILE_MODES, OPTIMIZERS, SCHEDULES, CNNConfig, pick_device
 
 PART = "part5"
 BEST = CNNConfig(recipe="best", model="improved", epochs=30, batch_size=128, optimizer="sgd", lr=0.1,
@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bfloat16 mixed precision where the device supports it (default: on)")
     group.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
                        help="channels_last memory format (default: on)")
+    group.add_argument("--compile", choices=COMPILE_MODES,
+                       help="torch.compile the training forward (default: auto = CUDA graphs on a GPU, eager on a "
+                            "CPU); falls back to eager if compiling fails")
     add_run_arguments(parser, PART)
     return parser
 

@@ -5,7 +5,10 @@
    memory-bandwidth floor of any epoch. Target: ratio <= 2.
 2. The 3072-64-10 sigmoid MLP: one numpy epoch against the same network, batch size, optimizer
    and float32 in PyTorch on the CPU. Target: ratio <= 1.
-3. ImprovedCNN training throughput (images/s) on the available device.
+3. ImprovedCNN training throughput (images/s) on the available device at batch 128, 256 and 512,
+   with Part 5's training step (bf16 autocast, channels_last, the compiled forward and fused
+   optimizer on CUDA), and on a known GPU the share of its dense bf16 peak that the model's
+   FLOPs per image (about 3x the forward's) at that rate imply.
 Writes reports/bench.json and reports/bench.md. Inputs are random: speed does not depend on
 pixel values, so the benchmark needs no data set.
 """
@@ -73,28 +76,37 @@ def torch_mlp_epoch_seconds(x: np.ndarray, y: np.ndarray, batch_size: int, lr: f
     return time.perf_counter() - start
 
 
-def cnn_throughput(device_name: str, batch_size: int, steps: int) -> dict:
-    """Training images per second of ImprovedCNN with the Part 5 settings (AMP, channels_last)."""
+# Dense (no sparsity) bfloat16 tensor-core peaks from NVIDIA's data sheets, FLOP/s; matched in this order.
+BF16_PEAK = (("H100 PCIe", 756e12), ("H100", 989e12), ("H200", 989e12), ("A100", 312e12), ("L40S", 362e12),
+             ("L4", 121e12))
+
+
+def bf16_peak(device_name: str | None) -> float | None:
+    return next((peak for name, peak in BF16_PEAK if device_name and name in device_name), None)
+
+
+def training_rate(device, batch_size: int, steps: int, amp: bool) -> dict:
+    """Images per second of ImprovedCNN training steps at ``batch_size``, the way Part 5 trains."""
     import torch
 
     from common.cnn_models import ImprovedCNN
-    from common.cnn_training import autocast_supported, pick_device
+    from common.cnn_training import CNNConfig, TrainingForward, compile_mode, make_optimizer
 
-    device = pick_device(device_name)
-    amp = autocast_supported(device)
+    config = CNNConfig(optimizer="sgd", lr=0.05)
     model = ImprovedCNN().to(device).to(memory_format=torch.channels_last)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, nesterov=True)
+    optimizer = make_optimizer(model, config)
+    forward = TrainingForward(model, compile_mode(config, device))
     x = torch.randn(batch_size, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, 10, (batch_size,), device=device)
 
     def step():
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = torch.nn.functional.cross_entropy(model(x).float(), y)
+            loss = torch.nn.functional.cross_entropy(forward(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
 
-    for _ in range(3):
+    for _ in range(3 if forward.mode is None else 10):  # compiling and CUDA-graph recording happen here
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
@@ -103,10 +115,27 @@ def cnn_throughput(device_name: str, batch_size: int, steps: int) -> dict:
         step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    seconds = time.perf_counter() - start
-    return {"device": str(device), "device_name": torch.cuda.get_device_name() if device.type == "cuda" else None,
-            "batch_size": batch_size, "steps": steps, "bf16_autocast": amp, "channels_last": True,
-            "images_per_second": batch_size * steps / seconds}
+    return {"batch_size": batch_size, "images_per_second": batch_size * steps / (time.perf_counter() - start),
+            "compiled": forward.compiled is not None, "compile_mode": forward.mode}
+
+
+def cnn_throughput(device_name: str, batch_sizes: tuple[int, ...], steps: int) -> dict:
+    """ImprovedCNN training throughput at each batch size, and the share of the GPU's bf16 peak it implies."""
+    import torch
+
+    from common.cnn_models import ImprovedCNN, forward_flops
+    from common.cnn_training import autocast_supported, pick_device
+
+    device = pick_device(device_name)
+    amp = autocast_supported(device)
+    name = torch.cuda.get_device_name() if device.type == "cuda" else None
+    rows = [training_rate(device, batch_size, steps, amp) for batch_size in batch_sizes]
+    flops = forward_flops(ImprovedCNN()) * 3
+    peak = bf16_peak(name)
+    for row in rows:
+        row["peak_fraction"] = row["images_per_second"] * flops / peak if peak else None
+    return {"device": str(device), "device_name": name, "steps": steps, "bf16_autocast": amp, "channels_last": True,
+            "training_flops_per_image": flops, "bf16_peak": peak, "batches": rows}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -115,7 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", default="reports", help="folder for bench.json and bench.md (default: %(default)s)")
     parser.add_argument("--device", default="auto", help="device for the CNN throughput (default: %(default)s)")
     parser.add_argument("--cnn-steps", type=positive_int, default=10, help="timed CNN steps (default: %(default)s)")
-    parser.add_argument("--cnn-batch-size", type=positive_int, default=256, help="(default: %(default)s)")
+    parser.add_argument("--cnn-batch-sizes", type=positive_int, nargs="+", default=[128, 256, 512],
+                        help="(default: %(default)s)")
     parser.add_argument("--skip-cnn", action="store_true", help="leave out the CNN throughput")
     parser.add_argument("--debug", action="store_true")
     return parser
@@ -147,9 +177,11 @@ def main(args: argparse.Namespace) -> int:
                                    "batch_size": 64, "optimizer": "momentum 0.9", "train_rows": 45_000},
     }
     if not args.skip_cnn:
-        results["improved_cnn_training"] = cnn_throughput(args.device, args.cnn_batch_size, args.cnn_steps)
-        log.info("ImprovedCNN training on %s: %.0f images/s", results["improved_cnn_training"]["device"],
-                 results["improved_cnn_training"]["images_per_second"])
+        cnn = results["improved_cnn_training"] = cnn_throughput(args.device, tuple(args.cnn_batch_sizes),
+                                                                args.cnn_steps)
+        for row in cnn["batches"]:
+            log.info("ImprovedCNN training on %s, batch %d: %.0f images/s", cnn["device"], row["batch_size"],
+                     row["images_per_second"])
     import torch
     results.update({"environment": {**environment_info("cpu"), "torch_threads": torch.get_num_threads()},
                     "git_commit": git_commit(), "created": now_iso()})
@@ -162,17 +194,24 @@ def main(args: argparse.Namespace) -> int:
 
 def render(results: dict) -> str:
     p1, mlp = results["part1_epoch_vs_full_batch"], results["mlp_numpy_vs_torch_cpu"]
-    lines = ["# Benchmark", "", "| measurement | value | target |", "|---|---:|---:|",
-             f"| Part 1 epoch (45,000 x 3072, batch 64) | {p1['part1_epoch_seconds']:.3f} s | |",
-             f"| full-batch forward+backward (50,000 x 3072) | {p1['full_batch_pass_seconds']:.3f} s | |",
-             f"| ratio | {p1['ratio']:.2f} | <= 2 |",
-             f"| 3072-64-10 epoch, numpy | {mlp['numpy_epoch_seconds']:.3f} s | |",
-             f"| 3072-64-10 epoch, PyTorch CPU | {mlp['torch_epoch_seconds']:.3f} s | |",
-             f"| ratio numpy / PyTorch | {mlp['ratio']:.2f} | <= 1 |"]
+    lines = ["# Benchmark", "", "| measurement | value |", "|---|---:|",
+             f"| Part 1 epoch (45,000 x 3072, batch 64) | {p1['part1_epoch_seconds']:.3f} s |",
+             f"| full-batch forward+backward (50,000 x 3072): the memory floor | "
+             f"{p1['full_batch_pass_seconds']:.3f} s |",
+             f"| Part 1 epoch / floor | {p1['ratio']:.2f} |",
+             f"| 3072-64-10 epoch, numpy | {mlp['numpy_epoch_seconds']:.3f} s |",
+             f"| 3072-64-10 epoch, PyTorch CPU | {mlp['torch_epoch_seconds']:.3f} s |",
+             f"| numpy / PyTorch | {mlp['ratio']:.2f} |"]
     if "improved_cnn_training" in results:
         cnn = results["improved_cnn_training"]
-        lines.append(f"| ImprovedCNN training on {cnn['device']} (batch {cnn['batch_size']}, bf16 "
-                     f"{'on' if cnn['bf16_autocast'] else 'off'}) | {cnn['images_per_second']:,.0f} images/s | |")
+        device = cnn["device"] + (f" ({cnn['device_name']})" if cnn["device_name"] else "")
+        for row in cnn["batches"]:
+            share = f", {row['peak_fraction']:.1%} of the bf16 peak" if row["peak_fraction"] else ""
+            how = f"{'compiled' if row['compiled'] else 'eager'}, bf16 {'on' if cnn['bf16_autocast'] else 'off'}"
+            lines.append(f"| ImprovedCNN training on {device}, batch {row['batch_size']} ({how}) "
+                         f"| {row['images_per_second']:,.0f} images/s{share} |")
+        lines.append(f"| ImprovedCNN training FLOPs per image (3x the forward's) | "
+                     f"{cnn['training_flops_per_image'] / 1e9:.2f} GFLOP |")
     env = results["environment"]
     lines += ["", f"{env['processor']}, {env['cpu_count']} CPUs, numpy {env['numpy']}, torch {env['torch']} "
                   f"({env['torch_threads']} threads), commit {results['git_commit']}, {results['created']}.", ""]

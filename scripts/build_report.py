@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from common.analysis import index_analysis_markdown
+from common.analysis import index_analysis_markdown, read_ablation
 from common.assignment import HEADLINE
 from common.catalog import EDA_FIGURES, PARTS
 from common.cli import log, run_main
@@ -269,7 +269,8 @@ def build_markdown(reports: Path) -> tuple[str, str]:
     """index.md, and the analysis it contains (also written to analysis.md)."""
     runs = load_records(reports)
     assignment = load_records(reports / ASSIGNMENT_REPORTS_DIR.name)
-    analysis = index_analysis_markdown(runs, assignment, reports / ASSIGNMENT_REPORTS_DIR.name)
+    analysis = index_analysis_markdown(runs, assignment, reports / ASSIGNMENT_REPORTS_DIR.name,
+                                       read_ablation(reports / "part5" / "ablation"))
     lines = [f"# {TITLE}", "", f"Built {now_iso()} from the saved runs in this folder.", "",
              '## Results <a id="results"></a>', "",
              "Test accuracy three ways: what the assignment reported, the assignment's own recipe rerun here "
@@ -283,6 +284,9 @@ def build_markdown(reports: Path) -> tuple[str, str]:
         if part == "part5" and part5_run_rows(reports):
             lines += ["### Part 5 runs: recipes are compared on validation accuracy", "", part5_runs_markdown(reports),
                       ""]
+        if part == "part5" and (reports / "part5" / "ablation" / "ablation.md").is_file():
+            table = (reports / "part5" / "ablation" / "ablation.md").read_text().split("\n\n")[1]
+            lines += ["### Ablation: ImprovedCNN without one of its changes (`make ablation`)", "", table, ""]
     if any(assignment.values()):
         lines += ['## The assignment\'s recipes, rerun <a id="assignment"></a>', ""]
         for part, record in assignment.items():

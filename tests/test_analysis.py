@@ -185,3 +185,22 @@ def test_each_part_folder_gets_an_analysis_with_its_claims(tmp_path):
     assert "final training loss about 0.245 | <span class=\"verdict-does-not-hold\">" in text
     assert A.recipe_roots(out) == (tmp_path / "reports", tmp_path / "reports" / "assignment")
     assert A.recipe_roots(tmp_path / "reports" / "part2") == (tmp_path / "reports", tmp_path / "reports" / "assignment")
+
+
+def ablated(val: float, test: float, parameters: int = 3_249_610) -> dict:
+    return {"validation": {"accuracy": val}, "test": {"accuracy": test}, "parameters": parameters, "recipe": "best",
+            "epochs_run": 30, "status": "complete", "history": [], "timing": {"train_seconds": 60.0}}
+
+
+def test_ablation_says_which_change_matters_most_and_which_way_each_goes():
+    records = {"none": ablated(0.90, 0.90), "no-batchnorm": ablated(0.80, 0.79, 3_248_202),
+               "no-dropout": ablated(0.905, 0.90), "no-third-block": ablated(0.87, 0.86, 4_461_002)}
+    lines = A.ablation_statements(records)
+    assert lines[0].startswith("ImprovedCNN without batch normalization costs 10.0 points of validation accuracy")
+    assert lines[1].startswith("ImprovedCNN without dropout gains 0.5 points")
+    assert "the one whose removal costs most is batchnorm (10.0 points" in lines[-1]
+    nothing = A.ablation_statements({"none": ablated(0.80, 0.8), "no-dropout": ablated(0.82, 0.81)})
+    assert nothing[-1].startswith("Removing no single change lowers the accuracy here")
+    assert A.ablation_statements({"none": ablated(0.8, 0.8)}) == []
+    rows = A.ablation_rows(records)
+    assert [r["variant"] for r in rows] == list(records) and rows[1]["removes"] == "without batch normalization"

@@ -297,3 +297,40 @@ def test_quick_profile_on_real_images(real_source, real_data_dir, tmp_path, monk
     top = json.loads((out / "metrics.json").read_text())
     assert set(top["models"]) == {"SimpleCNN", "ImprovedCNN"}
     assert top["recipe"] == "quick" and top["environment"]["device"] == "cpu"
+
+
+def test_forward_flops_count_every_multiply_add_twice():
+    from common.cnn_models import forward_flops
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Flatten(),
+                                torch.nn.Linear(4 * 32 * 32, 10))
+    assert forward_flops(model) == 2 * (3 * 9) * (4 * 32 * 32) + 2 * 4096 * 10
+    convs = [(3, 64, 32), (64, 64, 32), (64, 128, 16), (128, 128, 16), (128, 256, 8), (256, 256, 8)]  # in, out, side
+    by_hand = sum(2 * c_in * 9 * c_out * side * side for c_in, c_out, side in convs) + 2 * (4096 * 512 + 512 * 10)
+    assert forward_flops(ImprovedCNN()) == by_hand == 309_733_376
+
+
+def test_the_compiled_forward_is_off_on_a_cpu_and_falls_back_to_eager_when_compiling_fails(monkeypatch, caplog):
+    config = TT.CNNConfig()
+    assert TT.compile_mode(config, torch.device("cpu")) is None
+    assert TT.compile_mode(config, torch.device("cuda")) == "reduce-overhead"
+    assert TT.compile_mode(TT.CNNConfig(compile="off"), torch.device("cuda")) is None
+    assert TT.compile_mode(TT.CNNConfig(compile="default"), torch.device("cpu")) == "default"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no compiler for this device")
+
+    monkeypatch.setattr(torch, "compile", lambda model, mode=None: broken)
+    model = SimpleCNN()
+    forward = TT.TrainingForward(model, "reduce-overhead")
+    x = torch.randn(2, 3, 32, 32)
+    with caplog.at_level("WARNING", logger="cifar"):
+        out = forward(x)
+    assert torch.equal(out, model(x)) and forward.compiled is None
+    assert "torch.compile (mode reduce-overhead) failed (RuntimeError: no compiler" in caplog.text
+    with pytest.raises(UserError, match="unknown compile 'fast'"):
+        TT.CNNConfig(compile="fast")
+
+
+def test_fused_optimizers_only_on_cuda():
+    optimizer = TT.make_optimizer(SimpleCNN(), TT.CNNConfig(optimizer="sgd"))
+    assert not optimizer.param_groups[0].get("fused")

@@ -237,5 +237,33 @@ def test_bench_helpers_on_small_inputs():
     x = rng.standard_normal((512, 3072), dtype=np.float32)
     assert bench.full_batch_pass_seconds(x, rng.integers(0, 2, 512).astype(np.float32), repeats=1) > 0
     assert bench.torch_mlp_epoch_seconds(x, rng.integers(0, 10, 512), 64, 0.01) > 0
-    cnn = bench.cnn_throughput("cpu", batch_size=2, steps=1)
-    assert cnn["images_per_second"] > 0 and cnn["device"] == "cpu"
+    cnn = bench.cnn_throughput("cpu", batch_sizes=(2, 4), steps=1)
+    assert [r["batch_size"] for r in cnn["batches"]] == [2, 4]
+    assert all(r["images_per_second"] > 0 for r in cnn["batches"])
+    assert cnn["device"] == "cpu" and not any(r["compiled"] for r in cnn["batches"])  # eager on a CPU
+    assert cnn["bf16_peak"] is None and cnn["batches"][0]["peak_fraction"] is None  # no peak known for a CPU
+    assert bench.bf16_peak("NVIDIA H100 80GB HBM3") == 989e12 and bench.bf16_peak("NVIDIA H100 PCIe") == 756e12
+    part1 = {"part1_epoch_seconds": 1, "full_batch_pass_seconds": 1, "ratio": 1}
+    text = bench.render({"part1_epoch_vs_full_batch": part1,
+                         "mlp_numpy_vs_torch_cpu": {"numpy_epoch_seconds": 1, "torch_epoch_seconds": 1, "ratio": 1},
+                         "improved_cnn_training": {**cnn, "device": "cuda", "device_name": "H100",
+                                                   "batches": [{**cnn["batches"][0], "peak_fraction": 0.061}]},
+                         "environment": {"processor": "x", "cpu_count": 2, "numpy": "n", "torch": "t",
+                                         "torch_threads": 2}, "git_commit": "abc", "created": "now"})
+    assert "batch 2 (eager, bf16" in text and "6.1% of the bf16 peak" in text and "0.93 GFLOP" in text
+
+
+def test_make_ablation_trains_each_variant_and_writes_the_table_and_curves(learnable_folder, tmp_path, monkeypatch):
+    from common.analysis import read_ablation
+    from scripts import ablation
+    real = ablation.variant_command
+    monkeypatch.setattr(ablation, "variant_command", lambda *a: real(*a) + ["--epochs", "1", "--val-size", "50",
+                                                                            "--batch-size", "64", "--no-progress"])
+    out = tmp_path / "part5" / "ablation"
+    args = ablation.build_parser().parse_args(["--recipe", "quick", "--out", str(out), "--data", str(learnable_folder),
+                                               "--variants", "none", "no-dropout"])
+    assert ablation.main(args) == 0
+    records = read_ablation(out)
+    assert set(records) == {"none", "no-dropout"} and records["no-dropout"]["config"]["ablation"] == "no-dropout"
+    text = (out / "ablation.md").read_text()
+    assert "| no-dropout | without dropout | 3,249,610 |" in text and (out / "ablation_curves.png").stat().st_size > 0
