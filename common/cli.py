@@ -146,11 +146,59 @@ def add_mlp_arguments(parser: argparse.ArgumentParser, recipes: dict, *, model_c
     group.add_argument("--seed", type=nonnegative_int, help=f"initialization, shuffling and split {values('seed')}")
 
 
+def add_cnn_arguments(parser: argparse.ArgumentParser, recipes: dict) -> None:
+    """The CNNConfig flags (defaults None: the recipe decides); ``recipes`` name the values shown in help."""
+    from common.cnn_training import COMPILE_MODES, OPTIMIZERS, SCHEDULES
+
+    def values(name):
+        return f"({recipe_values(recipes, name)})"
+
+    group = parser.add_argument_group("settings (defaults per recipe)")
+    group.add_argument("--epochs", type=positive_int,
+                       help=f"(quick: 8 SimpleCNN, 6 ImprovedCNN; {recipe_values(recipes, 'epochs')})")
+    group.add_argument("--batch-size", type=positive_int, help=values("batch_size"))
+    group.add_argument("--optimizer", choices=OPTIMIZERS, help=values("optimizer"))
+    group.add_argument("--lr", type=positive_float, help=f"learning rate, the peak with onecycle {values('lr')}")
+    group.add_argument("--weight-decay", type=nonnegative_float, help=values("weight_decay"))
+    group.add_argument("--schedule", choices=SCHEDULES, help=values("schedule"))
+    group.add_argument("--label-smoothing", type=unit_interval, help=values("label_smoothing"))
+    group.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                       help=f"random crop (pad 4) + horizontal flip {values('augment')}")
+    group.add_argument("--cutout", type=nonnegative_int, metavar="PIXELS",
+                       help=f"zero a PIXELS x PIXELS square of each training image; 0 = off {values('cutout')}")
+    group.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
+                       help=f"evaluate on the mean of each image's and its mirror's logits {values('tta')}")
+    group.add_argument("--patience", type=nonnegative_int,
+                       help=f"early stopping on validation accuracy; 0 = off {values('patience')}")
+    group.add_argument("--val-size", type=nonnegative_int,
+                       help=f"validation images carved from the 50,000; 0 = train on all {values('val_size')}")
+    group.add_argument("--train-subset", type=positive_int, metavar="N", help="train on a random N training images")
+    group.add_argument("--seed", type=nonnegative_int, help=values("seed"))
+    group.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
+                       help="bfloat16 mixed precision where the device supports it (default: on)")
+    group.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
+                       help="channels_last memory format (default: on)")
+    group.add_argument("--compile", choices=COMPILE_MODES,
+                       help="torch.compile the training forward (default: auto = CUDA graphs on a GPU, eager on a "
+                            "CPU); falls back to eager if compiling fails")
+
+
 def add_binary_arguments(parser: argparse.ArgumentParser, recipes: dict) -> None:
     parser.add_argument("--airplane-label", type=int, choices=[0, 1],
                         help=f"label of the airplane class: 1 makes it the positive class, 0 is the assignment's "
                              f"convention; metrics are reported per class by name either way "
                              f"({recipe_values(recipes, 'airplane_label')})")
+
+
+def mlp_part_parser(part: str, doc: str, recipes: dict, binary: bool) -> argparse.ArgumentParser:
+    """The whole command line of Parts 1-3: the recipe, the MLPConfig flags, the run flags."""
+    parser = part_parser(part, doc)
+    add_recipe_argument(parser, recipes, "tuned")
+    add_mlp_arguments(parser, recipes)
+    if binary:
+        add_binary_arguments(parser, recipes)
+    add_run_arguments(parser, part)
+    return parser
 
 
 def config_from_args(args: argparse.Namespace, base, **extra):

@@ -33,12 +33,12 @@ from common.cnn_training import (
     autocast_supported,
     evaluate,
     load_checkpoint,
-    make_optimizer,
     model_from_checkpoint,
     pick_device,
+    time_training_steps,
     train_cnn,
 )
-from common.data import CLASS_NAMES, N_TRAIN, data_fingerprint, load_cifar10
+from common.data import CLASS_NAMES, N_TRAIN, load_cifar10
 from common.figures import (
     plot_class_images,
     plot_confusion_matrix,
@@ -49,10 +49,9 @@ from common.figures import (
     prediction_figures,
 )
 from common.files import ReportFolder, atomic_write_npz, atomic_write_text
-from common.mlp_experiment import log_kept, print_estimate
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.preprocess import train_validation_indices
-from common.run_record import RunOptions, completed_run, read_record, run_record, write_run_report
+from common.run_record import RunOptions, keep_complete_run, print_estimate, read_record, run_record, write_run_report
 from common.tables import markdown_table
 
 PART = "part5"
@@ -81,9 +80,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
     total_start = time.perf_counter()
     recipe = next(iter(configs.values())).recipe
     with ReportFolder(run.out) as out:
-        fingerprint = data_fingerprint(run.data)
-        if run.resume and (done := completed_run(out, configs, fingerprint)):
-            log_kept(out, done)
+        if keep_complete_run(out, configs, run):
             return 0
         log.info("device %s%s; recipe '%s'%s", device, f" ({torch.cuda.get_device_name()})" if device.type == "cuda"
                  else "", recipe, f": {recipe_note}" if recipe_note else "")
@@ -273,30 +270,9 @@ def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, C
     write_part_analysis(PART, out, read_record(out / "metrics.json"))
 
 
-def seconds_per_epoch(config: CNNConfig, device: torch.device, steps: int = 3) -> float:
-    """One epoch of this model on ``device``, measured here on a few training steps of random images."""
-    from common.cnn_models import build_model
-
-    model = build_model(config.model, config.ablation).to(device)
-    optimizer = make_optimizer(model, config)
-    images = torch.randn(config.batch_size, 3, 32, 32, device=device)
-    labels = torch.randint(0, 10, (config.batch_size,), device=device)
-    autocast = config.amp and autocast_supported(device)
-
-    def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=autocast):
-            loss = torch.nn.functional.cross_entropy(model(images).float(), labels)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+def seconds_per_epoch(config: CNNConfig, device: torch.device) -> float:
+    """One epoch of this model on ``device``, from a few training steps timed here (plus a tenth for
+    the per-epoch evaluation)."""
     n_train = min(config.train_subset or N_TRAIN, N_TRAIN - config.val_size)
-    return (time.perf_counter() - start) / steps * math.ceil(n_train / config.batch_size) * 1.1  # + evaluation
+    per_step = time_training_steps(config, device, steps=3)["seconds_per_step"]
+    return per_step * math.ceil(n_train / config.batch_size) * 1.1

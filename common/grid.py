@@ -34,7 +34,7 @@ from common import metrics
 from common.analysis import write_part_analysis
 from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, log, timed
-from common.data import Cifar10, data_fingerprint
+from common.data import Cifar10
 from common.figures import (
     plot_confusion_matrix,
     plot_grid_heatmap,
@@ -49,14 +49,12 @@ from common.mlp_experiment import (
     MLPConfig,
     checkpoint_tag,
     load_splits,
-    log_kept,
-    print_estimate,
     seconds_per_epoch,
     train_mlp,
 )
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.preprocess import FlatSplits
-from common.run_record import RunOptions, completed_run, read_record, run_record, write_run_report
+from common.run_record import RunOptions, keep_complete_run, print_estimate, read_record, run_record, write_run_report
 from common.tables import csv_text, markdown_table
 from common.toy_data import toy_results
 
@@ -344,9 +342,7 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
 
     total_start = time.perf_counter()
     with ReportFolder(run.out) as out:
-        fingerprint = data_fingerprint(run.data)
-        if run.resume and (done := completed_run(out, config, fingerprint)):
-            log_kept(out, done)
+        if keep_complete_run(out, config, run):
             return 0
         splits, data = load_splits(config.base, run)
         cache = RunCache(out / "runs", data.fingerprint, resume=run.resume)

@@ -24,7 +24,7 @@ from common import metrics
 from common.analysis import write_part_analysis
 from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, epoch_progress, log, timed
-from common.data import N_TEST, N_TRAIN, Cifar10, data_fingerprint, load_cifar10
+from common.data import N_TEST, N_TRAIN, Cifar10, load_cifar10
 from common.errors import UserError
 from common.figures import (
     plot_confusion_matrix,
@@ -42,7 +42,15 @@ from common.nn.optim import OPTIMIZERS as _OPTIMIZERS
 from common.nn.optim import make_optimizer
 from common.nn.training import SCHEDULES, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult, Solver, TrainConfig
 from common.preprocess import FlatSplits, flat_splits
-from common.run_record import RunOptions, completed_run, config_dict, read_record, run_record, write_run_report
+from common.run_record import (
+    RunOptions,
+    config_dict,
+    keep_complete_run,
+    print_estimate,
+    read_record,
+    run_record,
+    write_run_report,
+)
 
 ACTIVATIONS, INITIALIZERS, OPTIMIZERS = sorted(_ACTIVATIONS), sorted(_INITIALIZERS), sorted(_OPTIMIZERS)
 INPUT_SCALINGS = ("standardized", "unit")
@@ -247,9 +255,7 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
                               f"{config.epochs} epochs of {'-'.join(map(str, config.sizes))}")
     total_start = time.perf_counter()
     with ReportFolder(run.out) as out:
-        fingerprint = data_fingerprint(run.data)
-        if run.resume and (done := completed_run(out, config, fingerprint)):
-            log_kept(out, done)
+        if keep_complete_run(out, config, run):
             return 0
         splits, data = load_splits(config, run)
         binary = config.task == "binary"
@@ -364,11 +370,6 @@ def exit_code(result: FitResult, out: Path) -> int:
     return 0
 
 
-def log_kept(out: Path, record: dict) -> None:
-    log.info("%s already holds a complete run of this config on this data (commit %s, %s): kept as it is. "
-             "Run without --resume (make: ARGS=--force) to train again.", out, record["git_commit"], record["created"])
-
-
 def log_headline(record: dict) -> None:
     test = record["test"]
     if record["task"] == "binary":
@@ -400,15 +401,3 @@ def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096) -> float:
     steps = math.ceil(training_images(config) / config.batch_size)
     return (train_seconds / math.ceil(probe_rows / config.batch_size) * steps
             + (time.perf_counter() - start) * eval_rows / 2048)
-
-
-def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str) -> int:
-    """``--estimate``: one JSON line saying what would run, whether it would be kept instead, and how long.
-
-    ``config`` is the run's config (Part 5: a dict of them, one per model)."""
-    fingerprint = data_fingerprint(run.data)
-    done = completed_run(run.out, config, fingerprint) if fingerprint else None
-    recipe = config.recipe if hasattr(config, "recipe") else next(iter(config.values())).recipe
-    print(json.dumps({"part": part, "recipe": recipe, "out": str(run.out), "what": what,
-                      "complete": done is not None, "seconds": 0.0 if done and run.resume else round(seconds, 1)}))
-    return 0

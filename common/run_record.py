@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import logging
 import os
 import platform
 import subprocess
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from common.catalog import PARTS
+from common.data import data_fingerprint
 from common.errors import UserError
 from common.files import atomic_write_json, atomic_write_text, to_jsonable
 from common.nn.training import STATUS_COMPLETE
@@ -39,6 +41,7 @@ class RunOptions:
     workers: int = 1  # processes for runs that are independent of each other (Part 4)
 
 
+log = logging.getLogger("cifar")
 SCHEMA_VERSION = 2
 # key: (JSON type, meaning). Required in every metrics.json a part writes.
 SCHEMA: dict[str, tuple[str, str]] = {
@@ -196,6 +199,30 @@ def read_record(path: Path) -> dict:
         raise UserError(f"{path} lacks {', '.join(missing)}: it was written by an older version of the suite. "
                         f"Rerun the part that wrote it (or delete the folder).")
     return record
+
+
+def keep_complete_run(out: Path, config, run: RunOptions) -> bool:
+    """With --resume: True (and a log line saying so) when ``out`` already holds a complete run of this
+    config on the data ``run`` would read, so there is nothing to train."""
+    if not run.resume:
+        return False
+    done = completed_run(out, config, data_fingerprint(run.data))
+    if done is not None:
+        log.info("%s already holds a complete run of this config on this data (commit %s, %s): kept as it is. "
+                 "Run without --resume (make: ARGS=--force) to train again.", out, done["git_commit"], done["created"])
+    return done is not None
+
+
+def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str) -> int:
+    """``--estimate``: one JSON line saying what would run, whether it would be kept instead, and how long.
+
+    ``config`` is the run's config (Part 5: a dict of them, one per model)."""
+    fingerprint = data_fingerprint(run.data)
+    done = completed_run(run.out, config, fingerprint) if fingerprint else None
+    recipe = config.recipe if hasattr(config, "recipe") else next(iter(config.values())).recipe
+    print(json.dumps({"part": part, "recipe": recipe, "out": str(run.out), "what": what,
+                      "complete": done is not None, "seconds": 0.0 if done and run.resume else round(seconds, 1)}))
+    return 0
 
 
 def completed_run(out: Path, config, data_fingerprint: str) -> dict | None:

@@ -13,16 +13,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from common.cli import (
-    add_binary_arguments,
-    add_mlp_arguments,
-    add_recipe_argument,
-    add_run_arguments,
-    config_from_args,
-    part_parser,
-    run_main,
-    run_options,
-)
+from common.cli import config_from_args, mlp_part_parser, run_main, run_options
 from common.mlp_experiment import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
 
 PART = "part1"
@@ -35,12 +26,7 @@ RECIPES = {
 
 
 def build_parser():
-    parser = part_parser(PART, __doc__)
-    add_recipe_argument(parser, RECIPES, "tuned")
-    add_mlp_arguments(parser, RECIPES)
-    add_binary_arguments(parser, RECIPES)
-    add_run_arguments(parser, PART)
-    return parser
+    return mlp_part_parser(PART, __doc__, RECIPES, binary=True)
 
 
 def main(args) -> int:

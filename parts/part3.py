@@ -12,15 +12,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace
 
-from common.cli import (
-    add_mlp_arguments,
-    add_recipe_argument,
-    add_run_arguments,
-    config_from_args,
-    part_parser,
-    run_main,
-    run_options,
-)
+from common.cli import config_from_args, mlp_part_parser, run_main, run_options
 from common.mlp_experiment import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
 
 PART = "part3"
@@ -33,11 +25,7 @@ RECIPES = {
 
 
 def build_parser():
-    parser = part_parser(PART, __doc__)
-    add_recipe_argument(parser, RECIPES, "tuned")
-    add_mlp_arguments(parser, RECIPES)
-    add_run_arguments(parser, PART)
-    return parser
+    return mlp_part_parser(PART, __doc__, RECIPES, binary=False)
 
 
 def main(args) -> int:

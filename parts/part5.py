@@ -20,22 +20,10 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from common.cli import (
-    add_run_arguments,
-    config_from_args,
-    nonnegative_float,
-    nonnegative_int,
-    part_parser,
-    positive_float,
-    positive_int,
-    recipe_values,
-    run_main,
-    run_options,
-    unit_interval,
-)
+from common.cli import add_cnn_arguments, add_run_arguments, config_from_args, part_parser, run_main, run_options
 from common.cnn_experiment import evaluate_checkpoint, run_cnn_part
 from common.cnn_models import ABLATIONS
-from common.cnn_training import COMPILE_MODES, OPTIMIZERS, SCHEDULES, CNNConfig, pick_device
+from common.cnn_training import CNNConfig, pick_device
 
 PART = "part5"
 BEST = CNNConfig(recipe="best", model="improved", epochs=30, batch_size=128, optimizer="sgd", lr=0.1,
@@ -62,39 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
     group.add_argument("--eval", metavar="CKPT", default=None,
                        help="evaluate a saved checkpoint and redraw its figures, without training")
-    best = {"best": BEST, "assignment": RECIPES["assignment"]["improved"]}
-
-    def values(name):
-        return f"({recipe_values(best, name)})"
-
-    group = parser.add_argument_group("settings (defaults per recipe)")
-    group.add_argument("--epochs", type=positive_int,
-                       help=f"(quick: 8 SimpleCNN, 6 ImprovedCNN; {recipe_values(best, 'epochs')})")
-    group.add_argument("--batch-size", type=positive_int, help=values("batch_size"))
-    group.add_argument("--optimizer", choices=OPTIMIZERS, help=values("optimizer"))
-    group.add_argument("--lr", type=positive_float, help=f"learning rate, the peak with onecycle {values('lr')}")
-    group.add_argument("--weight-decay", type=nonnegative_float, help=values("weight_decay"))
-    group.add_argument("--schedule", choices=SCHEDULES, help=values("schedule"))
-    group.add_argument("--label-smoothing", type=unit_interval, help=values("label_smoothing"))
-    group.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
-                       help=f"random crop (pad 4) + horizontal flip {values('augment')}")
-    group.add_argument("--cutout", type=nonnegative_int, metavar="PIXELS",
-                       help=f"zero a PIXELS x PIXELS square of each training image; 0 = off {values('cutout')}")
-    group.add_argument("--tta", action=argparse.BooleanOptionalAction, default=None,
-                       help=f"evaluate on the mean of each image's and its mirror's logits {values('tta')}")
-    group.add_argument("--patience", type=nonnegative_int,
-                       help=f"early stopping on validation accuracy; 0 = off {values('patience')}")
-    group.add_argument("--val-size", type=nonnegative_int,
-                       help=f"validation images carved from the 50,000; 0 = train on all {values('val_size')}")
-    group.add_argument("--train-subset", type=positive_int, metavar="N", help="train on a random N training images")
-    group.add_argument("--seed", type=nonnegative_int, help=values("seed"))
-    group.add_argument("--amp", action=argparse.BooleanOptionalAction, default=None,
-                       help="bfloat16 mixed precision where the device supports it (default: on)")
-    group.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=None,
-                       help="channels_last memory format (default: on)")
-    group.add_argument("--compile", choices=COMPILE_MODES,
-                       help="torch.compile the training forward (default: auto = CUDA graphs on a GPU, eager on a "
-                            "CPU); falls back to eager if compiling fails")
+    add_cnn_arguments(parser, {"best": BEST, "assignment": RECIPES["assignment"]["improved"]})
     add_run_arguments(parser, PART)
     return parser
 

@@ -85,51 +85,18 @@ def bf16_peak(device_name: str | None) -> float | None:
     return next((peak for name, peak in BF16_PEAK if device_name and name in device_name), None)
 
 
-def training_rate(device, batch_size: int, steps: int, amp: bool) -> dict:
-    """Images per second of ImprovedCNN training steps at ``batch_size``, the way Part 5 trains."""
-    import torch
-
-    from common.cnn_models import ImprovedCNN
-    from common.cnn_training import CNNConfig, TrainingForward, compile_mode, make_optimizer
-
-    config = CNNConfig(optimizer="sgd", lr=0.05)
-    model = ImprovedCNN().to(device).to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, config)
-    forward = TrainingForward(model, compile_mode(config, device))
-    x = torch.randn(batch_size, 3, 32, 32, device=device).contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 10, (batch_size,), device=device)
-
-    def step():
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-            loss = torch.nn.functional.cross_entropy(forward(x).float(), y)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-
-    for _ in range(3 if forward.mode is None else 10):  # compiling and CUDA-graph recording happen here
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-    return {"batch_size": batch_size, "images_per_second": batch_size * steps / (time.perf_counter() - start),
-            "compiled": forward.compiled is not None, "compile_mode": forward.mode}
-
-
 def cnn_throughput(device_name: str, batch_sizes: tuple[int, ...], steps: int) -> dict:
     """ImprovedCNN training throughput at each batch size, and the share of the GPU's bf16 peak it implies."""
     import torch
 
     from common.cnn_models import ImprovedCNN, forward_flops
-    from common.cnn_training import autocast_supported, pick_device
+    from common.cnn_training import CNNConfig, autocast_supported, pick_device, time_training_steps
 
     device = pick_device(device_name)
     amp = autocast_supported(device)
     name = torch.cuda.get_device_name() if device.type == "cuda" else None
-    rows = [training_rate(device, batch_size, steps, amp) for batch_size in batch_sizes]
+    config = CNNConfig(optimizer="sgd", lr=0.05)  # Part 5's best recipe's optimizer
+    rows = [time_training_steps(config, device, batch_size, steps, warmup=3) for batch_size in batch_sizes]
     flops = forward_flops(ImprovedCNN()) * 3
     peak = bf16_peak(name)
     for row in rows:
