@@ -221,6 +221,17 @@ def _worker_start() -> None:
         pass
 
 
+def concurrent_seconds_per_epoch(config: MLPConfig, workers: int) -> float:
+    """One epoch of ``config`` while ``workers`` forked processes (one BLAS thread each) train at once,
+    as ``train_all`` runs them. Measured, not divided: the workers share memory bandwidth and, where the
+    CPUs are hyperthreads, a physical core, so two of them need not be twice as fast as one."""
+    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return seconds_per_epoch(config)
+    with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start) as pool:
+        times = pool.map(seconds_per_epoch, [config] * workers, chunksize=1)
+    return max(times)
+
+
 def _train_in_worker(job: tuple[int, RunSpec, str, str, bool]) -> tuple[int, RunRecord]:
     i, spec, checkpoint, tag, resume = job
     return i, train_one(spec, _SPLITS, Path(checkpoint), tag, resume=resume)
@@ -331,11 +342,11 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
         sum(len(config.lr_candidates[o]) for o in config.optimizers) * len(config.activations)
     n_seed_runs = 0 if config.scenarios else config.top * (config.seeds - 1)
     if run.estimate:
-        per_epoch = {o: seconds_per_epoch(replace(config.base, optimizer=o)) for o in {c[1] for c in
-                                                                                        config.combinations}}
-        mean_epoch = sum(per_epoch.values()) / len(per_epoch)
+        workers = max(1, min(run.workers, n_runs))
+        per_epoch = [concurrent_seconds_per_epoch(replace(config.base, optimizer=o), workers)
+                     for o in sorted({c[1] for c in config.combinations})]
         epochs = n_trials * config.sweep_epochs + (n_runs + n_seed_runs) * config.base.epochs
-        return print_estimate(PART, config, run, epochs * mean_epoch / max(1, min(run.workers, n_runs)),
+        return print_estimate(PART, config, run, epochs * sum(per_epoch) / len(per_epoch) / workers,
                               f"{n_trials} lr trials, {n_runs} runs, {n_seed_runs} seed reruns of "
                               f"{config.base.epochs} epochs on {run.workers} worker(s)")
     from tqdm import tqdm

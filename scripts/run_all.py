@@ -24,7 +24,7 @@ from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, log, run_main
 from common.files import atomic_write_json
 from common.paths import ASSIGNMENT_REPORTS_DIR, PROJECT_ROOT, REPORTS_DIR
-from common.run_record import git_commit, now_iso
+from common.run_record import git_commit, now_iso, read_record
 
 OUTCOMES = {0: "ok", 1: "diverged", 2: "error", EXIT_INTERRUPTED: "interrupted"}
 
@@ -112,6 +112,9 @@ def main(args: argparse.Namespace) -> int:
         code = subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ)
         results.append({"step": part, "exit_code": code, "seconds": time.perf_counter() - start,
                         "estimated_seconds": plan["seconds"]})
+        if plan["complete"] and not args.force:  # its time is the earlier run's, not this invocation's
+            results[-1].update(kept=True, recorded_seconds=read_record(root / part / "metrics.json")["timing"]
+                               ["total_seconds"])
         log.info("[%d/%d] %s: %s after %.1f min (estimated %.1f)", i, len(steps), part, OUTCOMES.get(code, code),
                  results[-1]["seconds"] / 60, plan["seconds"] / 60)
         if code == EXIT_INTERRUPTED:
@@ -124,8 +127,10 @@ def main(args: argparse.Namespace) -> int:
     total = time.perf_counter() - start_all
     print(f"\nSummary ({command_name}):", file=sys.stderr)
     for r in results:
+        when = f"kept; it took {r['recorded_seconds'] / 60:.1f} when it ran" if r.get("kept") else \
+            f"estimated {r['estimated_seconds'] / 60:.1f}"
         print(f"  {r['step']:<8} {OUTCOMES.get(r['exit_code'], r['exit_code']):<12} {r['seconds'] / 60:6.1f} min "
-              f"(estimated {r['estimated_seconds'] / 60:.1f})", file=sys.stderr)
+              f"({when})", file=sys.stderr)
     for part, _ in skipped:
         print(f"  {part:<8} {'not run':<12} needs a GPU", file=sys.stderr)
     print(f"  {'total':<8} {'':<12} {total / 60:6.1f} min   -> {reports / 'index.html'}", file=sys.stderr)

@@ -134,3 +134,21 @@ def test_a_second_run_into_a_folder_in_use_stops_with_a_clear_error(learnable_fo
                                 env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)})
     assert result.returncode == 2 and "is in use by another run (pid" in result.stderr
     assert "Traceback" not in result.stderr and not (out / "metrics.json").exists()
+
+
+def test_part4s_estimate_counts_every_epoch_of_the_four_scenarios_on_the_workers(learnable_folder, tmp_path,
+                                                                                  monkeypatch, capsys):
+    from common import grid
+    monkeypatch.setattr(grid, "concurrent_seconds_per_epoch", lambda config, workers: 0.5)
+    argv = ["--data", str(learnable_folder), "--out", str(tmp_path / "p4"), "--recipe", "assignment", "--estimate",
+            "--workers", "2"]
+    assert part4.main(part4.build_parser().parse_args(argv)) == 0
+    plan = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert plan["seconds"] == 4 * 1000 * 0.5 / 2 and "4 runs" in plan["what"] and not plan["complete"]
+
+
+def test_concurrent_seconds_per_epoch_is_measured_in_each_worker():
+    from common import grid
+    config = ME.MLPConfig(task="multiclass", hidden=(8,), batch_size=256, val_size=0, patience=0, epochs=1)
+    alone, together = grid.concurrent_seconds_per_epoch(config, 1), grid.concurrent_seconds_per_epoch(config, 2)
+    assert 0 < alone < 60 and 0 < together < 60

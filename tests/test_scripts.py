@@ -200,6 +200,10 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
     second = capsys.readouterr().err
     assert second.count("complete: kept") == 2
     assert (reports / "part1" / "metrics.json").stat().st_mtime_ns == written  # kept, not retrained
+    part1_seconds = json.loads((reports / "part1" / "metrics.json").read_text())["timing"]["total_seconds"]
+    kept = json.loads((reports / "run_all.json").read_text())["steps"][1]
+    assert kept["kept"] and kept["recorded_seconds"] == part1_seconds  # the time it took, not this invocation's
+    assert "(kept from an earlier run)" in build_report.timings_markdown(reports)
 
     assert run_all.main(run_all.build_parser().parse_args([*argv, "--force"])) == 0
     assert "complete: kept" not in capsys.readouterr().err
