@@ -80,6 +80,25 @@ def test_sigmoid_is_stable_at_extremes():
     np.testing.assert_allclose(s, [0, 1.9287e-22, 0.5, 1, 1], rtol=1e-3)
 
 
+def test_subnormals_are_flushed_where_they_would_enter_the_matrix_products():
+    tiny = np.finfo(np.float32).tiny
+    a = np.array([tiny / 4, -tiny / 2, tiny, -1e-30, 0.0, 2.0], dtype=np.float32)
+    assert L.flush_subnormals(a) is a
+    np.testing.assert_array_equal(a, np.array([0, 0, tiny, -1e-30, 0, 2], dtype=np.float32))
+    s = L.sigmoid(np.array([-95.0, -80.0], dtype=np.float32))  # exp(-95) is subnormal in float32
+    assert s[0] == 0 and s[1] == pytest.approx(np.exp(-80.0), rel=1e-5)
+    # A saturated unit: s = exp(-70) is normal, but s (1 - s) times an upstream gradient of 3e-10 is
+    # not; with one image the bias gradients are those products themselves.
+    model = MLP([8, 4, 3], activation="sigmoid", seed=0)
+    model.params[0][...], model.params[2][...] = -70 / 8, 1.0
+    _, caches = model.forward(np.ones((1, 8), dtype=np.float32))
+    assert 0 < caches[1].min() and caches[1].max() * 3e-10 < tiny
+    grads = model.backward(np.array([[1e-10, 1e-10, tiny / 8]], dtype=np.float32), caches)
+    for bias_grad in grads[1::2]:  # the gradients that entered the products, summed over the one image
+        assert not np.any((bias_grad != 0) & (np.abs(bias_grad) < tiny))
+    assert grads[1].max() == 0 and grads[3][2] == 0  # flushed, not merely small
+
+
 # ----------------------------------------------------------------------------- losses
 
 def test_binary_cross_entropy_gradient_and_value():

@@ -33,10 +33,25 @@ def dense_backward(dout: np.ndarray, cache: tuple, need_input_grad: bool = True
     return dx, x.T @ dout, dout.sum(axis=0)
 
 
+def flush_subnormals(a: np.ndarray) -> np.ndarray:
+    """Set the subnormal entries of ``a`` (0 < |a| < the dtype's smallest normal number, 1.2e-38 in
+    float32) to zero, in place, and return ``a``.
+
+    Why: once a network has trained long enough to saturate its units, sigmoid outputs and the
+    gradients behind them (s (1 - s) times a small upstream gradient) land there, and x86 CPUs
+    multiply subnormals many times more slowly than normal numbers: a 64-image weight-gradient product
+    with a few per mille subnormal entries ran 6x slower, and the assignment's 1000-epoch Part 4 runs
+    slowed from 0.7 s to 1.5 s per epoch. Flushing changes no value by more than 1.2e-38.
+    """
+    a[np.abs(a) < np.finfo(a.dtype).tiny] = 0
+    return a
+
+
 def sigmoid(x: np.ndarray) -> np.ndarray:
-    """Logistic function, stable for large |x|: exp is only ever taken of -|x|."""
+    """Logistic function, stable for large |x|: exp is only ever taken of -|x|. Subnormal outputs
+    (x < -87 in float32) are flushed to zero (see ``flush_subnormals``)."""
     e = np.exp(-np.abs(x))
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+    return flush_subnormals(np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False))
 
 
 def sigmoid_forward(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.nn.init import INITIALIZERS
-from common.nn.layers import ACTIVATIONS, dense_backward, dense_forward, sigmoid, softmax
+from common.nn.layers import ACTIVATIONS, dense_backward, dense_forward, flush_subnormals, sigmoid, softmax
 from common.nn.losses import binary_cross_entropy, softmax_cross_entropy
 
 
@@ -53,10 +53,10 @@ class MLP:
         """dlogits: (N, K) -> gradients aligned with ``self.params`` (L2 term included)."""
         grads: list[np.ndarray] = [None] * len(self.params)
         n_layers = len(self.params) // 2
-        d = dlogits
+        d = flush_subnormals(dlogits)  # what enters the matrix products stays normal: see flush_subnormals
         for layer in reversed(range(n_layers)):
             if layer < n_layers - 1:
-                d = self._act_backward(d, caches.pop())
+                d = flush_subnormals(self._act_backward(d, caches.pop()))
             d, dw, db = dense_backward(d, caches.pop(), need_input_grad=layer > 0)
             if self.l2:
                 dw += self.l2 * self.params[2 * layer]
