@@ -338,8 +338,14 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
             else:
                 loss = record["history"][-1]["train_loss"]
                 last_epoch = record["history"][-1]["epoch"]
-                out.append(Verdict(part, claim, _near(loss, reported["final_train_loss"]),
-                                   f"rerun {loss:.4f} after epoch {last_epoch}", rerun.format(part)))
+                verdict = _near(loss, reported["final_train_loss"])
+                reached = next((r for r in record["history"]
+                                if abs(r["train_loss"] - reported["final_train_loss"]) <= TOLERANCE), None)
+                when = "" if verdict == HOLDS or reached is None else \
+                    (f"; its training loss was within {TOLERANCE} of the reported value at epoch {reached['epoch']}"
+                     + (f" (test accuracy then {reached['test_acc']:.4f})" if "test_acc" in reached else ""))
+                out.append(Verdict(part, claim, verdict, f"rerun {loss:.4f} after epoch {last_epoch}{when}",
+                                   rerun.format(part)))
 
     p4, grid4 = assignment.get("part4"), tuned.get("part4")
     for name, reported in REPORTED["part4"].items():

@@ -126,6 +126,13 @@ def test_verdicts_both_ways_and_not_measured(tmp_path):
     assert rows["test accuracy 0.9130"].verdict == A.HOLDS and "rerun 0.9065 (0.65 points below)" in \
         rows["test accuracy 0.9130"].numbers
     assert rows["final training loss about 0.245"].verdict == A.HOLDS
+    overfit = {"test": {"accuracy": 0.92}, "history": [{"epoch": 1, "train_loss": 0.30, "test_acc": 0.90},
+                                                       {"epoch": 2, "train_loss": 0.24, "test_acc": 0.91},
+                                                       {"epoch": 3, "train_loss": 0.06, "test_acc": 0.92}]}
+    loss_claim = by_claim(A.verdicts(empty, {**empty, "part2": overfit}, tmp_path))["final training loss about 0.237"]
+    assert loss_claim.verdict == A.FAILS and loss_claim.numbers == (
+        "rerun 0.0600 after epoch 3; its training loss was within 0.01 of the reported value at epoch 2 "
+        "(test accuracy then 0.9100)")
     assert rows["relu + momentum + he: test accuracy 0.4242"].verdict == A.FAILS  # 0.30 is 12 points off
     assert rows["momentum beats plain gradient descent"].verdict == A.FAILS  # 0.42 < 0.43
     assert rows["for sigmoid, a small random initialization beats He"].verdict == A.HOLDS  # 0.45 > 0.42
