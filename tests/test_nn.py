@@ -409,3 +409,22 @@ def test_cosine_schedule():
     assert scheduled_lr(0.1, "cosine", 5, 10) == pytest.approx(0.05)
     with pytest.raises(ValueError):
         scheduled_lr(0.1, "step", 0, 10)
+
+
+def test_optimizer_state_stuck_at_subnormals_is_flushed_once_an_epoch():
+    tiny = np.finfo(np.float32).tiny
+    stuck = np.full(4, 2 * np.float32(1.4e-45), dtype=np.float32)  # two units in the last place
+    assert np.array_equal(stuck * np.float32(0.9), stuck)  # v <- 0.9 v rounds back to itself: it never reaches 0
+    model = MLP([4, 3], activation="relu", seed=0)
+    momentum, adam = Momentum(0.1), Adam(0.1)
+    momentum.velocity = {0: np.full((4, 3), stuck[0]), 1: np.full(3, 1.0, dtype=np.float32)}
+    adam.m, adam.v, adam.t = {0: np.full((4, 3), stuck[0])}, {0: np.full((4, 3), tiny / 2)}, {0: 1}
+    for optimizer in (momentum, adam, SGD(0.1)):
+        optimizer.flush_subnormals()
+    assert not momentum.velocity[0].any() and (momentum.velocity[1] == 1).all()
+    assert not adam.m[0].any() and not adam.v[0].any()
+    x, y = np.zeros((8, 4), np.float32), np.zeros(8, np.int64)  # zero inputs: W1's gradient is exactly 0
+    solver = Solver(model, Momentum(0.1), x, y, TrainConfig(epochs=1, batch_size=8, patience=0))
+    solver.optimizer.velocity = {0: np.full((4, 3), stuck[0])}
+    solver.train()
+    assert not solver.optimizer.velocity[0].any()

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.nn.layers import flush_subnormals
+
 
 class SGD:
     """Plain gradient descent: p <- p - lr g."""
@@ -27,6 +29,9 @@ class SGD:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         pass
+
+    def flush_subnormals(self) -> None:
+        """No state to flush."""
 
 
 class Momentum:
@@ -55,6 +60,13 @@ class Momentum:
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         self.velocity = {int(k.split(".")[1]): np.array(v) for k, v in state.items() if k.startswith("velocity.")}
+
+    def flush_subnormals(self) -> None:
+        """Zero the subnormal velocities. Where gradients vanish (dead ReLU units) v <- 0.9 v never
+        reaches zero: rounding keeps the smallest subnormals fixed, and every update then runs on
+        subnormals, several times slower (see ``layers.flush_subnormals``)."""
+        for v in self.velocity.values():
+            flush_subnormals(v)
 
 
 class Adam:
@@ -101,6 +113,12 @@ class Adam:
                 self.t[int(index)] = int(value)
             elif name in ("m", "v"):
                 getattr(self, name)[int(index)] = np.array(value)
+
+    def flush_subnormals(self) -> None:
+        """Zero the subnormal moments (squared tiny gradients land there); see ``Momentum.flush_subnormals``."""
+        for moments in (self.m, self.v):
+            for a in moments.values():
+                flush_subnormals(a)
 
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "adam": Adam}

@@ -161,6 +161,7 @@ class Solver:
                 raise _Diverged(epoch, loss)
             loss_sum += loss * len(idx)
             correct += batch_correct
+        self.optimizer.flush_subnormals()  # once an epoch: cheap, and enough to keep its updates fast
         record = {"epoch": epoch, "train_loss": loss_sum / n, "train_acc": correct / n}
         for name, split in (("val", self.validation), ("test", self.test)):
             if split is not None:
