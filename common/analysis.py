@@ -11,6 +11,7 @@ below; the wording follows the numbers, so a result that goes the other way is s
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,6 +144,19 @@ def factor_means(ranking: list[dict], key: str = "val_acc") -> dict[str, dict[st
     return means
 
 
+def at_chance(history: list[dict], n_classes: int) -> str:
+    """A clause naming a network that has stopped learning: its training loss ends within TOLERANCE of
+    ln(n_classes), the cross-entropy of a uniform guess (ln 10 = 2.3026); else an empty string."""
+    chance = math.log(n_classes)
+    if not history or abs(history[-1]["train_loss"] - chance) > TOLERANCE:
+        return ""
+    since = len(history)
+    while since > 1 and abs(history[since - 2]["train_loss"] - chance) <= TOLERANCE:
+        since -= 1
+    return (f"; from epoch {history[since - 1]['epoch']} on its training loss stayed within {TOLERANCE} of "
+            f"ln {n_classes} = {chance:.4f}, the loss of a uniform guess: the network stopped learning")
+
+
 def part4_statements(record: dict) -> list[str]:
     if "scenarios" in record:
         rows = record["scenarios"]
@@ -150,8 +164,9 @@ def part4_statements(record: dict) -> list[str]:
                  "validation split, so nothing is chosen; the test figures are the last epoch's):"]
         for row in sorted(rows, key=lambda r: -np.nan_to_num(r["test_acc"], nan=-1)):
             final = row["history"][-1]["train_loss"] if row["history"] else float("nan")
-            lines.append(f"- {row['activation']} + {row['optimizer']} + {row['init']}: test accuracy "
-                         f"{row['test_acc']:.4f}, final training loss {final:.4f} ({row['status']}).")
+            lines.append(f"    - {row['activation']} + {row['optimizer']} + {row['init']}: test accuracy "
+                         f"{row['test_acc']:.4f}, final training loss {final:.4f} ({row['status']})"
+                         f"{at_chance(row['history'], 10)}.")
         return lines
     winner = record["winner"]
     lines = [f"The grid's winner by validation accuracy is {winner['activation']} + {winner['optimizer']} + "
@@ -355,7 +370,7 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
         out.append(Verdict("part4", f"{name}: test accuracy {reported:.4f}",
                            NOT_MEASURED if scenario is None else _near(scenario["test_acc"], reported),
                            not_run if scenario is None else f"rerun {scenario['test_acc']:.4f}"
-                           f"{watched_spread(scenario['history'])}",
+                           f"{watched_spread(scenario['history'])}{at_chance(scenario['history'], 10)}",
                            "" if scenario is None else rerun.format("part4")))
     out.append(_momentum_claim(assignment.get("part3"), p4, _grid_means(grid4)))
     out.append(_small_init_claim(p4, init_means(grid4, "sigmoid")))
@@ -497,7 +512,7 @@ def _model_record(folder: Path | None, model: str) -> dict | None:
 
 def bullets(lines: list[str]) -> list[str]:
     """Statements as markdown list items (a statement that is a list item already stays one)."""
-    return [line if line.startswith("- ") else f"- {line}" for line in lines]
+    return [line if line.lstrip().startswith("- ") else f"- {line}" for line in lines]
 
 
 def verdict_markdown(rows: list[Verdict]) -> str:

@@ -15,12 +15,12 @@ import sys
 import time
 from pathlib import Path
 
-from common.analysis import index_analysis_markdown, read_ablation
+from common.analysis import index_analysis_markdown, read_ablation, write_part_analysis
 from common.assignment import HEADLINE
 from common.catalog import EDA_FIGURES, PARTS
 from common.cli import log, run_main
 from common.errors import UserError
-from common.files import atomic_write_text
+from common.files import ReportFolder, atomic_write_text
 from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
 from common.run_record import now_iso, read_record
 from common.tables import markdown_table
@@ -367,10 +367,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def refresh_part_analyses(reports: Path) -> list[Path]:
+    """Rewrite every finished part's analysis.md from the saved runs: its comparisons read the other
+    parts, which may have run after it. A folder a run holds is left to that run."""
+    written = []
+    for root in (reports, reports / ASSIGNMENT_REPORTS_DIR.name):
+        for part in PARTS:
+            folder = root / part
+            if not (folder / "metrics.json").is_file():
+                continue
+            try:
+                with ReportFolder(folder):
+                    written.append(write_part_analysis(part, folder, read_record(folder / "metrics.json")))
+            except UserError as error:
+                log.info("analysis.md not refreshed: %s", error)
+    return written
+
+
 def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
+    refresh_part_analyses(reports)
     text, analysis = build_markdown(reports)
     atomic_write_text(reports / "index.md", text)
     atomic_write_text(reports / "analysis.md", analysis.replace("## What the runs answer", "# What the runs answer", 1))

@@ -211,3 +211,14 @@ def test_ablation_says_which_change_matters_most_and_which_way_each_goes():
     assert A.ablation_statements({"none": ablated(0.8, 0.8)}) == []
     rows = A.ablation_rows(records)
     assert [r["variant"] for r in rows] == list(records) and rows[1]["removes"] == "without batch normalization"
+
+
+def test_a_network_stuck_at_the_uniform_guess_is_named_so():
+    dead = [{"epoch": e, "train_loss": loss} for e, loss in enumerate([2.25, 2.2, 2.3030, 2.3020, 2.3026], 1)]
+    assert A.at_chance(dead, 10) == ("; from epoch 3 on its training loss stayed within 0.01 of ln 10 = 2.3026, "
+                                     "the loss of a uniform guess: the network stopped learning")
+    assert A.at_chance(dead[:2], 10) == "" and A.at_chance([], 10) == ""
+    lines = A.part4_statements({"scenarios": [{**scenario("relu + momentum + he", 0.10, [2.2, 2.3026]),
+                                                "history": dead}]})
+    assert lines[1].startswith("    - relu + momentum + he: test accuracy 0.1000") and "stopped learning" in lines[1]
+    assert A.bullets(lines)[1] == lines[1]  # stays nested under the first statement

@@ -271,3 +271,12 @@ def test_make_ablation_trains_each_variant_and_writes_the_table_and_curves(learn
     assert set(records) == {"none", "no-dropout"} and records["no-dropout"]["config"]["ablation"] == "no-dropout"
     text = (out / "ablation.md").read_text()
     assert "| no-dropout | without dropout | 3,249,610 |" in text and (out / "ablation_curves.png").stat().st_size > 0
+
+
+def test_make_report_refreshes_each_finished_parts_analysis_but_not_a_folder_in_use(fixture_reports):
+    from common.files import ReportFolder
+    with ReportFolder(fixture_reports / "part3"):
+        written = build_report.refresh_part_analyses(fixture_reports)
+    assert fixture_reports / "part1" / "analysis.md" in written
+    assert (fixture_reports / "assignment" / "part1" / "analysis.md").read_text().startswith("# Part 1")
+    assert not (fixture_reports / "part3" / "analysis.md").exists()  # held by a run: left to it
