@@ -183,13 +183,16 @@ def run_all_lines(reports: Path) -> list[str]:
     for name in ("run_all.json", "assignment/run_all.json"):
         if (reports / name).is_file():
             r = json.loads((reports / name).read_text())
-            steps = ", ".join(f"{s['step']} {s['recorded_seconds'] / 60:.1f} min (kept from an earlier run)"
-                              if s.get("kept") else f"{s['step']} {s['seconds'] / 60:.1f} min"
-                              for s in r["steps"] if s["step"] != "report")
+            steps = [s for s in r["steps"] if s["step"] != "report"]
+            kept = any(s.get("kept") for s in steps)
+            listed = ", ".join(f"{s['step']} {s.get('recorded_seconds', s['seconds']) / 60:.1f} min"
+                               f"{' kept' if s.get('kept') else ''}" for s in steps)
+            in_all = r["total_seconds"] + sum(s["recorded_seconds"] for s in steps if s.get("kept"))
             not_run = f"; not run here: {', '.join(r['not_run'])} (needs a GPU)" if r.get("not_run") else ""
-            kept = " this time" if any(s.get("kept") for s in r["steps"]) else ""
-            lines += [f"`{r['command']}` on {r['device']}: {r['total_seconds'] / 60:.1f} min in all{kept} ({steps}"
-                      f"{not_run}; commit {r['git_commit'][:12]}).", ""]
+            lines += [f"`{r['command']}` on {r['device']}: {in_all / 60:.1f} min in all ({listed}{not_run}; "
+                      f"commit {r['git_commit'][:12]})."
+                      + (f" Kept: a complete run of the same config on the same data, from earlier, with the time it "
+                         f"took then; this invocation took {r['total_seconds'] / 60:.1f} min." if kept else ""), ""]
     return lines
 
 
