@@ -317,6 +317,13 @@ def watched_spread(history: list[dict], last: int = 100) -> str:
             f"{max(values):.4f} (mean {np.mean(values):.4f})")
 
 
+def first_reached(history: list[dict], accuracy: float) -> str:
+    """'; the watched test accuracy first reached 0.4254 at epoch 61' -- for a rerun that ends above a
+    reported figure: how far into the schedule the reported level was passed; empty if it never was."""
+    epoch = next((h["epoch"] for h in history if h.get("test_acc", -1.0) >= accuracy), None)
+    return "" if epoch is None else f"; the watched test accuracy first reached {accuracy:.4f} at epoch {epoch}"
+
+
 def epochs_to_reach(history: list[dict], loss: float) -> int | None:
     """The first epoch whose training loss is at or below ``loss``."""
     return next((h["epoch"] for h in history if h["train_loss"] <= loss), None)
@@ -342,10 +349,12 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
                 extra = (f"; 'rest' precision {rest['precision']:.4f} (reported {reported['precision_rest']:.4f}), "
                          f"recall {rest['recall']:.4f} ({reported['recall_rest']:.4f}), F1 {rest['f1']:.4f} "
                          f"({reported['f1_rest']:.4f})")
+            well_above = acc > reported["accuracy"] + TOLERANCE
+            reached = first_reached(record["history"], reported["accuracy"]) if well_above else ""
             out.append(Verdict(part, f"test accuracy {reported['accuracy']:.4f}", _near(acc, reported["accuracy"]),
                                f"rerun {acc:.4f} ({points(reported['accuracy'], acc, 2)} "
                                f"{'above' if acc > reported['accuracy'] else 'below'}){extra}"
-                               f"{watched_spread(record['history'])}", rerun.format(part)))
+                               f"{watched_spread(record['history'])}{reached}", rerun.format(part)))
         if "final_train_loss" in reported:
             claim = f"final training loss about {reported['final_train_loss']:.3f}"
             if record is None or not record["history"]:

@@ -222,3 +222,15 @@ def test_a_network_stuck_at_the_uniform_guess_is_named_so():
                                                 "history": dead}]})
     assert lines[1].startswith("    - relu + momentum + he: test accuracy 0.1000") and "stopped learning" in lines[1]
     assert A.bullets(lines)[1] == lines[1]  # stays nested under the first statement
+
+
+def test_a_rerun_well_above_the_reported_figure_says_when_it_first_got_there(tmp_path):
+    empty = {p: None for p in ("part1", "part2", "part3", "part4", "part5")}
+    history = [{"epoch": e, "train_loss": 1.0, "test_acc": a} for e, a in enumerate([0.30, 0.43, 0.41, 0.46], 1)]
+    above = {"test": {"accuracy": 0.46}, "history": history}
+    claim = by_claim(A.verdicts(empty, {**empty, "part3": above}, tmp_path))["test accuracy 0.4254"]
+    assert claim.verdict == A.FAILS
+    assert claim.numbers.endswith("the watched test accuracy first reached 0.4254 at epoch 2")
+    near = {"test": {"accuracy": 0.43}, "history": history}
+    assert "first reached" not in by_claim(A.verdicts(empty, {**empty, "part3": near}, tmp_path))[
+        "test accuracy 0.4254"].numbers
