@@ -51,7 +51,7 @@ from common.figures import (
 from common.files import ReportFolder, atomic_write_npz, atomic_write_text
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.preprocess import train_validation_indices
-from common.run_record import RunOptions, keep_complete_run, print_estimate, read_record, run_record, write_run_report
+from common.run_record import RunOptions, keep_complete_run, print_estimate, run_record, write_run_report
 from common.tables import markdown_table
 
 PART = "part5"
@@ -178,10 +178,10 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: De
         figures, skipped = cnn_figures(model, record, out, test, device)
     captions = {name.split("/", 1)[1]: caption for name, caption in PARTS[PART].figures
                 if name.startswith(f"{config.model}/")}
-    write_run_report(out, record, figures, skipped, captions, started=started)
+    record = write_run_report(out, record, figures, skipped, captions, started=started)
     log.info("%s: test accuracy %.4f (reporting epoch %d), %.0f training images/s, %.0f s", name, test_acc,
              result.best_epoch, result.images_per_second, result.train_seconds)
-    return read_record(out / "metrics.json")
+    return record
 
 
 def cnn_figures(model, record: dict, out: Path, test: DeviceData, device: torch.device) -> tuple[dict, dict]:
@@ -266,8 +266,7 @@ def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, C
     })
     if recipe_note:
         record["recipe_note"] = recipe_note
-    write_run_report(out, record, started=started)
-    write_part_analysis(PART, out, read_record(out / "metrics.json"))
+    write_part_analysis(PART, out, write_run_report(out, record, started=started))
 
 
 def seconds_per_epoch(config: CNNConfig, device: torch.device) -> float:

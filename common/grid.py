@@ -54,7 +54,7 @@ from common.mlp_experiment import (
 )
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.preprocess import FlatSplits
-from common.run_record import RunOptions, keep_complete_run, print_estimate, read_record, run_record, write_run_report
+from common.run_record import RunOptions, keep_complete_run, print_estimate, run_record, write_run_report
 from common.tables import csv_text, markdown_table
 from common.toy_data import toy_results
 
@@ -491,8 +491,7 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
     else:
         record.update({"winner": headline.row(), "ranking": rows, "lr_sweep": sweep_rows,
                        "seeds": seed_statistics(seed_runs)})
-    write_run_report(out, record, figures, skipped, captions=dict(PARTS[PART].figures), started=total_start)
-    record = read_record(out / "metrics.json")
+    record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[PART].figures), started=total_start)
     write_part_analysis(PART, out, record)
     log.info("%s: %s, lr %g: validation %.4f, test %.4f; total %.0f s", "headline scenario" if scenario_mode
              else "winner", headline.name, headline.lr, headline.val_acc, headline.test_acc,

@@ -47,7 +47,6 @@ from common.run_record import (
     config_dict,
     keep_complete_run,
     print_estimate,
-    read_record,
     run_record,
     write_run_report,
 )
@@ -276,8 +275,8 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         with timed("drawing the figures"):
             figures, skipped = mlp_figures(part, record, out, data.x_test)
         with timed(f"writing the report to {out}"):
-            write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures), started=total_start)
-            record = read_record(out / "metrics.json")
+            record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures),
+                                      started=total_start)
             write_part_analysis(part, out, record)
     log_headline(record)
     return exit_code(result, out)

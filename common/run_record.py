@@ -162,8 +162,9 @@ def missing_keys(record: dict) -> list[str]:
 
 def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
                      skipped: dict[str, str] | None = None, captions: dict[str, str] | None = None,
-                     started: float | None = None) -> Path:
-    """Write figures ({file: matplotlib figure}), metrics.json and summary.md to ``out_dir``.
+                     started: float | None = None) -> dict:
+    """Write figures ({file: matplotlib figure}), metrics.json and summary.md to ``out_dir``; return the
+    record as written (plain JSON types, as ``read_record`` reads it).
 
     ``skipped`` names figures that could not be drawn and why; ``captions`` says what each shows;
     ``started`` (a time.perf_counter() reading) makes timing.total_seconds cover the figures too.
@@ -182,9 +183,10 @@ def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
     missing = missing_keys(metrics)
     if missing:
         raise ValueError(f"metrics.json for {out_dir} lacks {missing}: every run records the keys of SCHEMA")
-    atomic_write_json(out_dir / "metrics.json", metrics)
+    record = to_jsonable(metrics)  # exactly what read_record would give back
+    atomic_write_json(out_dir / "metrics.json", record)
     atomic_write_text(out_dir / "summary.md", render_summary(metrics))
-    return out_dir / "metrics.json"
+    return record
 
 
 def read_record(path: Path) -> dict:

@@ -89,9 +89,10 @@ def test_write_run_report_and_read_it_back(tmp_path):
     metrics = record(status="incomplete", status_note="interrupted", baseline={"majority_accuracy": 0.9},
                      test={"accuracy": 0.5, "per_class": {"a": {"precision": 1.0, "recall": 0.5, "f1": 0.66,
                                                                  "support": 2}}})
-    R.write_run_report(tmp_path, metrics, {"loss_curve.png": FIG.plot_history(HISTORY, "t")},
-                       skipped={"weights.png": "the run diverged"}, captions={"loss_curve.png": "look here"})
+    written = R.write_run_report(tmp_path, metrics, {"loss_curve.png": FIG.plot_history(HISTORY, "t")},
+                                 skipped={"weights.png": "the run diverged"}, captions={"loss_curve.png": "look here"})
     saved = R.read_record(tmp_path / "metrics.json")
+    assert written == saved  # the callers use the returned record instead of reading the file back
     assert saved["status"] == "incomplete" and saved["figures"] == {"loss_curve.png": "look here"}
     assert saved["figures_skipped"] == {"weights.png": "the run diverged"} and saved["schema"] == R.SCHEMA_VERSION
     summary = (tmp_path / "summary.md").read_text()
