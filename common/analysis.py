@@ -214,7 +214,7 @@ def ablation_statements(records: dict[str, dict]) -> list[str]:
     key = "validation" if "validation" in full else "test"
 
     def score(record):
-        return record["validation"]["accuracy"] if key == "validation" else record["test"]["accuracy"]
+        return record[key]["accuracy"]
 
     lines, costs = [], {}
     for variant, record in records.items():
@@ -317,16 +317,23 @@ def watched_spread(history: list[dict], last: int = 100) -> str:
             f"{max(values):.4f} (mean {np.mean(values):.4f})")
 
 
+def first_epoch(history: list[dict], condition) -> dict | None:
+    """The first epoch's record of ``history`` for which ``condition(record)`` holds, else None."""
+    return next((h for h in history if condition(h)), None)
+
+
 def first_reached(history: list[dict], accuracy: float) -> str:
     """'; the watched test accuracy first reached 0.4254 at epoch 61' -- for a rerun that ends above a
     reported figure: how far into the schedule the reported level was passed; empty if it never was."""
-    epoch = next((h["epoch"] for h in history if h.get("test_acc", -1.0) >= accuracy), None)
-    return "" if epoch is None else f"; the watched test accuracy first reached {accuracy:.4f} at epoch {epoch}"
+    reached = first_epoch(history, lambda h: h.get("test_acc", -1.0) >= accuracy)
+    return "" if reached is None else \
+        f"; the watched test accuracy first reached {accuracy:.4f} at epoch {reached['epoch']}"
 
 
 def epochs_to_reach(history: list[dict], loss: float) -> int | None:
     """The first epoch whose training loss is at or below ``loss``."""
-    return next((h["epoch"] for h in history if h["train_loss"] <= loss), None)
+    reached = first_epoch(history, lambda h: h["train_loss"] <= loss)
+    return None if reached is None else reached["epoch"]
 
 
 def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
@@ -363,8 +370,8 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
                 loss = record["history"][-1]["train_loss"]
                 last_epoch = record["history"][-1]["epoch"]
                 verdict = _near(loss, reported["final_train_loss"])
-                reached = next((r for r in record["history"]
-                                if abs(r["train_loss"] - reported["final_train_loss"]) <= TOLERANCE), None)
+                reached = first_epoch(record["history"], lambda h, target=reported["final_train_loss"]:
+                                      abs(h["train_loss"] - target) <= TOLERANCE)
                 when = "" if verdict == HOLDS or reached is None else \
                     (f"; its training loss was within {TOLERANCE} of the reported value at epoch {reached['epoch']}"
                      + (f" (test accuracy then {reached['test_acc']:.4f})" if "test_acc" in reached else ""))

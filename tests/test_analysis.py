@@ -234,3 +234,10 @@ def test_a_rerun_well_above_the_reported_figure_says_when_it_first_got_there(tmp
     near = {"test": {"accuracy": 0.43}, "history": history}
     assert "first reached" not in by_claim(A.verdicts(empty, {**empty, "part3": near}, tmp_path))[
         "test accuracy 0.4254"].numbers
+
+
+def test_first_epoch_finds_the_first_record_that_meets_the_condition():
+    history = [{"epoch": e, "train_loss": loss} for e, loss in enumerate([2.0, 1.0, 0.5, 0.9], 1)]
+    assert A.first_epoch(history, lambda h: h["train_loss"] < 1.0)["epoch"] == 3
+    assert A.first_epoch(history, lambda h: h["train_loss"] < 0.1) is None
+    assert A.epochs_to_reach(history, 1.0) == 2 and A.epochs_to_reach(history, 0.1) is None
