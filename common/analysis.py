@@ -601,13 +601,15 @@ def read_parts(root: Path, strict: bool = True) -> dict[str, dict | None]:
     return records
 
 
-def write_part_analysis(part: str, out: Path, record: dict) -> Path:
+def write_part_analysis(part: str, out: Path, record: dict,
+                        recipes: tuple[dict[str, dict | None], dict[str, dict | None]] | None = None) -> Path:
     """``out``/analysis.md: the part's statements (beside the other parts of the same recipe) and the
-    verdicts on its claims (from whichever runs exist)."""
+    verdicts on its claims (from whichever runs exist). ``recipes``: (this suite's, the assignment's)
+    records when the caller has read them already (``read_parts``); else they are read here."""
     from common.files import atomic_write_text
 
     tuned_root, assignment_root = recipe_roots(out)
-    tuned, assignment = read_parts(tuned_root, strict=False), read_parts(assignment_root, strict=False)
+    tuned, assignment = recipes or (read_parts(tuned_root, strict=False), read_parts(assignment_root, strict=False))
     siblings = assignment if Path(out).parent == assignment_root else tuned
     ablation = read_ablation(Path(out) / "ablation") if part == "part5" else None
     siblings = {**siblings, part: record, "ablation": ablation}

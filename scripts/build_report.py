@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from common.analysis import index_analysis_markdown, read_ablation, write_part_analysis
+from common.analysis import index_analysis_markdown, read_ablation, read_parts, write_part_analysis
 from common.assignment import HEADLINE
 from common.catalog import EDA_FIGURES, PARTS
 from common.cli import log, run_main
@@ -30,12 +30,6 @@ TITLE = "CIFAR-10 course suite: results"
 
 
 # ----------------------------------------------------------------------------- reading the runs
-
-def load_records(root: Path) -> dict[str, dict | None]:
-    """{part: its metrics.json under ``root`` (read_record: complete schema, or an error), or None}."""
-    return {part: read_record(root / part / "metrics.json") if (root / part / "metrics.json").is_file() else None
-            for part in PARTS}
-
 
 def load_variants(reports: Path) -> dict[str, dict]:
     """Extra runs saved beside a part's folder, e.g. reports/part5-gpu/ (``--out`` elsewhere)."""
@@ -280,8 +274,8 @@ def eda_section(folder: Path) -> list[str]:
 
 def build_markdown(reports: Path) -> tuple[str, str]:
     """index.md, and the analysis it contains (also written to analysis.md)."""
-    runs = load_records(reports)
-    assignment = load_records(reports / ASSIGNMENT_REPORTS_DIR.name)
+    runs = read_parts(reports)
+    assignment = read_parts(reports / ASSIGNMENT_REPORTS_DIR.name)
     analysis = index_analysis_markdown(runs, assignment, reports / ASSIGNMENT_REPORTS_DIR.name,
                                        read_ablation(reports / "part5" / "ablation"))
     lines = [f"# {TITLE}", "", f"Built {now_iso()} from the saved runs in this folder.", "",
@@ -332,8 +326,8 @@ def parts_markdown() -> str:
 
 def readme_results(reports: Path) -> str:
     """The README's results: one row per part (plus runs on a GPU), each from a clean commit."""
-    runs = load_records(reports)
-    assignment = load_records(reports / ASSIGNMENT_REPORTS_DIR.name)
+    runs = read_parts(reports)
+    assignment = read_parts(reports / ASSIGNMENT_REPORTS_DIR.name)
     variants = {k: v for k, v in load_variants(reports).items() if v["environment"]["device"] != "cpu"}
     records = [m for m in [*runs.values(), *assignment.values(), *variants.values()] if m]
     dirty = sorted({f"{m['part']} ({m['recipe']}): {m['git_commit']}" for m in records
@@ -373,15 +367,16 @@ def build_parser() -> argparse.ArgumentParser:
 def refresh_part_analyses(reports: Path) -> list[Path]:
     """Rewrite every finished part's analysis.md from the saved runs: its comparisons read the other
     parts, which may have run after it. A folder a run holds is left to that run."""
+    roots = (reports, reports / ASSIGNMENT_REPORTS_DIR.name)
+    recipes = tuple(read_parts(root, strict=False) for root in roots)  # each record read once, not once a folder
     written = []
-    for root in (reports, reports / ASSIGNMENT_REPORTS_DIR.name):
-        for part in PARTS:
-            folder = root / part
-            if not (folder / "metrics.json").is_file():
+    for root, records in zip(roots, recipes):
+        for part, record in records.items():
+            if record is None:
                 continue
             try:
-                with ReportFolder(folder):
-                    written.append(write_part_analysis(part, folder, read_record(folder / "metrics.json")))
+                with ReportFolder(root / part):
+                    written.append(write_part_analysis(part, root / part, record, recipes))
             except UserError as error:
                 log.info("analysis.md not refreshed: %s", error)
     return written
