@@ -221,15 +221,24 @@ def _worker_start() -> None:
         pass
 
 
+def _worker_pool(processes: int):
+    """A pool of ``processes`` forked workers (one BLAS thread each; what the parent holds when it is
+    created, such as ``_SPLITS``, is shared copy-on-write), or None for one process or where this
+    platform cannot fork: then the caller works in this process."""
+    if processes <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    return multiprocessing.get_context("fork").Pool(processes, initializer=_worker_start)
+
+
 def concurrent_seconds_per_epoch(config: MLPConfig, workers: int) -> float:
     """One epoch of ``config`` while ``workers`` forked processes (one BLAS thread each) train at once,
     as ``train_all`` runs them. Measured, not divided: the workers share memory bandwidth and, where the
     CPUs are hyperthreads, a physical core, so two of them need not be twice as fast as one."""
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    pool = _worker_pool(workers)
+    if pool is None:
         return seconds_per_epoch(config)
-    with multiprocessing.get_context("fork").Pool(workers, initializer=_worker_start) as pool:
-        times = pool.map(seconds_per_epoch, [config] * workers, chunksize=1)
-    return max(times)
+    with pool:
+        return max(pool.map(seconds_per_epoch, [config] * workers, chunksize=1))
 
 
 def _train_in_worker(job: tuple[int, RunSpec, str, str, bool]) -> tuple[int, RunRecord]:
@@ -254,7 +263,10 @@ def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers
             todo.append(i)
     jobs = [(i, specs[i], str(cache.checkpoint(specs[i])), checkpoint_tag(specs[i].config, cache.fingerprint),
              cache.resume) for i in todo]
-    if workers <= 1 or len(todo) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    _SPLITS = splits  # before the pool forks: its workers inherit the arrays copy-on-write
+    pool = _worker_pool(min(workers, len(todo)))
+    if pool is None:
+        _SPLITS = None
         for i, spec, checkpoint, tag, resume in jobs:
             record = train_one(spec, splits, Path(checkpoint), tag, resume=resume)
             if record.status == STATUS_INCOMPLETE:  # the Solver caught Ctrl-C: stop the whole comparison
@@ -264,8 +276,6 @@ def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers
             if bar is not None:
                 bar.update()
     else:
-        _SPLITS = splits
-        pool = multiprocessing.get_context("fork").Pool(min(workers, len(todo)), initializer=_worker_start)
         try:
             for i, record in pool.imap_unordered(_train_in_worker, jobs):  # cached as each finishes
                 cache.put(specs[i], record)
