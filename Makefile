@@ -1,11 +1,11 @@
 # The suite's interface. On a fresh machine `make part1` or `make test` is all it takes: every target
-# depends on the virtual environment, which `make setup` builds once from requirements.txt.
+# depends on `make setup`, which checks PYTHON and builds the virtual environment once from requirements.txt,
+# or says in one line why it cannot (scripts/setup_env.py). Another interpreter:  make part1 PYTHON=python3.11
 # Pass a part's flags through ARGS, e.g.  make part1 ARGS="--recipe assignment"  (python -m parts.part1 --help)
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
 ARGS   ?=
 CKPT   ?= reports/part5/improved/improved_cnn.pt
 PARTS  := part1 part2 part3 part4 part5
@@ -19,41 +19,49 @@ help: ## list the targets
 	@echo "Everything else:"
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check -r requirements.txt
-	@touch $(STAMP)
+# scripts/setup_env.py runs on PYTHON itself (or, when that does not run, on python3 or python, to say so) and
+# keeps .venv when its completed-install stamp matches, else checks PYTHON, the free space and builds it.
+# PYTHON named on make's command line also rebuilds a .venv made with another Python version.
+GOALS         = $(or $(MAKECMDGOALS),setup)
+PY_SUPPORTED  = $(shell sed -n 's/^SUPPORTED = "\(.*\)"/\1/p' scripts/setup_env.py)
+setup: ## check PYTHON, then build .venv from requirements.txt unless it is complete
+	@for p in "$(PYTHON)" python3 python; do \
+	  if "$$p" -c "" >/dev/null 2>&1; then \
+	    exec "$$p" scripts/setup_env.py --python "$(PYTHON)" --venv "$(VENV)" --requirements requirements.txt \
+	      --goal "$(GOALS)" $(if $(filter command line,$(origin PYTHON)),--explicit); \
+	  fi; \
+	done; \
+	echo "error: no Python runs here (tried $(PYTHON), python3 and python); install CPython $(PY_SUPPORTED), then run make $(GOALS) PYTHON=/path/to/python3" >&2; \
+	exit 2
 
-setup: $(STAMP) ## create .venv and install the pinned requirements
-
-$(PARTS): $(STAMP)
+$(PARTS): setup
 	$(PY) -m parts.$@ $(ARGS)
 
-part5-eval: $(STAMP) ## Part 5's report again from a checkpoint, without training: make part5-eval CKPT=path
+part5-eval: setup ## Part 5's report again from a checkpoint, without training: make part5-eval CKPT=path
 	$(PY) -m parts.part5 --eval $(CKPT) $(ARGS)
 
-ablation: $(STAMP) ## ImprovedCNN without batch norm, dropout or its third block -> reports/part5/ablation/
+ablation: setup ## ImprovedCNN without batch norm, dropout or its third block -> reports/part5/ablation/
 	$(PY) -m scripts.ablation $(ARGS)
 
-eda: $(STAMP) ## the data before any model: counts, samples, class means, pixel values -> reports/eda/
+eda: setup ## the data before any model: counts, samples, class means, pixel values -> reports/eda/
 	$(PY) -m scripts.eda $(ARGS)
 
-all: $(STAMP) ## make eda, parts 1-5 with this suite's recipes, then the report (complete parts are kept; ARGS=--force)
+all: setup ## make eda, parts 1-5 with this suite's recipes, then the report (complete parts are kept; ARGS=--force)
 	$(PY) -m scripts.run_all $(ARGS)
 
-reproduce: $(STAMP) ## the assignment's own recipes into reports/assignment/ (Part 5 only on a GPU), then the report
+reproduce: setup ## the assignment's own recipes into reports/assignment/ (Part 5 only on a GPU), then the report
 	$(PY) -m scripts.run_all --recipe assignment $(ARGS)
 
-report: $(STAMP) ## build reports/index.md and index.html from the saved runs (ARGS=--update-readme: the README too)
+report: setup ## build reports/index.md and index.html from the saved runs (ARGS=--update-readme: the README too)
 	$(PY) -m scripts.build_report $(ARGS)
 
-test: $(STAMP) ## run the test suite
+test: setup ## run the test suite
 	$(PY) -m pytest -q $(ARGS)
 
-lint: $(STAMP) ## ruff (rules in ruff.toml)
+lint: setup ## ruff (rules in ruff.toml)
 	$(PY) -m ruff check .
 
-bench: $(STAMP) ## time the numpy and PyTorch hot loops; writes reports/bench.json and bench.md
+bench: setup ## time the numpy and PyTorch hot loops; writes reports/bench.json and bench.md
 	$(PY) -m scripts.bench $(ARGS)
 
 clean: ## remove generated reports (keeps data/ and .venv)
