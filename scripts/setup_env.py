@@ -36,6 +36,11 @@ import subprocess
 import sys
 import tempfile
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: builds are not locked
+    fcntl = None
+
 # CPython releases with a wheel for every pin in requirements.txt: numpy 2.4.6, pandas 3.1.1, pillow 13.0.0,
 # matplotlib 3.11.2 and scikit-learn 1.9.1 start at 3.11 (Requires-Python >=3.11), numpy 2.4.6, torch 2.14.1
 # and torchvision 0.29.1 stop at 3.14 (cp314 wheels, none for 3.15). Checked against the index with
@@ -318,8 +323,8 @@ def _tree_bytes(path):
     return total
 
 
-def _gb(n):
-    return "%.1f GB" % (n / 1e9)
+def _gb(n, digits=1):
+    return "%.*f GB" % (digits, n / 1e9)
 
 
 def check_space(venv, goal, replacing):
@@ -350,7 +355,7 @@ def check_space(venv, goal, replacing):
             hints.extend(h for h in disk_hints if h not in hints)
     if short:
         raise SetupError("the install needs about %s free (PyTorch's wheel carries CUDA) but %s; %s, then run "
-                         "make %s again" % (_gb(need), " and ".join(short), " or ".join(hints), goal))
+                         "make %s again" % (_gb(need, 0), " and ".join(short), " or ".join(hints), goal))
 
 
 def _shown(path):
@@ -397,7 +402,7 @@ def pip_failure(output, status, info, requirements, log, goal):
     for sign in NO_SPACE_SIGNS:
         if sign in output:
             return ("the disk filled up during the install (%s); free about %s and run make %s again %s"
-                    % (sign, _gb(need_bytes()), goal, tail))
+                    % (sign, _gb(need_bytes(), 0), goal, tail))
     for sign in NETWORK_SIGNS:
         if sign in output:
             return ("pip could not reach the package index (%s); check the network, proxy or index settings "
@@ -445,10 +450,33 @@ def _raise_interrupted(signum, _frame):
     raise _Interrupted(_signal_name(signum))
 
 
-def build(info, venv, requirements, goal, replacing):
-    """Create venv in place with the probed interpreter and install requirements into it. On a failure or
-    an interrupt (SIGINT, SIGTERM, SIGHUP) the venv is removed again and SetupError raised."""
+def _lock(logf, venv, log, goal):
+    """Lock the open log for this build. venv and pip inherit it as their output, so the lock lasts as long
+    as they run, even after a make that was killed: a second make (another terminal, or the next attempt
+    while the orphaned pip still runs) stops instead of building into the same folder."""
+    if fcntl is None:
+        return
+    try:
+        fcntl.flock(logf.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise SetupError("another make is building %s right now (its pip's output: %s); wait for it to finish, "
+                         "then run make %s again" % (venv, log, goal))
+
+
+def build(info, venv, requirements, goal, replacing=None):
+    """Create venv in place with the probed interpreter and install requirements into it, first removing the
+    stale one that `replacing` says why of. On a failure or an interrupt (SIGINT, SIGTERM, SIGHUP) the venv
+    is removed again and SetupError raised."""
     log = _shown(log_path(venv))
+    with open(log_path(venv), "a") as logf:
+        _lock(logf, venv, log, goal)
+        logf.seek(0)
+        logf.truncate()
+        _build_locked(info, venv, requirements, goal, replacing, logf, log)
+    _say("%s is ready: Python %s with %s installed" % (venv, dotted(info["version"]), requirements))
+
+
+def _build_locked(info, venv, requirements, goal, replacing, logf, log):
     catch = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
     previous = {}
     for s in catch:
@@ -456,22 +484,22 @@ def build(info, venv, requirements, goal, replacing):
             previous[s] = signal.signal(s, _raise_interrupted)
     touched = False  # whether venv holds anything of this attempt's to remove
     try:
-        touched = replacing
         if replacing:
+            _say(replacing)
+            touched = True
             remove_venv(venv)
         _say("creating %s with Python %s (%s) and installing %s into it: about %s, a few minutes; pip's output "
-             "goes to %s" % (venv, dotted(info["version"]), info["executable"], requirements, _gb(need_bytes()),
-                             log))
-        with open(log_path(venv), "w") as logf:
-            logf.write("make %s: %s, %s\n" % (goal, venv, datetime.datetime.now().isoformat(timespec="seconds")))
-            touched = True
-            status, output = _run_logged([info["executable"], "-m", "venv", venv], logf)
-            if status != 0:
-                raise SetupError(venv_failure(output, status, info, venv, log, goal))
-            status, output = _run_logged([_venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check",
-                                          "-r", requirements], logf)
-            if status != 0:
-                raise SetupError(pip_failure(output, status, info, requirements, log, goal))
+             "goes to %s" % (venv, dotted(info["version"]), info["executable"], requirements,
+                             _gb(need_bytes(), 0), log))
+        logf.write("make %s: %s, %s\n" % (goal, venv, datetime.datetime.now().isoformat(timespec="seconds")))
+        touched = True
+        status, output = _run_logged([info["executable"], "-m", "venv", venv], logf)
+        if status != 0:
+            raise SetupError(venv_failure(output, status, info, venv, log, goal))
+        status, output = _run_logged([_venv_python(venv), "-m", "pip", "install", "--disable-pip-version-check",
+                                      "-r", requirements], logf)
+        if status != 0:
+            raise SetupError(pip_failure(output, status, info, requirements, log, goal))
         _write_stamp(venv, {"python_version": dotted(info["version"]), "python": info["executable"],
                             "implementation": info["implementation"], "requirements_sha256": _sha256(requirements),
                             "finished": datetime.datetime.now().isoformat(timespec="seconds")})
@@ -491,7 +519,6 @@ def build(info, venv, requirements, goal, replacing):
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
-    _say("%s is ready: Python %s with %s installed" % (venv, dotted(info["version"]), requirements))
 
 
 def setup(python, venv, requirements, goal, explicit):
@@ -511,10 +538,11 @@ def setup(python, venv, requirements, goal, explicit):
         raise SetupError("this file needs Python 3.6 or newer to build %s and runs on %s; run it with PYTHON "
                          "itself: %s %s" % (venv, dotted(sys.version_info[:3]), python, " ".join(sys.argv)))
     check_space(venv, goal, state == "stale")
+    replacing = None
     if state == "stale":
-        _say("%s (Python %s) %s; removing it and building it again with Python %s"
-             % (venv, version, why, dotted(info["version"])))
-    build(info, venv, requirements, goal, state == "stale")
+        replacing = "%s (Python %s) %s; removing it and building it again with Python %s" % (
+            venv, version, why, dotted(info["version"]))
+    build(info, venv, requirements, goal, replacing)
     return 0
 
 

@@ -4,6 +4,7 @@ rebuilt, never reused. Nothing is installed for real."""
 from __future__ import annotations
 
 import ast
+import fcntl
 import glob
 import json
 import os
@@ -270,7 +271,7 @@ def test_short_disk_is_named_before_anything_is_created(standins, tmp_path):
     result = standins.make("part1", standins.python("3.11.7"), SETUP_NEED_GB="1000000")  # a petabyte
     line = one_error(result)
     assert result.returncode == 2 and not standins.venv.exists() and not standins.calls.exists()
-    assert line.startswith("error: the install needs about 1000000.0 GB free (PyTorch's wheel carries CUDA) but ")
+    assert line.startswith("error: the install needs about 1000000 GB free (PyTorch's wheel carries CUDA) but ")
     assert f"{standins.venv.parent} ({standins.venv}, pip's cache" in line
     assert line.endswith(", then run make part1 again")
 
@@ -417,13 +418,26 @@ def test_sigterm_to_the_set_up_stops_pip_and_removes_the_venv(standins):
         os.kill(pip, 0)  # pip was stopped too
 
 
-def test_a_killed_set_up_leaves_no_stamp_so_the_next_one_rebuilds(standins):
+@needs_make
+def test_a_second_make_waits_for_a_running_install_and_a_killed_one_leaves_no_stamp(standins):
     python = standins.python("3.11.7")
     proc = standins.module(python, STANDIN_PIP="hang")
     pip = standins.wait_for_pip()
-    proc.kill()  # SIGKILL: no clean-up runs
+    second = standins.make("test", python)  # another terminal, same folder
+    assert one_error(second) == (f"error: another make is building {standins.venv} right now (its pip's output: "
+                                 f"{standins.log}); wait for it to finish, then run make test again")
+    assert second.returncode == 2 and standins.venv.is_dir()
+    proc.kill()  # SIGKILL: no clean-up runs, and pip is orphaned but still holds the build's lock
     proc.communicate(timeout=30)
+    assert "another make is building" in one_error(standins.make("test", python))
     os.kill(pip, signal.SIGKILL)
+    with open(standins.log) as log:
+        for _ in range(400):  # until the orphan is gone and its lock with it
+            try:
+                fcntl.flock(log, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                time.sleep(0.01)
     assert standins.venv.is_dir() and not (standins.venv / ".installed").exists()
     (standins.dir / "pip.pid").unlink()
     again = standins.module(python)
