@@ -21,7 +21,66 @@ from common.assignment import REPORTED
 from common.catalog import PARTS
 
 TOLERANCE = 0.01  # a rerun "reproduces" a reported accuracy (or loss) within one percentage point (0.01)
-HOLDS, FAILS, NOT_MEASURED = "holds", "does not hold", "not measured"
+# "A beats B" claims: a difference within the tolerance of its measure is too close to call.
+COMPARE_TOLERANCE = {"accuracy": 0.01,  # absolute, in accuracy (one percentage point)
+                     "epochs": 0.10}  # relative: epochs-to-a-loss counts within 10 % of each other
+HOLDS, FAILS, NOT_MEASURED, TOO_CLOSE = "holds", "does not hold", "not measured", "too close to call"
+
+
+# ----------------------------------------------------------------------------- which runs can be judged
+
+def why_not_judged(record: dict | None, what: str = "") -> str:
+    """'' when ``record`` is a complete run of exactly its recipe (a verdict may come from it); else the
+    reason no verdict can, as "not measured: ..." (``what`` names the run in the sentence)."""
+    name = f"{what} " if what else ""
+    if record is None:
+        return f"not measured: the {name}run is not there"
+    if "recipe_changes" not in record:
+        return (f"not measured: the {name}run was written by an older version of the suite (schema "
+                f"{record.get('schema', '?')}), which did not record whether it ran its recipe unchanged; rerun it")
+    status, done = record.get("status"), record.get("epochs_run", len(record.get("history") or []))
+    planned = planned_epochs(record)
+    of = f" of {planned}" if planned else ""
+    if status == "incomplete":
+        return f"not measured: the {name}run was interrupted after {done}{of} epochs ({record.get('status_note', '')})"
+    if status == "diverged":
+        return f"not measured: the {name}run diverged after {done}{of} epochs ({record.get('status_note', '')})"
+    if status != "complete":
+        return f"not measured: the {name}run is {status} ({record.get('status_note', '')})"
+    if record["recipe_changes"] is None:
+        return f"not measured: the {name}run names no recipe it followed"
+    if record["recipe_changes"]:
+        from common.run_record import changes_text
+        return f"not measured: the {name}run changed {changes_text(record['recipe_changes'])}"
+    return ""
+
+
+def planned_epochs(record: dict) -> int | None:
+    """The epochs the record's config schedules (Part 4: each run's), or None where it does not say."""
+    config = record.get("config") or {}
+    if isinstance(config.get("epochs"), int):
+        return config["epochs"]
+    if isinstance(config.get("base"), dict) and isinstance(config["base"].get("epochs"), int):
+        return config["base"]["epochs"]
+    return None
+
+
+def judged(record: dict | None) -> dict | None:
+    """``record`` when a verdict may come from it (``why_not_judged`` is empty), else None."""
+    return record if record is not None and not why_not_judged(record) else None
+
+
+def compare(a_name: str, a: float, b_name: str, b: float, tolerance: float, *, relative: bool = False,
+            unit: str = "") -> tuple[str, str]:
+    """The verdict on "A beats B" (a higher is better) and the words behind it: holds / does not hold, or too
+    close to call when |a - b| is within ``tolerance`` (of the larger, when ``relative``)."""
+    difference = abs(a - b)
+    band = tolerance * max(abs(a), abs(b)) if relative else tolerance
+    shown = f"{tolerance:.0%} of the larger" if relative else f"{tolerance:g}"
+    if difference <= band + 1e-12:  # float noise: 0.43 - 0.42 is a hair above 0.01
+        return TOO_CLOSE, (f"{a_name} {a:.4g}{unit} vs {b_name} {b:.4g}{unit}: too close to call (difference "
+                           f"{difference:.4g}{unit}, tolerance {shown})")
+    return (HOLDS if a > b else FAILS), f"{a_name} {a:.4g}{unit} vs {b_name} {b:.4g}{unit}"
 
 
 # ----------------------------------------------------------------------------- wording helpers
@@ -208,6 +267,8 @@ def ablation_rows(records: dict[str, dict]) -> list[dict]:
 def ablation_statements(records: dict[str, dict]) -> list[str]:
     """What removing each of ImprovedCNN's changes does, worded by the numbers (validation accuracy,
     what the recipe chooses on, with test beside it)."""
+    records = {variant: r for variant, r in records.items() if r.get("status") == "complete"
+               and set(r.get("recipe_changes") or {}) <= {"ablation"}}  # each the recipe but for its ablation
     if "none" not in records or len(records) < 2:
         return []
     full = records["none"]
@@ -339,15 +400,20 @@ def epochs_to_reach(history: list[dict], loss: float) -> int | None:
 def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
              assignment_root: Path | None = None) -> list[Verdict]:
     """Every claim of the assignment's report, judged on the runs that measure it. ``assignment_root``
-    (reports/assignment) holds Part 5's per-model records."""
+    (reports/assignment) holds Part 5's per-model records.
+
+    A verdict comes only from a complete run of exactly the recipe it names (``why_not_judged``);
+    otherwise the claim reads "not measured" with the reason."""
     out: list[Verdict] = []
     rerun = "the assignment's recipe rerun (reports/assignment/{})"
-    not_run = "not measured: `make reproduce` has not run this part"
 
     for part in ("part1", "part2", "part3"):
         reported, record = REPORTED[part], assignment.get(part)
-        if record is None:
-            out.append(Verdict(part, f"test accuracy {reported['accuracy']:.4f}", NOT_MEASURED, not_run, ""))
+        why = why_not_judged(record, "assignment's recipe") if record is not None else \
+            "not measured: `make reproduce` has not run this part"
+        claim = f"test accuracy {reported['accuracy']:.4f}"
+        if why:
+            out.append(Verdict(part, claim, NOT_MEASURED, why, ""))
         else:
             acc = record["test"]["accuracy"]
             extra = ""
@@ -358,14 +424,14 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
                          f"({reported['f1_rest']:.4f})")
             well_above = acc > reported["accuracy"] + TOLERANCE
             reached = first_reached(record["history"], reported["accuracy"]) if well_above else ""
-            out.append(Verdict(part, f"test accuracy {reported['accuracy']:.4f}", _near(acc, reported["accuracy"]),
+            out.append(Verdict(part, claim, _near(acc, reported["accuracy"]),
                                f"rerun {acc:.4f} ({points(reported['accuracy'], acc, 2)} "
                                f"{'above' if acc > reported['accuracy'] else 'below'}){extra}"
                                f"{watched_spread(record['history'])}{reached}", rerun.format(part)))
         if "final_train_loss" in reported:
             claim = f"final training loss about {reported['final_train_loss']:.3f}"
-            if record is None or not record["history"]:
-                out.append(Verdict(part, claim, NOT_MEASURED, not_run, ""))
+            if why or not record["history"]:
+                out.append(Verdict(part, claim, NOT_MEASURED, why or "not measured: the run has no epoch", ""))
             else:
                 loss = record["history"][-1]["train_loss"]
                 last_epoch = record["history"][-1]["epoch"]
@@ -378,152 +444,207 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
                 out.append(Verdict(part, claim, verdict, f"rerun {loss:.4f} after epoch {last_epoch}{when}",
                                    rerun.format(part)))
 
-    p4, grid4 = assignment.get("part4"), tuned.get("part4")
+    raw4 = assignment.get("part4")
+    why4 = why_not_judged(raw4, "assignment's recipe") if raw4 is not None else \
+        "not measured: `make reproduce` has not run Part 4"
+    p4, grid4 = judged(raw4), judged(tuned.get("part4"))
+    why_grid = why_not_judged(tuned.get("part4"), "tuned recipe's Part 4") if tuned.get("part4") is not None else \
+        "not measured: `make part4` has not run this suite's grid"
     for name, reported in REPORTED["part4"].items():
         if reported is None:
             continue
         scenario = _scenario(p4, name)
-        out.append(Verdict("part4", f"{name}: test accuracy {reported:.4f}",
-                           NOT_MEASURED if scenario is None else _near(scenario["test_acc"], reported),
-                           not_run if scenario is None else f"rerun {scenario['test_acc']:.4f}"
-                           f"{watched_spread(scenario['history'])}{at_chance(scenario['history'], 10)}",
-                           "" if scenario is None else rerun.format("part4")))
-    out.append(_momentum_claim(assignment.get("part3"), p4, _grid_means(grid4)))
-    out.append(_small_init_claim(p4, init_means(grid4, "sigmoid")))
-    out.append(_he_tanh_claim(init_means(grid4, "tanh")))
-    out.append(_tanh_slower_claim(p4))
-    p5_folder = assignment_root / "part5" if assignment_root is not None and assignment.get("part5") else None
-    out += _part5_claims(p5_folder, assignment.get("part5") or tuned.get("part5"),
+        claim = f"{name}: test accuracy {reported:.4f}"
+        why = why4 or (_scenario_why(scenario) if scenario is not None else "not measured: no such scenario ran")
+        if why:
+            out.append(Verdict("part4", claim, NOT_MEASURED, why, ""))
+        else:
+            out.append(Verdict("part4", claim, _near(scenario["test_acc"], reported),
+                               f"rerun {scenario['test_acc']:.4f}{watched_spread(scenario['history'])}"
+                               f"{at_chance(scenario['history'], 10)}", rerun.format("part4")))
+    out.append(_momentum_claim(judged(assignment.get("part3")), p4, _grid_means(grid4), why4, why_grid))
+    out.append(_small_init_claim(p4, init_means(grid4, "sigmoid"), why4, why_grid))
+    out.append(_he_tanh_claim(init_means(grid4, "tanh"), why_grid))
+    out.append(_tanh_slower_claim(p4, why4))
+    p5_folder = assignment_root / "part5" if assignment_root is not None else None
+    out += _part5_claims(p5_folder, tuned.get("part5"), assignment.get("part5"),
                          tuned.get("part3") or assignment.get("part3"))
     return out
 
 
-def _momentum_claim(p3: dict | None, p4: dict | None, grid: dict | None) -> Verdict:
+def _scenario_why(scenario: dict) -> str:
+    """'' for a scenario that ran its whole schedule; else why it cannot be judged."""
+    if scenario["status"] == "complete":
+        return ""
+    return f"not measured: the scenario's run is {scenario['status']} after {scenario['epochs_run']} epochs"
+
+
+def _comparison(claim: str, sources: list[tuple[str, str, float, str, float, float, bool, str]],
+                not_there: list[str]) -> Verdict:
+    """One "A beats B" claim from one or more measurements (source, a, a value, b, b value, tolerance,
+    relative, context): the first decides the verdict, every one is shown; ``not_there``: why each missing
+    measurement is missing."""
+    if not sources:
+        return Verdict("part4", claim, NOT_MEASURED, "; ".join(not_there) or "not measured", "")
+    verdict, numbers = None, []
+    for _, a_name, a, b_name, b, tolerance, relative, context in sources:
+        said, words = compare(a_name, a, b_name, b, tolerance, relative=relative)
+        verdict = verdict or said
+        numbers.append(f"{context}: {words}")
+    return Verdict("part4", claim, verdict, "; ".join(numbers), "; ".join(s[0] for s in sources))
+
+
+def _momentum_claim(p3: dict | None, p4: dict | None, grid: dict | None, why4: str, why_grid: str) -> Verdict:
     claim = "momentum beats plain gradient descent"
     momentum = _scenario(p4, "sigmoid + momentum + he")
-    numbers, verdict, source = [], NOT_MEASURED, []
-    if p3 is not None and momentum is not None:
-        sgd = p3["test"]["accuracy"]
-        verdict = HOLDS if momentum["test_acc"] > sgd else FAILS
-        numbers.append(f"sigmoid + He for 1000 epochs: momentum (lr 0.05, beta 0.9) {momentum['test_acc']:.4f} vs "
-                       f"plain SGD (lr 0.01, Part 3) {sgd:.4f} -- their learning rates differ, as in the assignment")
-        source.append("the assignment's recipes: Part 4's scenario vs Part 3")
+    sources, missing = [], []
+    tol = COMPARE_TOLERANCE["accuracy"]
+    if p3 is not None and momentum is not None and not _scenario_why(momentum):
+        sources.append(("the assignment's recipes: Part 4's scenario vs Part 3", "momentum (lr 0.05, beta 0.9)",
+                        momentum["test_acc"], "plain SGD (lr 0.01, Part 3)", p3["test"]["accuracy"], tol, False,
+                        "sigmoid + He for 1000 epochs, test accuracy -- their learning rates differ, as in the "
+                        "assignment"))
+    else:
+        missing.append(why4 or "not measured: the assignment's Part 3 is not a complete run of its recipe")
     if grid is not None and {"sgd", "momentum"} <= set(grid["optimizer"]):
-        m, s = grid["optimizer"]["momentum"], grid["optimizer"]["sgd"]
-        if verdict == NOT_MEASURED:
-            verdict = HOLDS if m > s else FAILS
-        numbers.append(f"tuned grid, each at its swept lr: momentum {m:.4f} vs SGD {s:.4f} mean validation accuracy")
-        source.append("this suite's grid")
-    return Verdict("part4", claim, verdict, "; ".join(numbers) or "not measured: neither Part 4 run is there",
-                   "; ".join(source))
+        sources.append(("this suite's tuned grid", "momentum", grid["optimizer"]["momentum"], "SGD",
+                        grid["optimizer"]["sgd"], tol, False, "tuned grid, each at its swept lr, mean validation "
+                                                              "accuracy"))
+    else:
+        missing.append(why_grid or "not measured: the grid has no SGD and momentum runs")
+    return _comparison(claim, sources, missing)
 
 
-def _small_init_claim(p4: dict | None, sigmoid_inits: dict[str, float]) -> Verdict:
+def _small_init_claim(p4: dict | None, sigmoid_inits: dict[str, float], why4: str, why_grid: str) -> Verdict:
     claim = "for sigmoid, a small random initialization beats He"
     small, he_ = _scenario(p4, "sigmoid + momentum + small"), _scenario(p4, "sigmoid + momentum + he")
-    numbers, verdict, source = [], NOT_MEASURED, []
-    if small is not None and he_ is not None:
-        verdict = HOLDS if small["test_acc"] > he_["test_acc"] else FAILS
-        numbers.append(f"sigmoid + momentum, 1000 epochs: small {small['test_acc']:.4f} vs He {he_['test_acc']:.4f} "
-                       f"test accuracy")
-        source.append("the assignment's recipe (Part 4 scenarios)")
+    sources, missing = [], []
+    tol = COMPARE_TOLERANCE["accuracy"]
+    if small is not None and he_ is not None and not _scenario_why(small) and not _scenario_why(he_):
+        sources.append(("the assignment's recipe (Part 4 scenarios)", "small", small["test_acc"], "He",
+                        he_["test_acc"], tol, False, "sigmoid + momentum, 1000 epochs, test accuracy"))
+    else:
+        missing.append(why4 or "not measured: a sigmoid scenario did not finish")
     if {"small", "he"} <= set(sigmoid_inits):
-        if verdict == NOT_MEASURED:
-            verdict = HOLDS if sigmoid_inits["small"] > sigmoid_inits["he"] else FAILS
-        numbers.append(f"tuned grid, sigmoid, mean over the optimizers: small {sigmoid_inits['small']:.4f} vs He "
-                       f"{sigmoid_inits['he']:.4f} validation accuracy")
-        source.append("this suite's grid")
-    return Verdict("part4", claim, verdict, "; ".join(numbers) or "not measured: neither Part 4 run is there",
-                   "; ".join(source))
+        sources.append(("this suite's tuned grid", "small", sigmoid_inits["small"], "He", sigmoid_inits["he"], tol,
+                        False, "tuned grid, sigmoid, mean validation accuracy over the optimizers"))
+    else:
+        missing.append(why_grid or "not measured: the grid has no sigmoid + small and sigmoid + He runs")
+    return _comparison(claim, sources, missing)
 
 
-def _he_tanh_claim(tanh_inits: dict[str, float]) -> Verdict:
+def _he_tanh_claim(tanh_inits: dict[str, float], why_grid: str) -> Verdict:
     claim = "He initialization suits tanh poorly"
     if not {"he", "xavier"} <= set(tanh_inits):
-        return Verdict("part4", claim, NOT_MEASURED, "not measured: needs this suite's grid with tanh + He and tanh + "
-                       "Xavier (make part4); the assignment gives no figure for tanh + He", "")
-    verdict = HOLDS if tanh_inits["he"] < tanh_inits["xavier"] else FAILS
+        return Verdict("part4", claim, NOT_MEASURED, (why_grid or "not measured: needs this suite's grid with tanh "
+                       "+ He and tanh + Xavier") + " (the assignment gives no figure for tanh + He)", "")
     shown = ", ".join(f"{init} {mean:.4f}" for init, mean in sorted(tanh_inits.items(), key=lambda kv: -kv[1]))
-    return Verdict("part4", claim, verdict, f"tanh, mean validation accuracy over the optimizers: {shown} (He against "
-                   f"Xavier, the initialization derived for tanh)", "this suite's grid")
+    verdict = _comparison(claim, [("this suite's tuned grid", "Xavier", tanh_inits["xavier"], "He", tanh_inits["he"],
+                                   COMPARE_TOLERANCE["accuracy"], False,
+                                   "tanh, mean validation accuracy over the optimizers (He against Xavier, the "
+                                   "initialization derived for tanh)")], [])
+    return Verdict("part4", claim, verdict.verdict, f"{verdict.numbers}; all: {shown}", verdict.source)
 
 
-def _tanh_slower_claim(p4: dict | None) -> Verdict:
+def _tanh_slower_claim(p4: dict | None, why4: str) -> Verdict:
     claim = "tanh (+ He) converged more slowly than sigmoid + small random initialization"
     tanh, sigmoid = _scenario(p4, "tanh + momentum + he"), _scenario(p4, "sigmoid + momentum + small")
-    if tanh is None or sigmoid is None or not tanh["history"] or not sigmoid["history"]:
-        return Verdict("part4", claim, NOT_MEASURED, "not measured: `make reproduce` has not run Part 4", "")
+    if tanh is None or sigmoid is None or _scenario_why(tanh) or _scenario_why(sigmoid) or not tanh["history"] \
+            or not sigmoid["history"]:
+        return Verdict("part4", claim, NOT_MEASURED, why4 or "not measured: a scenario did not finish", "")
     target = max(tanh["history"][-1]["train_loss"], sigmoid["history"][-1]["train_loss"])
     e_tanh, e_sigmoid = epochs_to_reach(tanh["history"], target), epochs_to_reach(sigmoid["history"], target)
-    verdict = HOLDS if e_tanh > e_sigmoid else FAILS
-    return Verdict("part4", claim, verdict,
-                   f"epochs to reach training loss {target:.4f} (the higher of the two final losses): tanh + He "
-                   f"{e_tanh}, sigmoid + small {e_sigmoid}", "the assignment's recipe (Part 4 scenarios)")
+    verdict = _comparison(claim, [("the assignment's recipe (Part 4 scenarios)", "tanh + He", e_tanh,
+                                   "sigmoid + small", e_sigmoid, COMPARE_TOLERANCE["epochs"], True,
+                                   f"epochs to reach training loss {target:.4f} (the higher of the two final "
+                                   f"losses)")], [])
+    return verdict
 
 
-def _part5_claims(folder: Path | None, part5: dict | None, mlp: dict | None) -> list[Verdict]:
+def _part5_claims(folder: Path | None, tuned5: dict | None, assignment5: dict | None,
+                  mlp: dict | None) -> list[Verdict]:
     """Part 5's claims: the training ones from the assignment's rerun (its per-model records in
-    ``folder``), the parameter count from any Part 5 run against Part 3's MLP."""
+    ``folder``), the parameter count from a complete Part 5 run against Part 3's MLP."""
     out = []
-    not_run = "not measured: the assignment's 100-epoch recipe runs only on a GPU (make reproduce there)"
     rerun = "the assignment's recipe rerun (reports/assignment/part5)"
-    simple = _model_record(folder, "simple")
-    improved = _model_record(folder, "improved")
     reported = REPORTED["part5"]
-    if simple is None:
-        out.append(Verdict("part5", "SimpleCNN stays near 10 % (loss stuck at 2.3, one class predicted)",
-                           NOT_MEASURED, not_run, ""))
+    simple, improved = _model_record(folder, "simple"), _model_record(folder, "improved")
+    never = "not measured: the assignment's 100-epoch recipe has not run here (make reproduce)"
+    why_simple = why_not_judged(simple, "assignment's recipe (SimpleCNN)") if simple is not None else never
+    why_improved = why_not_judged(improved, "assignment's recipe (ImprovedCNN)") if improved is not None else never
+    claim = "SimpleCNN stays near 10 % (loss stuck at 2.3, one class predicted)"
+    if why_simple or not simple["history"]:
+        out.append(Verdict("part5", claim, NOT_MEASURED, why_simple or "not measured: the run has no epoch", ""))
     else:
         final_loss = simple["history"][-1]["train_loss"]
         predicted = int(np.count_nonzero(np.array(simple["test"]["confusion_matrix"]).sum(axis=0)))
         stuck = simple["test"]["accuracy"] < 0.15 and final_loss > 2.2
-        out.append(Verdict("part5", "SimpleCNN stays near 10 % (loss stuck at 2.3, one class predicted)",
-                           HOLDS if stuck else FAILS, f"rerun {simple['test']['accuracy']:.4f} test accuracy, final "
-                           f"training loss {final_loss:.4f}, {predicted} of 10 classes predicted", rerun))
-    if improved is None:
-        for claim in (f"ImprovedCNN {reported['ImprovedCNN']:.2%} test accuracy",
-                      f"validation peak {reported['ImprovedCNN validation peak']:.2%} at epoch "
-                      f"{reported['ImprovedCNN validation peak epoch']}",
-                      "validation loss lowest early and rising: overfitting after 10-20 epochs"):
-            out.append(Verdict("part5", claim, NOT_MEASURED, not_run, ""))
+        out.append(Verdict("part5", claim, HOLDS if stuck else FAILS,
+                           f"rerun {simple['test']['accuracy']:.4f} test accuracy, final training loss "
+                           f"{final_loss:.4f}, {predicted} of 10 classes predicted", rerun))
+    claims = (f"ImprovedCNN {reported['ImprovedCNN']:.2%} test accuracy",
+              f"validation peak {reported['ImprovedCNN validation peak']:.2%} at epoch "
+              f"{reported['ImprovedCNN validation peak epoch']}",
+              f"validation loss lowest early (~{reported['ImprovedCNN lowest validation loss']}) and rising to "
+              f"~{reported['ImprovedCNN validation loss at epoch 100']}: overfitting after 10-20 epochs")
+    if why_improved:
+        out += [Verdict("part5", claim, NOT_MEASURED, why_improved, "") for claim in claims]
     else:
         acc = improved["test"]["accuracy"]
-        out.append(Verdict("part5", f"ImprovedCNN {reported['ImprovedCNN']:.2%} test accuracy",
-                           _near(acc, reported["ImprovedCNN"]), f"rerun {acc:.4f} after the last epoch", rerun))
+        out.append(Verdict("part5", claims[0], _near(acc, reported["ImprovedCNN"]), f"rerun {acc:.4f} after the "
+                           f"last epoch", rerun))
         curve = [(h["epoch"], h["test_acc"], h["test_loss"]) for h in improved["history"] if "test_acc" in h]
-        peak_epoch, peak, _ = max(curve, key=lambda c: c[1])
-        out.append(Verdict("part5", f"validation peak {reported['ImprovedCNN validation peak']:.2%} at epoch "
-                                    f"{reported['ImprovedCNN validation peak epoch']}",
-                           _near(peak, reported["ImprovedCNN validation peak"]),
-                           f"the watched test curve peaks at {peak:.4f} in epoch {peak_epoch} (the assignment's "
-                           f"'validation' set is taken to be its test set)", rerun))
-        low_epoch, _, low = min(curve, key=lambda c: c[2])
-        last = curve[-1][2]
-        overfits = low_epoch <= 20 and last >= 2 * low
-        out.append(Verdict("part5", f"validation loss lowest early (~{reported['ImprovedCNN lowest validation loss']}) "
-                                    f"and rising to ~{reported['ImprovedCNN validation loss at epoch 100']}: "
-                                    f"overfitting after 10-20 epochs",
-                           HOLDS if overfits else FAILS, f"watched test loss lowest ({low:.3f}) in epoch {low_epoch}, "
-                           f"{last:.3f} after epoch {curve[-1][0]}", rerun))
-    cnn = part5
-    if cnn is None or mlp is None:
-        out.append(Verdict("part5", "a CNN needs fewer parameters than an MLP", NOT_MEASURED,
-                           "not measured: needs a Part 5 and a Part 3 run", ""))
-    else:
-        counts = {name: row["parameters"] for name, row in cnn["models"].items()}
-        fewer = all(c < mlp["parameters"] for c in counts.values())
-        out.append(Verdict("part5", "a CNN needs fewer parameters than an MLP", HOLDS if fewer else FAILS,
-                           ", ".join(f"{n} {c:,}" for n, c in counts.items()) +
-                           f" vs the 3072-64-10 MLP's {mlp['parameters']:,} parameters (the CNNs here do reach "
-                           f"higher accuracy with their parameters)", "the saved runs' parameter counts"))
+        if not curve:
+            no_curve = "not measured: the run watched no test curve (it trained with a validation split)"
+            out += [Verdict("part5", claim, NOT_MEASURED, no_curve, "") for claim in claims[1:]]
+        else:
+            peak_epoch, peak, _ = max(curve, key=lambda c: c[1])
+            out.append(Verdict("part5", claims[1], _near(peak, reported["ImprovedCNN validation peak"]),
+                               f"the watched test curve peaks at {peak:.4f} in epoch {peak_epoch} (the assignment's "
+                               f"'validation' set is taken to be its test set)", rerun))
+            low_epoch, _, low = min(curve, key=lambda c: c[2])
+            last = curve[-1][2]
+            overfits = low_epoch <= 20 and last >= 2 * low
+            out.append(Verdict("part5", claims[2], HOLDS if overfits else FAILS,
+                               f"watched test loss lowest ({low:.3f}) in epoch {low_epoch}, {last:.3f} after epoch "
+                               f"{curve[-1][0]}", rerun))
+    out.append(_parameters_claim(tuned5, assignment5, mlp))
     return out
+
+
+def _parameters_claim(tuned5: dict | None, assignment5: dict | None, mlp: dict | None) -> Verdict:
+    """"A CNN needs fewer parameters than an MLP", on the parameter counts of a complete Part 5 run (this
+    suite's recipe first) and Part 3's network, with each one's test accuracy beside it, as measured."""
+    claim = "a CNN needs fewer parameters than an MLP"
+    cnn = judged(tuned5) or judged(assignment5)
+    mlp_ok = judged(mlp)
+    if cnn is None or mlp_ok is None:
+        why = [w for w in (why_not_judged(tuned5, "Part 5") if tuned5 is not None else
+                           "not measured: Part 5 has not run",
+                           why_not_judged(mlp, "Part 3") if mlp is not None else "not measured: Part 3 has not run")
+               if w]
+        return Verdict("part5", claim, NOT_MEASURED, "; ".join(why), "")
+    counts = {name: row["parameters"] for name, row in cnn["models"].items()}
+    fewer = all(c < mlp_ok["parameters"] for c in counts.values())
+    mlp_acc = mlp_ok["test"]["accuracy"]
+    accuracy = "; ".join(
+        f"{name} {'reaches higher' if row['test_accuracy'] > mlp_acc else 'does not reach higher'} test accuracy "
+        f"({row['test_accuracy']:.4f} vs the MLP's {mlp_acc:.4f})" for name, row in cnn["models"].items())
+    return Verdict("part5", claim, HOLDS if fewer else FAILS,
+                   ", ".join(f"{n} {c:,}" for n, c in counts.items()) +
+                   f" vs the 3072-64-10 MLP's {mlp_ok['parameters']:,} parameters; {accuracy}",
+                   f"the parameter counts of Part 5 ({cnn['recipe']} recipe) and Part 3 ({mlp_ok['recipe']} recipe)")
 
 
 def _model_record(folder: Path | None, model: str) -> dict | None:
     if folder is None or not (folder / model / "metrics.json").is_file():
         return None
+    from common.errors import UserError
     from common.run_record import read_record
-    return read_record(folder / model / "metrics.json")
+    try:
+        return read_record(folder / model / "metrics.json")
+    except UserError as error:  # unreadable: judged as not measured, never a crash
+        return {"status": "unreadable", "status_note": str(error), "recipe_changes": {}}
 
 
 def bullets(lines: list[str]) -> list[str]:
@@ -540,15 +661,25 @@ def verdict_markdown(rows: list[Verdict]) -> str:
     return "\n".join(lines)
 
 
+RULES = (f"A reported figure holds when the rerun is within {TOLERANCE * 100:.0f} percentage point of it. "
+         f"A claim that one run beats another is too close to call when their accuracies differ by at most "
+         f"{COMPARE_TOLERANCE['accuracy']} (epochs to a loss: by at most {COMPARE_TOLERANCE['epochs']:.0%} of the "
+         f"larger). A verdict comes only from a complete run of exactly the recipe it names; any other run reads "
+         f"'not measured' with the reason.")
+
+
 def analysis_markdown(part: str, record: dict, siblings: dict[str, dict | None], claims: list[Verdict]) -> str:
     """analysis.md of one part's folder: its statements, then the verdicts on its claims."""
     lines = [f"# {PARTS[part].title}: what the numbers say", "", f"Recipe: {record['recipe']}. Every number below "
              f"is this run's (or, for comparisons, the other parts' runs with the same recipe).", ""]
+    why = why_not_judged(record)
+    if why:
+        lines += [f"**This run gives no verdict** ({why.removeprefix('not measured: ')}); the statements describe "
+                  f"what it measured.", ""]
     lines += bullets(part_statements(part, record, siblings))
     mine = [v for v in claims if v.part == part]
     if mine:
-        lines += ["", "## The assignment's claims", "", f"A reported figure holds when the rerun is within "
-                  f"{TOLERANCE * 100:.0f} percentage point of it.", "", verdict_markdown(mine)]
+        lines += ["", "## The assignment's claims", "", RULES, "", verdict_markdown(mine)]
     return "\n".join(lines) + "\n"
 
 
@@ -557,8 +688,7 @@ def index_analysis_markdown(tuned: dict[str, dict | None], assignment: dict[str,
     """The report index's analysis (also reports/analysis.md): every claim's verdict, then each part's
     statements for this suite's recipes and for the assignment's."""
     lines = ["## What the runs answer <a id=\"analysis\"></a>", "", "### The assignment's claims", "",
-             f"A reported figure holds when the rerun is within {TOLERANCE * 100:.0f} percentage point of it; "
-             f"'not measured' names the run that would measure it.", "",
+             f"{RULES} 'Not measured' names the run that would measure it.", "",
              verdict_markdown(verdicts(tuned, assignment, assignment_root)), ""]
     for heading, records in (("This suite's recipes", tuned), ("The assignment's recipes, rerun", assignment)):
         ran = [(part, record) for part, record in records.items() if record is not None]
@@ -584,8 +714,9 @@ def recipe_roots(out: Path) -> tuple[Path, Path]:
     return out.parent, out.parent / "assignment"
 
 
-def read_parts(root: Path, strict: bool = True) -> dict[str, dict | None]:
-    """{part: root/part/metrics.json or None}. Not ``strict``: an unreadable file counts as not run."""
+def read_parts(root: Path, strict: bool = True, problems: dict[str, str] | None = None) -> dict[str, dict | None]:
+    """{part: root/part/metrics.json or None}. Not ``strict``: an unreadable file counts as not run, and
+    ``problems`` (when given) gets {part: why it could not be read}."""
     from common.errors import UserError
     from common.run_record import read_record
 
@@ -594,10 +725,12 @@ def read_parts(root: Path, strict: bool = True) -> dict[str, dict | None]:
         path = root / part / "metrics.json"
         try:
             records[part] = read_record(path) if path.is_file() else None
-        except UserError:
+        except UserError as error:
             if strict:
                 raise
             records[part] = None
+            if problems is not None:
+                problems[part] = str(error)
     return records
 
 
@@ -606,7 +739,7 @@ def write_part_analysis(part: str, out: Path, record: dict,
     """``out``/analysis.md: the part's statements (beside the other parts of the same recipe) and the
     verdicts on its claims (from whichever runs exist). ``recipes``: (this suite's, the assignment's)
     records when the caller has read them already (``read_parts``); else they are read here."""
-    from common.files import atomic_write_text
+    from common.files import atomic_write_text, stamp_markdown
 
     tuned_root, assignment_root = recipe_roots(out)
     tuned, assignment = recipes or (read_parts(tuned_root, strict=False), read_parts(assignment_root, strict=False))
@@ -614,5 +747,18 @@ def write_part_analysis(part: str, out: Path, record: dict,
     ablation = read_ablation(Path(out) / "ablation") if part == "part5" else None
     siblings = {**siblings, part: record, "ablation": ablation}
     claims = verdicts(tuned, assignment, assignment_root)
-    atomic_write_text(Path(out) / "analysis.md", analysis_markdown(part, record, siblings, claims))
+    text = analysis_markdown(part, record, siblings, claims)
+    atomic_write_text(Path(out) / "analysis.md", stamp_markdown(text, record.get("run_id")))
     return Path(out) / "analysis.md"
+
+
+def write_analysis_safely(part: str, out: Path, record: dict) -> Path | None:
+    """``write_part_analysis`` for a training pipeline: a record the analysis cannot read (another part's
+    folder in any state) is logged, never allowed to stop the part that trained; `make report` retries."""
+    import logging
+    try:
+        return write_part_analysis(part, out, record)
+    except Exception as error:  # the run's own files are written: its exit code must not depend on others'
+        logging.getLogger("cifar").warning("analysis.md not written (%s: %s); `make report` writes it",
+                                           type(error).__name__, error)
+        return None

@@ -201,13 +201,29 @@ def mlp_part_parser(part: str, doc: str, recipes: dict, binary: bool) -> argpars
     return parser
 
 
-def config_from_args(args: argparse.Namespace, base, **extra):
-    """``base`` (the chosen recipe's config) with every field whose flag was given replaced (and ``extra``)."""
+def config_from_args(args: argparse.Namespace, base, *, check_inert: bool = True, **extra):
+    """``base`` (the chosen recipe's config) with every field whose flag was given replaced (and ``extra``).
+
+    A flag that cannot act in the resulting config (its ``inert_settings()``, e.g. --momentum with plain
+    SGD) is refused with a UserError that says why, rather than saved in metrics.json and ignored."""
     names = {f.name for f in dataclasses.fields(base)}
     given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     if isinstance(given.get("hidden"), list):
         given["hidden"] = tuple(given["hidden"])
-    return dataclasses.replace(base, **{**given, **extra})
+    config = dataclasses.replace(base, **{**given, **extra})
+    if check_inert:
+        refuse_inert_flags(config, given)
+    return config
+
+
+def refuse_inert_flags(config, given) -> None:
+    """UserError for the first setting in ``given`` (names of flags the user gave) that ``config`` says
+    cannot act (``config.inert_settings()``: {setting: why})."""
+    inert = config.inert_settings() if hasattr(config, "inert_settings") else {}
+    for name in given:
+        if name in inert:
+            raise UserError(f"--{name.replace('_', '-')} cannot act in this run: {inert[name]}. Drop the flag "
+                            f"(or change what makes it idle).")
 
 
 def default_out(part: str, recipe: str, assignment_recipes: tuple[str, ...] = ("assignment",)) -> Path:
@@ -220,7 +236,8 @@ def out_folder(args: argparse.Namespace, part: str) -> Path:
 
 
 def run_options(args: argparse.Namespace, part: str, **extra) -> RunOptions:
-    """How to run, from the flags add_run_arguments defined."""
+    """How to run, from the flags add_run_arguments defined (``extra``: e.g. ``recipe_config``, the
+    chosen recipe's own config, against which the record lists the run's changes)."""
     return RunOptions(out=out_folder(args, part), data=args.data, progress=not args.no_progress, resume=args.resume,
                       estimate=args.estimate, **extra)
 

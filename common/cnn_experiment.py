@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from common import metrics
-from common.analysis import write_part_analysis
+from common.analysis import write_analysis_safely
 from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, log, timed
 from common.cnn_insight import class_images, first_filters, saliency
@@ -48,10 +48,18 @@ from common.figures import (
     plot_saliency,
     prediction_figures,
 )
-from common.files import ReportFolder, atomic_write_npz, atomic_write_text
+from common.files import ReportFolder, atomic_write_npz, atomic_write_text, stamp_markdown
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.preprocess import train_validation_indices
-from common.run_record import RunOptions, keep_complete_run, print_estimate, run_record, write_run_report
+from common.run_record import (
+    RunOptions,
+    keep_complete_run,
+    new_run_id,
+    print_estimate,
+    recipe_changes,
+    run_record,
+    write_run_report,
+)
 from common.tables import markdown_table
 
 PART = "part5"
@@ -79,6 +87,8 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                                                                     for m, c in configs.items()) + f" on {device}")
     total_start = time.perf_counter()
     recipe = next(iter(configs.values())).recipe
+    run_id = new_run_id()
+    recipes = run.recipe_config or {}
     with ReportFolder(run.out) as out:
         if keep_complete_run(out, configs, run):
             return 0
@@ -98,12 +108,15 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                 model, result = model_from_checkpoint(state, device), result_from_checkpoint(state)
             else:
                 model, result = train_cnn(config, train, val, device, checkpoint, test=test, resume=state,
-                                          data_fingerprint=data.fingerprint, progress=run.progress)
+                                          data_fingerprint=data.fingerprint, progress=run.progress,
+                                          extra_state={"recipe_changes": recipe_changes(recipes.get(name), config)})
             records[name] = report_model(out / name, model, result, config, val, test, device, data.source,
-                                         data.fingerprint, checkpoint, recipe_note)
+                                         data.fingerprint, checkpoint, recipe_note, run_id=run_id,
+                                         recipe_config=recipes.get(name))
             if result.status == STATUS_INCOMPLETE:
                 break
-        write_part_summary(out, records, configs, device, data.source, data.fingerprint, recipe_note, total_start)
+        write_part_summary(out, records, configs, device, data.source, data.fingerprint, recipe_note, total_start,
+                           run_id=run_id, recipe_config=run.recipe_config)
     statuses = {r["status"] for r in records.values()}
     if STATUS_INCOMPLETE in statuses:
         log.warning("interrupted: the reports of the completed epochs are in %s, marked incomplete; continue with "
@@ -128,8 +141,8 @@ def result_from_checkpoint(state: dict) -> CNNResult:
     history = list(state["history"])
     result = CNNResult(history=history, best_epoch=state["best_epoch"], best_val_acc=state["best_val_acc"],
                        status=STATUS_COMPLETE if state.get("complete") else STATUS_INCOMPLETE,
-                       note="" if state.get("complete") else f"checkpoint after epoch {state['epoch']} of "
-                                                              f"{state['config']['epochs']}",
+                       note=state.get("note", "") if state.get("complete") else
+                       f"checkpoint after epoch {state['epoch']} of {state['config']['epochs']}",
                        train_seconds=sum(h["seconds"] for h in history))
     if history:
         result.images_per_second = float(np.mean([h["images_per_second"] for h in history]))
@@ -137,11 +150,13 @@ def result_from_checkpoint(state: dict) -> CNNResult:
 
 
 def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: DeviceData | None, test: DeviceData,
-                 device: torch.device, source: str, fingerprint: str, checkpoint: Path, recipe_note: str = "") -> dict:
+                 device: torch.device, source: str, fingerprint: str, checkpoint: Path, recipe_note: str = "", *,
+                 run_id: str, recipe_config: CNNConfig | None = None, changes: dict | None = None) -> dict:
     """Evaluate the reported model on validation and, once, on the test set; write out/ (one model's folder).
 
     The validation figure is measured again here, with this evaluation's settings (``--tta`` in
-    eval mode may differ from training's), so that recipes can be compared on it.
+    eval mode may differ from training's), so that recipes can be compared on it. An interrupted
+    run's figures are not drawn (Ctrl-C exits at once; --resume finishes the run and draws them).
     """
     name = DISPLAY_NAMES[config.model]
     started = time.perf_counter() - result.train_seconds  # the model's total: training, evaluation, report
@@ -152,7 +167,10 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: De
     summary = metrics.classification_summary(y_true, probabilities.argmax(1), CLASS_NAMES)
     record = run_record(part=PART, recipe=config.recipe, status=result.status, status_note=result.note,
                         config=config, seed=config.seed, device=str(device), data_source=source,
-                        data_fingerprint=fingerprint, title=f"Part 5: {name}")
+                        data_fingerprint=fingerprint, run_id=run_id, recipe_config=recipe_config,
+                        title=f"Part 5: {name}")
+    if changes is not None:  # given by the caller: an evaluation of a checkpoint, with its training's changes
+        record["recipe_changes"] = changes
     record.update({
         "model": name, "classes": list(CLASS_NAMES), "parameters": count_parameters(model),
         "test": {"accuracy": test_acc, "balanced_accuracy": summary["balanced_accuracy"],
@@ -171,17 +189,26 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: De
         record["validation"] = {"best_accuracy": result.best_val_acc, "accuracy": val_acc, "loss": val_loss,
                                 "tta": config.tta}
     out.mkdir(parents=True, exist_ok=True)
-    atomic_write_npz(out / "predictions.npz", y_true=y_true, y_pred=probabilities.argmax(1),
+    atomic_write_npz(out / "predictions.npz", run_id=run_id, y_true=y_true, y_pred=probabilities.argmax(1),
                      probabilities=probabilities.astype(np.float32), class_names=np.array(CLASS_NAMES))
-    atomic_write_text(out / "model_summary.md", summary_markdown(model, f"{name}: layers"))
-    with timed(f"{name}: drawing the figures"):
-        figures, skipped = cnn_figures(model, record, out, test, device)
+    atomic_write_text(out / "model_summary.md", stamp_markdown(summary_markdown(model, f"{name}: layers"), run_id))
+    if result.status == STATUS_INCOMPLETE:
+        why = f"the run was interrupted ({result.note}); --resume finishes it and draws them"
+        figures, skipped = {}, {f: why for f in model_figure_names(config.model)}
+    else:
+        with timed(f"{name}: drawing the figures"):
+            figures, skipped = cnn_figures(model, record, out, test, device)
     captions = {name.split("/", 1)[1]: caption for name, caption in PARTS[PART].figures
                 if name.startswith(f"{config.model}/")}
     record = write_run_report(out, record, figures, skipped, captions, started=started)
     log.info("%s: test accuracy %.4f (reporting epoch %d), %.0f training images/s, %.0f s", name, test_acc,
              result.best_epoch, result.images_per_second, result.train_seconds)
     return record
+
+
+def model_figure_names(model: str) -> list[str]:
+    """The figures the catalog lists for one model's folder (``model``: simple or improved)."""
+    return [name.split("/", 1)[1] for name, _ in PARTS[PART].figures if name.startswith(f"{model}/")]
 
 
 def cnn_figures(model, record: dict, out: Path, test: DeviceData, device: torch.device) -> tuple[dict, dict]:
@@ -192,16 +219,14 @@ def cnn_figures(model, record: dict, out: Path, test: DeviceData, device: torch.
                                                              f"{name}: test confusion matrix"),
                "per_class_accuracy.png": plot_per_class_accuracy(test_summary["per_class"],
                                                                  f"{name}: test accuracy per class")}
-    wanted = ["loss_curve.png", "mistakes.png", "predictions.png"]
-    if name == "ImprovedCNN":
-        wanted += ["filters.png", "saliency.png", "class_images.png"]
+    wanted = [f for f in model_figure_names(record["config"]["model"]) if f not in figures]
     if not record["history"]:
         why = f"no epoch was completed ({record['status']}: {record['status_note']})"
         return figures, {f: why for f in wanted}
     figures["loss_curve.png"] = plot_history(record["history"], f"{name}: loss and accuracy per epoch",
                                              record["best_epoch"])
     images = test.images.permute(0, 2, 3, 1).cpu().numpy()
-    drawn, skipped = prediction_figures(images, out / "predictions.npz", name)
+    drawn, skipped = prediction_figures(images, out / "predictions.npz", name, run_id=record["run_id"])
     figures.update(drawn)
     if name != "ImprovedCNN":
         return figures, skipped
@@ -234,18 +259,24 @@ def evaluate_checkpoint(path: Path, run: RunOptions, *, device_name: str = "auto
             model = model.to(memory_format=torch.channels_last)
         data = load_cifar10(run.data, progress=run.progress)
         _, val, test = device_splits(data, config, device)  # the split it was trained with
+        stored = state.get("recipe_changes")
+        changes = None if stored is None else {**stored, **{
+            k: {"recipe": state["config"][k], "run": v} for k, v in (overrides or {}).items()
+            if v != state["config"][k]}}
         report_model(run.out, model, result_from_checkpoint(state), config, val, test, device, data.source,
-                     data.fingerprint, path)
+                     data.fingerprint, path, run_id=new_run_id(), changes=changes)
     return 0
 
 
 def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, CNNConfig], device: torch.device,
-                       source: str, fingerprint: str, recipe_note: str, started: float) -> None:
-    """reports/part5/metrics.json and summary.md: the models side by side."""
+                       source: str, fingerprint: str, recipe_note: str, started: float, *, run_id: str,
+                       recipe_config: dict[str, CNNConfig] | None = None) -> None:
+    """reports/part5/metrics.json and summary.md: the models side by side. The part is as complete as its
+    least complete model: incomplete when a model is missing or interrupted, else diverged when one
+    diverged."""
     headline = records.get("improved") or next(iter(records.values()))
-    statuses = [r["status"] for r in records.values()]
-    status = STATUS_INCOMPLETE if STATUS_INCOMPLETE in statuses or len(records) < len(configs) else \
-        headline["status"]
+    status = part_status([r["status"] for r in records.values()], len(configs))
+    notes = "; ".join(f"{r['model']}: {r['status_note']}" for r in records.values() if r["status_note"])
     rows = [{"model": r["model"], "parameters": r["parameters"], "test_accuracy": r["test"]["accuracy"],
              "validation_accuracy": r.get("validation", {}).get("accuracy"), "best_epoch": r["best_epoch"],
              "epochs_run": r["epochs_run"], "train_seconds": r["timing"]["train_seconds"],
@@ -254,9 +285,9 @@ def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, C
     table = markdown_table(rows, list(rows[0]), {"parameters": ",d", "test_accuracy": ".4f",
                                                  "validation_accuracy": ".4f", "train_seconds": ".0f",
                                                  "images_per_second": ",.0f"})
-    record = run_record(part=PART, recipe=headline["recipe"], status=status, status_note=headline["status_note"],
+    record = run_record(part=PART, recipe=headline["recipe"], status=status, status_note=notes,
                         config=configs, seed=headline["seed"], device=str(device), data_source=source,
-                        data_fingerprint=fingerprint)
+                        data_fingerprint=fingerprint, run_id=run_id, recipe_config=recipe_config)
     record.update({
         "headline_model": headline["model"], "parameters": headline["parameters"], "test": headline["test"],
         "history": headline["history"], "best_epoch": headline["best_epoch"], "epochs_run": headline["epochs_run"],
@@ -266,7 +297,17 @@ def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, C
     })
     if recipe_note:
         record["recipe_note"] = recipe_note
-    write_part_analysis(PART, out, write_run_report(out, record, started=started))
+    record = write_run_report(out, record, started=started)
+    if status != STATUS_INCOMPLETE:
+        write_analysis_safely(PART, out, record)
+
+
+def part_status(statuses: list[str], expected: int) -> str:
+    """The part's status from its models': incomplete when one is interrupted or missing, else diverged when
+    one diverged, else complete -- never complete while a model is not."""
+    if STATUS_INCOMPLETE in statuses or len(statuses) < expected:
+        return STATUS_INCOMPLETE
+    return STATUS_DIVERGED if STATUS_DIVERGED in statuses else STATUS_COMPLETE
 
 
 def seconds_per_epoch(config: CNNConfig, device: torch.device) -> float:

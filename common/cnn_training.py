@@ -7,12 +7,14 @@ Reading order: CNNConfig, DeviceData (and the augmentations), train_cnn, evaluat
 from __future__ import annotations
 
 import io
+import json
 import logging
 import math
 import time
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -55,6 +57,10 @@ class CNNConfig:
     channels_last: bool = True  # memory format of images and weights
     compile: str = "auto"  # torch.compile of the training forward: auto = reduce-overhead (CUDA graphs) on CUDA,
     # off elsewhere; or off, default, reduce-overhead, max-autotune. It falls back to eager if compiling fails.
+
+    # Settings that change no result (the recipe's label); every other field does, amp, channels_last,
+    # compile and seed included (they change the arithmetic or the random draws).
+    RESULT_NEUTRAL: ClassVar[frozenset[str]] = frozenset({"recipe"})
 
     def __post_init__(self):
         for name, allowed in (("model", tuple(MODELS)), ("ablation", tuple(ABLATIONS)), ("optimizer", OPTIMIZERS),
@@ -362,18 +368,20 @@ def time_training_steps(config: CNNConfig, device: torch.device, batch_size: int
 
 def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, device: torch.device,
               checkpoint_path: Path, *, test: DeviceData | None = None, resume: dict | None = None,
-              data_fingerprint: str = "", progress: bool = True) -> tuple[nn.Module, CNNResult]:
+              data_fingerprint: str = "", progress: bool = True,
+              extra_state: dict | None = None) -> tuple[nn.Module, CNNResult]:
     """Train ``config.model``; checkpoint after every epoch; return the model of the epoch reported.
 
     With a validation split (``val``) that is the epoch of the best validation accuracy; without
     one it is the last epoch, and ``test``, when given, is measured every epoch for the curves
     only. The history records per epoch: epoch, train_loss, train_acc, val_loss/val_acc or
     test_loss/test_acc, lr, seconds, images_per_second. Ctrl-C ends training after restoring the
-    reported epoch (status "incomplete"); ``resume`` (a checkpoint's state) continues a run.
+    reported epoch (status "incomplete"); ``resume`` (a checkpoint's state) continues a run, drawing the
+    same random numbers an uninterrupted run draws. ``extra_state`` is saved in every checkpoint as it is.
     """
     from tqdm import tqdm
 
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.seed)  # initialization; on resume the checkpoint's random states replace it
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
     generator = torch.Generator().manual_seed(config.seed)
@@ -394,12 +402,15 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, devi
         if scheduler is not None and resume.get("scheduler"):
             scheduler.load_state_dict(resume["scheduler"])
         generator.set_state(resume["generator"])
+        set_random_states(resume.get("random_states"), device)
         result.history = list(resume["history"])
         result.best_epoch, result.best_val_acc = resume["best_epoch"], resume["best_val_acc"]
         best_state = resume["best_model"]
         first_epoch = resume["epoch"] + 1
         log.info("resuming %s from epoch %d", config.model, resume["epoch"])
-    images_seen, busy_seconds = 0, 0.0
+    # Times and rates cover every epoch of the history, those trained before a resume included.
+    images_seen = len(train) * len(result.history)
+    busy_seconds = sum(h["seconds"] for h in result.history)
     bar = tqdm(range(first_epoch, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress,
                dynamic_ncols=True)
     try:
@@ -424,14 +435,14 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, devi
                 correct += (logits.argmax(1) == labels).sum()
             _sync(device)
             seconds = time.perf_counter() - start
-            images_seen += len(train)
-            busy_seconds += seconds
             train_loss = loss_sum.item() / len(train)
             if not math.isfinite(train_loss):
                 result.status = STATUS_DIVERGED
                 result.note = (f"the loss became {train_loss} in epoch {epoch}; training stopped. Try a lower "
                                f"learning rate (e.g. --lr {config.lr / 10:g}).")
                 break
+            images_seen += len(train)
+            busy_seconds += seconds
             record = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / len(train)}
             for name, split in (("val", val), ("test", test if val is None else None)):
                 if split is not None:
@@ -442,12 +453,18 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, devi
             if val is None or record["val_acc"] > result.best_val_acc:
                 result.best_val_acc, result.best_epoch = record.get("val_acc", float("nan")), epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            stop_early = bool(config.patience) and epoch - result.best_epoch >= config.patience
+            if stop_early:
+                result.note = (f"early stop after epoch {epoch}: no better validation accuracy for "
+                               f"{config.patience} epochs")
             save_checkpoint(checkpoint_path, {
-                "config": config.as_dict(), "data_fingerprint": data_fingerprint, "epoch": epoch,
+                **(extra_state or {}), "config": config.as_dict(), "data_fingerprint": data_fingerprint, "epoch": epoch,
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler else None, "generator": generator.get_state(),
-                "history": result.history, "best_epoch": result.best_epoch, "best_val_acc": result.best_val_acc,
-                "best_model": best_state, "complete": epoch == config.epochs})
+                "random_states": random_states(device), "history": result.history, "best_epoch": result.best_epoch,
+                "best_val_acc": result.best_val_acc, "best_model": best_state, "note": result.note,
+                # finished: the schedule's last epoch, or early stopping ended it (a resume trains nothing more)
+                "complete": epoch == config.epochs or stop_early})
             shown = {k: record[k] for k in ("train_loss", "val_acc", "test_acc") if k in record}
             bar.set_postfix({**{k.replace("train_", ""): f"{v:.4f}" for k, v in shown.items()},
                              "img_s": f"{len(train) / seconds:.0f}"})
@@ -455,9 +472,7 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, devi
                 log.info("%s epoch %d/%d: %s, %.0f images/s (%.0f s)", config.model, epoch, config.epochs,
                          ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in shown.items()),
                          len(train) / seconds, seconds)
-            if config.patience and epoch - result.best_epoch >= config.patience:
-                result.note = (f"early stop after epoch {epoch}: no better validation accuracy for "
-                               f"{config.patience} epochs")
+            if stop_early:
                 break
     except KeyboardInterrupt:
         result.status = STATUS_INCOMPLETE
@@ -469,6 +484,37 @@ def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, devi
     result.train_seconds = busy_seconds
     result.images_per_second = images_seen / busy_seconds if busy_seconds else 0.0
     return model, result
+
+
+def random_states(device: torch.device) -> dict:
+    """The global random generators a training epoch draws from besides the shuffling generator: torch's
+    (dropout), CUDA's, numpy's and Python's -- saved with every checkpoint so a resume draws what an
+    uninterrupted run would have drawn."""
+    import random
+    states = {"torch": torch.get_rng_state(), "numpy": json.dumps(_jsonable_numpy_state()),
+              "python": json.dumps(random.getstate())}
+    if device.type == "cuda":
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
+
+
+def _jsonable_numpy_state() -> list:
+    name, keys, position, has_gauss, cached = np.random.get_state()
+    return [name, keys.tolist(), int(position), int(has_gauss), float(cached)]
+
+
+def set_random_states(states: dict | None, device: torch.device) -> None:
+    """Restore what ``random_states`` saved (a checkpoint of an older version has none: nothing to do)."""
+    import random
+    if not states:
+        return
+    torch.set_rng_state(states["torch"])
+    name, keys, position, has_gauss, cached = json.loads(states["numpy"])
+    np.random.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
+    version, internal, gauss = json.loads(states["python"])
+    random.setstate((version, tuple(internal), gauss))
+    if device.type == "cuda" and "cuda" in states:
+        torch.cuda.set_rng_state_all(states["cuda"])
 
 
 def _sync(device: torch.device) -> None:

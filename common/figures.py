@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common.files import atomic_write_bytes
+from common.files import atomic_write_bytes, load_run_arrays
 
 SPLIT_STYLE = {"train": ("#1f77b4", "-", "train"), "val": ("#ff7f0e", "--", "validation"),
                "test": ("#2ca02c", ":", "test (watched only: nothing chosen from it)")}
@@ -23,10 +23,10 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: Path, dpi: int = 120) -> None:
-    """Render a matplotlib figure to PNG atomically, then close it."""
+def save_figure(fig, path: Path, dpi: int = 120, run_id: str | None = None) -> None:
+    """Render a matplotlib figure to PNG atomically, then close it; ``run_id`` goes into a PNG text chunk."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"run_id": run_id} if run_id else None)
     pyplot().close(fig)
     atomic_write_bytes(path, buffer.getvalue())
 
@@ -267,12 +267,14 @@ def plot_mistakes(images: np.ndarray, y_true: np.ndarray, probabilities: np.ndar
                         f"{title}: the {len(picked)} most confident mistakes (of {len(wrong):,} wrong)", cols=6)
 
 
-def prediction_figures(images: np.ndarray, predictions: Path, title: str) -> tuple[dict, dict[str, str]]:
+def prediction_figures(images: np.ndarray, predictions: Path, title: str,
+                       run_id: str | None = None) -> tuple[dict, dict[str, str]]:
     """mistakes.png and predictions.png from a run's saved predictions.npz (y_true, y_pred, probabilities,
-    class_names), or why not: ({file: figure}, {file: why it was not drawn})."""
-    with np.load(predictions) as saved:
-        y_true, y_pred, probabilities = saved["y_true"], saved["y_pred"], saved["probabilities"]
-        class_names = tuple(str(c) for c in saved["class_names"])
+    class_names), or why not: ({file: figure}, {file: why it was not drawn}). With ``run_id`` the file
+    must be that run's (``files.load_run_arrays``)."""
+    saved = load_run_arrays(predictions, run_id)
+    y_true, y_pred, probabilities = saved["y_true"], saved["y_pred"], saved["probabilities"]
+    class_names = tuple(str(c) for c in saved["class_names"])
     if not np.all(np.isfinite(probabilities)):
         why = "the model's test probabilities are not finite"
         return {}, {"mistakes.png": why, "predictions.png": why}

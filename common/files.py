@@ -67,12 +67,65 @@ def atomic_write_json(path: Path, data: dict) -> None:
     atomic_write_text(path, json.dumps(to_jsonable(data), indent=2) + "\n")
 
 
-def atomic_write_npz(path: Path, **arrays: np.ndarray) -> None:
-    """Arrays to a .npz file (uncompressed), written then renamed."""
+def atomic_write_npz(path: Path, run_id: str | None = None, **arrays: np.ndarray) -> None:
+    """Arrays to a .npz file (uncompressed), written then renamed; ``run_id`` is stamped in as an array."""
     import io
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    np.savez(buffer, **arrays, **({RUN_ID: np.array(run_id)} if run_id else {}))
     atomic_write_bytes(path, buffer.getvalue())
+
+
+# ----------------------------------------------------------------------------- one run's files
+
+# Every file a run writes carries its run id (metrics.json's "run_id"): an array in .npz files, a text
+# chunk in PNG figures, a first-line comment in markdown. metrics.json is the run's record; a file of
+# the folder with another id was left by another run (one killed between its files), and readers
+# refuse to mix it in.
+RUN_ID = "run_id"
+_MD_STAMP = "<!-- run_id: {} -->\n"
+
+
+def stamp_markdown(text: str, run_id: str | None) -> str:
+    """``text`` with the run id as an invisible first line (no id: unchanged)."""
+    return _MD_STAMP.format(run_id) + text if run_id else text
+
+
+def run_id_of(path: Path) -> str | None:
+    """The run id stamped into ``path`` (.npz, .png, .md, .json), or None when it carries none."""
+    path = Path(path)
+    try:
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as archive:
+                return str(archive[RUN_ID]) if RUN_ID in archive.files else None
+        if path.suffix == ".png":
+            from PIL import Image
+            with Image.open(path) as image:
+                return image.text.get(RUN_ID)
+        if path.suffix == ".md":
+            first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+            prefix, suffix = _MD_STAMP.split("{}")
+            return first[len(prefix):-len(suffix.rstrip())] if first.startswith(prefix) else None
+        if path.suffix == ".json":
+            return json.loads(path.read_text()).get(RUN_ID)
+    except (OSError, ValueError, KeyError):
+        return None
+    return None
+
+
+def files_of_other_runs(folder: Path, run_id: str, names) -> list[str]:
+    """Those of ``names`` (files under ``folder``) that exist and were not written by run ``run_id``."""
+    return [name for name in names if (Path(folder) / name).is_file() and run_id_of(Path(folder) / name) != run_id]
+
+
+def load_run_arrays(path: Path, run_id: str | None) -> dict[str, np.ndarray]:
+    """The arrays of ``path``, refused (UserError) when they were written by another run than ``run_id``."""
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    found = str(arrays.pop(RUN_ID)) if RUN_ID in arrays else None
+    if run_id is not None and found != run_id:
+        raise UserError(f"{path} was written by run {found or '(unstamped)'}, not by run {run_id} whose "
+                        f"metrics.json is beside it: a run was stopped between its files. Rerun the part.")
+    return arrays
 
 
 def ensure_writable(folder: Path) -> Path:

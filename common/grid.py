@@ -27,11 +27,12 @@ import signal
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from common import metrics
-from common.analysis import write_part_analysis
+from common.analysis import write_analysis_safely
 from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, log, timed
 from common.data import Cifar10
@@ -44,7 +45,7 @@ from common.figures import (
     plot_toy_boundaries,
     prediction_figures,
 )
-from common.files import ReportFolder, atomic_write_json, atomic_write_npz, atomic_write_text
+from common.files import ReportFolder, atomic_write_json, atomic_write_npz, atomic_write_text, stamp_markdown
 from common.mlp_experiment import (
     MLPConfig,
     checkpoint_tag,
@@ -54,7 +55,14 @@ from common.mlp_experiment import (
 )
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.preprocess import FlatSplits
-from common.run_record import RunOptions, keep_complete_run, print_estimate, run_record, write_run_report
+from common.run_record import (
+    RunOptions,
+    keep_complete_run,
+    new_run_id,
+    print_estimate,
+    run_record,
+    write_run_report,
+)
 from common.tables import csv_text, markdown_table
 from common.toy_data import toy_results
 
@@ -84,10 +92,26 @@ class GridConfig:
     seeds: int = 3  # seeds per top configuration, the first run included
     quick: bool = False  # the QUICK cut: fewer images, epochs and sweep epochs
 
+    RESULT_NEUTRAL: ClassVar[frozenset[str]] = frozenset({"recipe"})  # the rest, base included, changes results
+
     def __post_init__(self):
         for name in ("activations", "optimizers", "inits"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "scenarios", tuple(tuple(s) for s in self.scenarios))
+
+    def inert_settings(self) -> dict[str, str]:
+        """{setting: why it cannot act in this comparison}: a flag given for one of them is refused."""
+        inert = {}
+        if self.scenarios:
+            fixed = "the recipe runs its fixed scenarios (" + "; ".join(" + ".join(s) for s in self.scenarios) + \
+                    ") at its own learning rate, with no sweep, ranking or seed reruns"
+            inert.update({name: fixed for name in ("activations", "optimizers", "inits", "sweep_epochs", "top",
+                                                   "seeds")})
+        elif self.top == 0:
+            inert["seeds"] = "--top 0 reruns no configuration with more seeds"
+        if "momentum" not in {optimizer for _, optimizer, _ in self.combinations}:
+            inert["momentum"] = "no run of this comparison uses the momentum optimizer"
+        return inert
 
     @property
     def combinations(self) -> list[tuple[str, str, str]]:
@@ -164,7 +188,7 @@ def train_one(spec: RunSpec, splits: FlatSplits, checkpoint: Path | None = None,
         probabilities = model.probabilities(splits.x_test).astype(np.float32)
         summary = metrics.classification_summary(splits.y_test, probabilities.argmax(axis=1), splits.class_names)
         test_acc, test_f1 = summary["accuracy"], summary["macro_f1"]
-    trained = len(result.history) - result.resumed_after
+    trained = len(result.history)  # train_seconds covers them all, those before a resume included
     return RunRecord(config.activation, config.optimizer, config.init, config.lr, config.seed,
                      best.get("val_acc", float("nan")), result.best_val_loss, test_acc, test_f1, result.best_epoch,
                      len(result.history), time.perf_counter() - start, result.status, model.n_params,
@@ -402,7 +426,8 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
         if not records:
             log.error("no run of the comparison finished; nothing to report. %s", note)
             return EXIT_INTERRUPTED
-        write_grid_report(out, config, records, sweep_rows, seed_runs, status, note, data, splits, total_start)
+        write_grid_report(out, config, records, sweep_rows, seed_runs, status, note, data, splits, total_start,
+                          run.recipe_config)
         if status == STATUS_COMPLETE:
             for path in cache.folder.iterdir():
                 path.unlink()
@@ -419,9 +444,12 @@ FORMATS = {"lr": "g", "val_acc": ".4f", "test_acc": ".4f", "test_macro_f1": ".4f
 
 def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], sweep_rows: list[dict],
                       seed_runs: dict, status: str, note: str, data: Cifar10, splits: FlatSplits,
-                      total_start: float) -> None:
-    """metrics.json, summary.md, predictions.npz (the headline run's), the tables and the figures."""
+                      total_start: float, recipe_config: GridConfig | None = None) -> None:
+    """metrics.json, summary.md, predictions.npz (the headline run's), the tables and the figures (not for
+    an interrupted comparison, which exits at once: --resume finishes it and draws them)."""
     scenario_mode = bool(config.scenarios)
+    run_id = new_run_id()
+    drawing = status != STATUS_INCOMPLETE
     ranked = records if scenario_mode else rank(records)  # scenarios: no validation split, nothing is ranked
     headline = ranked[0]
     rows = [{"rank": i + 1, **r.row()} for i, r in enumerate(ranked)]
@@ -432,12 +460,14 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
                           "epochs_run": r.epochs_run, "seconds": r.seconds, "status": r.status} for r in records]
         tables["Scenarios (test set after the last epoch; nothing was chosen)"] = markdown_table(
             scenario_rows, list(scenario_rows[0]), {**FORMATS, "final_train_loss": ".4f"})
-        figures["scenario_curves.png"] = plot_scenario_curves({r.name: r.history for r in records},
-                                                              "Part 4, the assignment's scenarios")
+        if drawing:
+            figures["scenario_curves.png"] = plot_scenario_curves({r.name: r.history for r in records},
+                                                                  "Part 4, the assignment's scenarios")
     else:
         atomic_write_text(out / "ranking.csv", csv_text(rows, COLUMNS))
         ranking_md = markdown_table(rows, COLUMNS, FORMATS)
-        atomic_write_text(out / "ranking.md", f"# Part 4: ranking by validation accuracy\n\n{ranking_md}\n")
+        atomic_write_text(out / "ranking.md", stamp_markdown(f"# Part 4: ranking by validation accuracy\n\n"
+                                                             f"{ranking_md}\n", run_id))
         tables["Ranking (by validation accuracy)"] = ranking_md
         seed_rows = seed_statistics(seed_runs)
         if seed_rows:
@@ -447,43 +477,50 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
             tables["Learning-rate sweep (validation accuracy)"] = markdown_table(
                 sweep_rows, ["optimizer", "activation", "init", "lr", "val_acc", "chosen", "status"],
                 {"lr": "g", "val_acc": ".4f"})
-        for attribute in ("optimizer", "activation", "init"):
+        for attribute in ("optimizer", "activation", "init") if drawing else ():
             figures[f"curves_by_{attribute}.png"] = plot_overlaid_curves(
                 best_curve_per(records, attribute), f"Part 4: best configuration of each {attribute}")
-        figures["grid_heatmap.png"] = plot_grid_heatmap(
+        figures["grid_heatmap.png"] = None if not drawing else plot_grid_heatmap(
             rows, "Part 4: validation accuracy (%) of every combination at its swept learning rate",
             config.activations, config.optimizers, config.inits)
-        if sweep_rows:
+        if sweep_rows and drawing:
             figures["lr_sweep.png"] = plot_lr_sweep(
                 sweep_rows, f"Part 4: the learning-rate sweep ({config.sweep_epochs}-epoch trials, reference "
                             f"initialization per activation)")
-    with timed("training the toy networks"):
-        figures["toy_boundaries.png"] = plot_toy_boundaries(
-            toy_results(), "Part 4: what a 2-16-1 network can draw with each activation (numpy core, 2-D toy sets)")
+    figures = {name: figure for name, figure in figures.items() if figure is not None}
     which = "headline scenario" if scenario_mode else "winner"
-    figures["confusion_matrix.png"] = plot_confusion_matrix(
-        np.array(headline.test_summary["confusion_matrix"]), splits.class_names,
-        f"Part 4 {which} ({headline.name}): test confusion matrix")
+    if drawing:
+        with timed("training the toy networks"):
+            figures["toy_boundaries.png"] = plot_toy_boundaries(
+                toy_results(), "Part 4: what a 2-16-1 network can draw with each activation (numpy core, 2-D toy "
+                               "sets)")
+        figures["confusion_matrix.png"] = plot_confusion_matrix(
+            np.array(headline.test_summary["confusion_matrix"]), splits.class_names,
+            f"Part 4 {which} ({headline.name}): test confusion matrix")
     skipped = {}
-    if headline.history and headline.probabilities is not None and np.all(np.isfinite(headline.probabilities)):
+    if not drawing:
+        why = f"the comparison was interrupted ({note}); --resume finishes it and draws them"
+        skipped = {name: why for name, _ in PARTS[PART].figures}
+    elif headline.history and headline.probabilities is not None and np.all(np.isfinite(headline.probabilities)):
         predicted = headline.probabilities.argmax(1)
-        atomic_write_npz(out / "predictions.npz", y_true=splits.y_test, y_pred=predicted,
+        atomic_write_npz(out / "predictions.npz", run_id=run_id, y_true=splits.y_test, y_pred=predicted,
                          probabilities=headline.probabilities, class_names=np.array(splits.class_names))
         figures["loss_curve.png"] = plot_history(headline.history, f"Part 4 {which} ({headline.name})",
                                                  headline.best_epoch)
-        images, skipped = prediction_figures(data.x_test, out / "predictions.npz", f"Part 4 {which} ({headline.name})")
+        images, skipped = prediction_figures(data.x_test, out / "predictions.npz", f"Part 4 {which} ({headline.name})",
+                                             run_id=run_id)
         figures.update(images)
     else:
         why = (f"the {which} ({headline.name}) completed no epoch or has no finite test probabilities "
                f"({headline.status})")
         skipped = {name: why for name in ("loss_curve.png", "mistakes.png", "predictions.png")}
-    if scenario_mode:
+    if scenario_mode and drawing:
         skipped.update({name: "the assignment's recipe runs four fixed scenarios: no grid, no learning-rate sweep"
                         for name in ("grid_heatmap.png", "lr_sweep.png")})
     seed_seconds = sum(r.seconds for runs in seed_runs.values() for r in runs[1:])
     record = run_record(part=PART, recipe=config.recipe, status=status, status_note=note, config=config,
                         seed=config.base.seed, device="cpu", data_source=data.source,
-                        data_fingerprint=data.fingerprint)
+                        data_fingerprint=data.fingerprint, run_id=run_id, recipe_config=recipe_config)
     record.update({
         "task": "multiclass", "classes": list(splits.class_names), "parameters": headline.parameters,
         "headline": {**headline.row(), "why": "the assignment's first scenario (nothing is chosen without a "
@@ -502,7 +539,8 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
         record.update({"winner": headline.row(), "ranking": rows, "lr_sweep": sweep_rows,
                        "seeds": seed_statistics(seed_runs)})
     record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[PART].figures), started=total_start)
-    write_part_analysis(PART, out, record)
+    if drawing:
+        write_analysis_safely(PART, out, record)
     log.info("%s: %s, lr %g: validation %.4f, test %.4f; total %.0f s", "headline scenario" if scenario_mode
              else "winner", headline.name, headline.lr, headline.val_acc, headline.test_acc,
              record["timing"]["total_seconds"])

@@ -17,11 +17,12 @@ import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from common import metrics
-from common.analysis import write_part_analysis
+from common.analysis import write_analysis_safely
 from common.catalog import PARTS
 from common.cli import EXIT_INTERRUPTED, epoch_progress, log, timed
 from common.data import N_TEST, N_TRAIN, Cifar10, load_cifar10
@@ -34,7 +35,7 @@ from common.figures import (
     plot_roc_pr,
     prediction_figures,
 )
-from common.files import ReportFolder, atomic_write_npz
+from common.files import ReportFolder, atomic_write_npz, load_run_arrays
 from common.nn.init import INITIALIZERS as _INITIALIZERS
 from common.nn.layers import ACTIVATIONS as _ACTIVATIONS
 from common.nn.network import MLP
@@ -46,6 +47,7 @@ from common.run_record import (
     RunOptions,
     config_dict,
     keep_complete_run,
+    new_run_id,
     print_estimate,
     run_record,
     write_run_report,
@@ -86,6 +88,10 @@ class MLPConfig:
     train_subset: int | None = None  # train on a random N of the training images (quick checks)
     seed: int = 0  # initialization, shuffling and the split
 
+    # Settings that change no result (the label of where the values came from); every other field does.
+    # How a run is run (progress, output folder, workers, ...) lives in RunOptions and changes none either.
+    RESULT_NEUTRAL: ClassVar[frozenset[str]] = frozenset({"recipe"})
+
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden if h > 0))
         for name, allowed in (("task", TASKS), ("activation", ACTIVATIONS), ("init", INITIALIZERS),
@@ -97,6 +103,17 @@ class MLPConfig:
                             f"--val-size N or --patience 0.")
         if self.val_size >= N_TRAIN:
             raise UserError(f"--val-size {self.val_size} leaves no training images; use fewer than {N_TRAIN}.")
+
+    def inert_settings(self) -> dict[str, str]:
+        """{setting: why it cannot act in this config}: a flag given for one of them is refused."""
+        inert = {}
+        if not self.hidden:
+            inert["activation"] = "the network has no hidden layer (--hidden is empty), so no activation is applied"
+        if self.optimizer != "momentum":
+            inert["momentum"] = f"only the momentum optimizer uses it, and this run's optimizer is {self.optimizer}"
+        if self.task != "binary":
+            inert["airplane_label"] = "only the binary task (airplane vs the rest) has an airplane label"
+        return inert
 
     @property
     def sizes(self) -> list[int]:
@@ -192,6 +209,7 @@ def evaluate_binary(model: MLP, splits: FlatSplits) -> dict:
     test_scores = airplane_scores(splits.x_test)
     is_airplane = (splits.y_test == airplane).astype(np.int64)
     auc = metrics.roc_auc(is_airplane, test_scores)  # threshold-free: computed once
+    average_precision = metrics.average_precision(is_airplane, test_scores)
     evaluation = {}
     thresholds = {"at_0.5": 0.5}
     if splits.x_val is not None:
@@ -201,7 +219,8 @@ def evaluate_binary(model: MLP, splits: FlatSplits) -> dict:
         evaluation["validation_accuracy_at_threshold"] = metrics.accuracy(splits.y_val, predict(val_scores, threshold))
     for name, t in thresholds.items():
         summary = metrics.classification_summary(splits.y_test, predict(test_scores, t), splits.class_names)
-        evaluation[name] = _headline_first({**summary, "roc_auc": auc, "threshold": t}, binary=True)
+        evaluation[name] = _headline_first({**summary, "roc_auc": auc, "average_precision": average_precision,
+                                            "threshold": t}, binary=True)
     evaluation.setdefault("chosen", evaluation["at_0.5"])
     probabilities = np.zeros((len(test_scores), 2), np.float32)
     probabilities[:, airplane], probabilities[:, 1 - airplane] = test_scores, 1 - test_scores
@@ -217,7 +236,7 @@ def evaluate_multiclass(model: MLP, splits: FlatSplits) -> dict:
 
 
 def _headline_first(summary: dict, binary: bool) -> dict:
-    keys = ["accuracy", "balanced_accuracy", "roc_auc", "macro_f1"] if binary else \
+    keys = ["accuracy", "balanced_accuracy", "roc_auc", "average_precision", "macro_f1"] if binary else \
         ["accuracy", "balanced_accuracy", "macro_f1"]
     head = {k: summary[k] for k in keys if k in summary}
     if binary:
@@ -237,11 +256,14 @@ def threshold_table(chosen: dict, half: dict) -> str:
 
 
 def save_run_arrays(out: Path, model: MLP, splits: FlatSplits, probabilities: np.ndarray,
-                    predictions: np.ndarray) -> None:
-    """model.npz (the weights the figures draw) and predictions.npz (what the test set got)."""
-    atomic_write_npz(out / "model.npz", sizes=np.array(model.sizes), activation=np.array(model.activation),
+                    predictions: np.ndarray, run_id: str | None = None) -> None:
+    """model.npz (the weights the figures draw) and predictions.npz (what the test set got), stamped with
+    the run's id."""
+    atomic_write_npz(out / "model.npz", run_id=run_id, sizes=np.array(model.sizes),
+                     activation=np.array(model.activation),
                      **{f"W{i // 2 + 1}" if i % 2 == 0 else f"b{i // 2 + 1}": p for i, p in enumerate(model.params)})
-    atomic_write_npz(out / "predictions.npz", y_true=splits.y_test, y_pred=predictions.astype(np.int64),
+    atomic_write_npz(out / "predictions.npz", run_id=run_id, y_true=splits.y_test,
+                     y_pred=predictions.astype(np.int64),
                      probabilities=probabilities, class_names=np.array(splits.class_names))
 
 
@@ -253,6 +275,7 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         return print_estimate(part, config, run, seconds_per_epoch(config) * config.epochs,
                               f"{config.epochs} epochs of {'-'.join(map(str, config.sizes))}")
     total_start = time.perf_counter()
+    run_id = new_run_id()
     with ReportFolder(run.out) as out:
         if keep_complete_run(out, config, run):
             return 0
@@ -267,19 +290,29 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
             evaluation = evaluate_binary(model, splits) if binary else evaluate_multiclass(model, splits)
         test = evaluation["chosen"]
         predictions = np.asarray(_predictions_from(test, evaluation["probabilities"], splits, binary))
-        save_run_arrays(out, model, splits, evaluation["probabilities"], predictions)
+        save_run_arrays(out, model, splits, evaluation["probabilities"], predictions, run_id)
         record = run_record(part=part, recipe=config.recipe, status=result.status, status_note=result.note,
                             config=config, seed=config.seed, device="cpu", data_source=data.source,
-                            data_fingerprint=data.fingerprint)
+                            data_fingerprint=data.fingerprint, run_id=run_id, recipe_config=run.recipe_config)
         record.update(mlp_sections(config, model, splits, result, evaluation))
-        with timed("drawing the figures"):
-            figures, skipped = mlp_figures(part, record, out, data.x_test)
+        if result.status == STATUS_INCOMPLETE:  # Ctrl-C: the record now; figures and analysis wait for the end
+            figures, skipped = {}, interrupted_figures(part, result)
+        else:
+            with timed("drawing the figures"):
+                figures, skipped = mlp_figures(part, record, out, data.x_test)
         with timed(f"writing the report to {out}"):
             record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures),
                                       started=total_start)
-            write_part_analysis(part, out, record)
+            if result.status != STATUS_INCOMPLETE:
+                write_analysis_safely(part, out, record)
     log_headline(record)
     return exit_code(result, out)
+
+
+def interrupted_figures(part: str, result) -> dict[str, str]:
+    """{figure: why it was not drawn} for a run stopped by Ctrl-C, which exits at once."""
+    why = f"the run was interrupted ({result.note}); --resume finishes it and draws them"
+    return {name: why for name, _ in PARTS[part].figures}
 
 
 def mlp_figures(part: str, record: dict, out: Path, test_images: np.ndarray) -> tuple[dict, dict[str, str]]:
@@ -296,14 +329,14 @@ def mlp_figures(part: str, record: dict, out: Path, test_images: np.ndarray) -> 
         return figures, {name: why for name in wanted}
     figures["loss_curve.png"] = plot_history(record["history"], f"{title}: loss and accuracy per epoch",
                                              record["best_epoch"])
-    images, skipped = prediction_figures(test_images, out / "predictions.npz", title)
+    images, skipped = prediction_figures(test_images, out / "predictions.npz", title, run_id=record["run_id"])
     figures.update(images)
     if skipped.get("predictions.png"):  # the probabilities are not finite: no curve or weight figure either
         return figures, {name: skipped["predictions.png"] for name in wanted if name not in figures}
-    with np.load(out / "predictions.npz") as saved:
-        y_true, probabilities = saved["y_true"], saved["probabilities"]
-    with np.load(out / "model.npz") as saved:
-        weights = {k: saved[k] for k in saved.files if k.startswith(("W", "b"))}
+    saved = load_run_arrays(out / "predictions.npz", record["run_id"])
+    y_true, probabilities = saved["y_true"], saved["probabilities"]
+    weights = {k: v for k, v in load_run_arrays(out / "model.npz", record["run_id"]).items()
+               if k.startswith(("W", "b"))}
     if record["task"] == "binary":
         airplane = classes.index("airplane")
         points = {"threshold 0.5": 0.5}
@@ -338,7 +371,8 @@ def mlp_sections(config: MLPConfig, model: MLP, splits: FlatSplits, result: FitR
         "model": {"sizes": model.sizes, "activation": model.activation, "init": model.init},
         "data_sizes": {"train": len(splits.x_train), "validation": 0 if splits.x_val is None else len(splits.x_val),
                        "test": len(splits.x_test)},
-        "throughput": {"train_images_per_second": len(splits.x_train) * (len(result.history) - result.resumed_after)
+        # train_seconds covers every epoch in the history, those before a resume included
+        "throughput": {"train_images_per_second": len(splits.x_train) * len(result.history)
                        / max(result.train_seconds, 1e-9)},
         "test": evaluation["chosen"], "best_epoch": result.best_epoch, "epochs_run": len(result.history),
         "history": result.history,

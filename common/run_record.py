@@ -17,6 +17,7 @@ import platform
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import numpy as np
 from common.catalog import PARTS
 from common.data import data_fingerprint
 from common.errors import UserError
-from common.files import atomic_write_json, atomic_write_text, to_jsonable
+from common.files import atomic_write_json, atomic_write_text, files_of_other_runs, stamp_markdown, to_jsonable
 from common.nn.training import STATUS_COMPLETE
 from common.paths import PROJECT_ROOT
 
@@ -39,16 +40,24 @@ class RunOptions:
     resume: bool = False  # continue an interrupted run of the same config; keep a complete one
     estimate: bool = False  # only say what would run and how long it would take
     workers: int = 1  # processes for runs that are independent of each other (Part 4)
+    # The recipe's own config before any flag (Part 5: one per model). The record lists every
+    # result-changing setting in which the run differs from it (``recipe_changes``); None: no recipe named.
+    recipe_config: object = None
 
 
 log = logging.getLogger("cifar")
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # key: (JSON type, meaning). Required in every metrics.json a part writes.
 SCHEMA: dict[str, tuple[str, str]] = {
     "schema": ("int", f"layout version ({SCHEMA_VERSION})"),
     "part": ("str", "part1 ... part5"),
     "title": ("str", "heading of the report"),
     "recipe": ("str", "tuned, assignment, best or quick: where the config's values came from"),
+    "recipe_changes": ("object|null", "{setting: {recipe: value, run: value}} for every result-changing setting in "
+                                      "which the run differs from its recipe ({} = the recipe exactly; null = no "
+                                      "recipe named). A verdict comes only from a complete run with none"),
+    "run_id": ("str", "this run's id, also stamped into every file it writes (arrays, figures, summary.md): a "
+                      "file with another id belongs to another run"),
     "status": ("str", "complete, incomplete (interrupted) or diverged"),
     "status_note": ("str", "what happened, when not complete; else empty"),
     "config": ("object", "every setting of the run: the config dataclass, whole"),
@@ -56,7 +65,8 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "parameters": ("int", "trainable parameters of the reported model"),
     "test": ("object", "test figures: accuracy, balanced_accuracy, macro_f1, per_class {class: precision, recall, "
                        "f1, support}, confusion_matrix [[int]] (rows true, columns predicted); binary parts add "
-                       "roc_auc, average_precision, f1_<class>, threshold"),
+                       "roc_auc, average_precision (airplane as the positive class), f1_<class>, threshold; "
+                       "part5 adds loss"),
     "history": ("list", "per epoch: epoch, train_loss, train_acc, val_loss and val_acc (with a validation split), "
                         "test_loss and test_acc (when the test set is watched for the curves), lr, seconds"),
     "best_epoch": ("int", "the epoch whose parameters are reported (the last one without a validation split)"),
@@ -71,19 +81,43 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "data_fingerprint": ("str", "hash of that source's path, sizes and times: a changed source, another hash"),
     "created": ("str", "when the file was written (ISO 8601)"),
 }
+# Keys a record of an older layout may lack (key: the version that added it): such a record is still read,
+# and the analysis answers "not measured" for what it cannot tell without them.
+ADDED_IN = {"recipe_changes": 3, "run_id": 3}
 # Sections some parts add, documented with the same care (not required everywhere).
 OPTIONAL_SCHEMA: dict[str, tuple[str, str]] = {
     "task": ("str", "binary (airplane vs rest) or multiclass"),
     "classes": ("list", "class names in label order"),
+    "data_sizes": ("object", "MLP parts: train, validation and test images used"),
+    "model": ("object/str", "MLP parts: sizes, activation, init; part5 model folders: the CNN's name"),
     "baseline": ("object", "binary parts: majority_class and majority_accuracy (always predicting it, on test)"),
     "test_at_threshold_0.5": ("object", "binary parts with a validation split: the test figures at 0.5 as well"),
-    "validation": ("object", "with a validation split: best_loss, best_accuracy; binary parts accuracy_at_threshold"),
-    "winner, ranking, lr_sweep, seeds": ("object/list", "part4, tuned recipe: the grid (see its ranking.md)"),
+    "validation": ("object", "with a validation split: best_loss, best_accuracy; binary parts accuracy_at_threshold; "
+                             "part5 accuracy, loss, tta"),
+    "headline": ("object", "part4: the run the part's test figures are of, and why"),
+    "winner": ("object", "part4, tuned recipe: the best configuration by validation accuracy"),
+    "ranking": ("list", "part4, tuned recipe: every configuration, best validation accuracy first"),
+    "lr_sweep": ("list", "part4, tuned recipe: every learning-rate trial"),
+    "seeds": ("list", "part4, tuned recipe: the top configurations over seeds (mean and std)"),
     "scenarios": ("list", "part4, assignment recipe: one row per scenario with its history"),
-    "model, models, headline_model": ("str/object", "part5: the CNN of a model folder; both models at the top"),
+    "models": ("object", "part5: both models side by side"),
+    "headline_model": ("str", "part5: the model the part's test figures are of"),
+    "checkpoint": ("str", "part5 model folders: the checkpoint file"),
     "recipe_note": ("str", "what the recipe assumes where the assignment is silent"),
     "extra_tables": ("object", "{heading: markdown table} shown in summary.md and the report"),
 }
+# The keys of "test" (SCHEMA documents them in words; these are what a record may hold). Binary parts add
+# f1_<class> for each of their two classes.
+TEST_KEYS = {"accuracy", "balanced_accuracy", "macro_f1", "per_class", "confusion_matrix", "loss", "roc_auc",
+             "average_precision", "threshold"}
+BINARY_TEST_KEYS = {"roc_auc", "average_precision", "threshold"}
+
+
+def undocumented_keys(record: dict) -> list[str]:
+    """Keys a record holds that the schema does not document (top level and "test")."""
+    top = [k for k in record if k not in SCHEMA and k not in OPTIONAL_SCHEMA]
+    test = [f"test.{k}" for k in record.get("test", {}) if k not in TEST_KEYS and not k.startswith("f1_")]
+    return top + test
 
 
 def render_schema() -> str:
@@ -145,10 +179,51 @@ def config_dict(config) -> dict:
     return json.loads(json.dumps(to_jsonable(config)))
 
 
+def new_run_id() -> str:
+    """A fresh id for one run: the time it started and a random suffix."""
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def result_settings(config, prefix: str = "") -> dict[str, object]:
+    """{setting: JSON value} of every setting of ``config`` that can change a result: each config
+    dataclass declares the fields that cannot (``RESULT_NEUTRAL``, e.g. the recipe's name); nested
+    configs (Part 4's ``base``) and per-model dicts (Part 5) give dotted names ("base.epochs")."""
+    if dataclasses.is_dataclass(config):
+        neutral = getattr(config, "RESULT_NEUTRAL", frozenset())
+        settings = {}
+        for f in dataclasses.fields(config):
+            if f.name not in neutral:
+                settings.update(result_settings(getattr(config, f.name), f"{prefix}{f.name}."))
+        return settings
+    if isinstance(config, dict) and config and all(dataclasses.is_dataclass(v) for v in config.values()):
+        return {k: v for name, c in config.items() for k, v in result_settings(c, f"{prefix}{name}.").items()}
+    return {prefix[:-1]: json.loads(json.dumps(to_jsonable(config)))}
+
+
+def recipe_changes(recipe_config, config) -> dict[str, dict] | None:
+    """{setting: {"recipe": its value, "run": the run's}} where ``config`` differs from ``recipe_config``
+    in a setting that changes results; {} when it is the recipe exactly; None without a recipe."""
+    if recipe_config is None:
+        return None
+    recipe, run = result_settings(recipe_config), result_settings(config)
+    return {k: {"recipe": recipe.get(k), "run": run.get(k)} for k in sorted(set(recipe) | set(run))
+            if recipe.get(k) != run.get(k)}
+
+
+def changes_text(changes: dict[str, dict]) -> str:
+    """'epochs 2 (recipe: 1000), train_subset 3000 (recipe: None)' -- a record's recipe_changes, for a reader."""
+    def name(key):
+        return key.removeprefix("base.").replace(".", " ")
+    return ", ".join(f"{name(k)} {v['run']} (recipe: {v['recipe']})" for k, v in changes.items())
+
+
 def run_record(*, part: str, recipe: str, status: str, status_note: str, config, seed: int, device: str,
-               data_source: str, data_fingerprint: str, title: str | None = None) -> dict:
-    """The part of metrics.json every run shares; the pipeline adds test, history, timing and the rest."""
+               data_source: str, data_fingerprint: str, run_id: str, recipe_config=None,
+               title: str | None = None) -> dict:
+    """The part of metrics.json every run shares; the pipeline adds test, history, timing and the rest.
+    ``recipe_config``: the named recipe's own config, against which ``recipe_changes`` is taken."""
     return {"schema": SCHEMA_VERSION, "part": part, "title": title or PARTS[part].title, "recipe": recipe,
+            "recipe_changes": recipe_changes(recipe_config, config), "run_id": run_id,
             "status": status, "status_note": status_note, "config": config_dict(config), "seed": seed,
             "environment": environment_info(device), "git_commit": git_commit(), "data_source": data_source,
             "data_fingerprint": data_fingerprint}
@@ -157,7 +232,10 @@ def run_record(*, part: str, recipe: str, status: str, status_note: str, config,
 # ----------------------------------------------------------------------------- write and read
 
 def missing_keys(record: dict) -> list[str]:
-    return [k for k in SCHEMA if k not in record]
+    """Required keys ``record`` lacks (for an older layout, those that layout already had)."""
+    version = record.get("schema", SCHEMA_VERSION)
+    version = version if isinstance(version, int) else SCHEMA_VERSION
+    return [k for k in SCHEMA if k not in record and ADDED_IN.get(k, 0) <= version]
 
 
 def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
@@ -174,7 +252,7 @@ def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
     out_dir = Path(out_dir)
     captions = captions or {}
     for name, fig in (figures or {}).items():
-        save_figure(fig, out_dir / name)
+        save_figure(fig, out_dir / name, run_id=metrics.get("run_id"))
     metrics = {**metrics, "figures": {name: captions.get(name, "") for name in figures or {}},
                "figures_skipped": dict(skipped or {}), "created": now_iso()}
     if started is not None:
@@ -184,8 +262,8 @@ def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
     if missing:
         raise ValueError(f"metrics.json for {out_dir} lacks {missing}: every run records the keys of SCHEMA")
     record = to_jsonable(metrics)  # exactly what read_record would give back
-    atomic_write_json(out_dir / "metrics.json", record)
-    atomic_write_text(out_dir / "summary.md", render_summary(metrics))
+    atomic_write_json(out_dir / "metrics.json", record)  # after the arrays and figures: the run's commit point
+    atomic_write_text(out_dir / "summary.md", stamp_markdown(render_summary(metrics), metrics.get("run_id")))
     return record
 
 
@@ -237,7 +315,19 @@ def completed_run(out: Path, config, data_fingerprint: str) -> dict | None:
     except UserError:
         return None
     same = record["config"] == config_dict(config) and record["data_fingerprint"] == data_fingerprint
-    return record if same and record["status"] == STATUS_COMPLETE else None
+    if not same or record["status"] != STATUS_COMPLETE or "run_id" not in record:
+        return None
+    return None if mixed_files(Path(out), record) else record
+
+
+STAMPED_FILES = ("summary.md", "analysis.md", "predictions.npz", "model.npz", "ranking.md", "model_summary.md")
+
+
+def mixed_files(folder: Path, record: dict) -> list[str]:
+    """Files in ``folder`` that another run than ``record``'s wrote (one stopped between its files): its
+    figures and the stamped files beside metrics.json. [] for a folder that holds one run's files."""
+    names = [*record.get("figures", {}), *STAMPED_FILES]
+    return files_of_other_runs(folder, record.get("run_id"), names) if record.get("run_id") else []
 
 
 # ----------------------------------------------------------------------------- summary.md

@@ -30,7 +30,8 @@ def build_parser():
 
 
 def main(args) -> int:
-    return run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]), run_options(args, PART))
+    return run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]),
+                        run_options(args, PART, recipe_config=RECIPES[args.recipe]))
 
 
 if __name__ == "__main__":

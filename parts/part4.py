@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import replace
+from dataclasses import fields, replace
 
 from common import grid
 from common.cli import (
@@ -26,6 +26,7 @@ from common.cli import (
     part_parser,
     positive_int,
     recipe_values,
+    refuse_inert_flags,
     run_main,
     run_options,
 )
@@ -71,10 +72,13 @@ def build_parser():
 
 def main(args) -> int:
     recipe = RECIPES[args.recipe]
-    config = config_from_args(args, replace(recipe, base=config_from_args(args, recipe.base)))
-    if args.quick:
-        config = config.quick_version()
-    return run_grid_part(config, run_options(args, PART, workers=args.workers))
+    start = recipe.quick_version() if args.quick else recipe  # the flags given act on top of the quick cut
+    config = config_from_args(args, replace(start, base=config_from_args(args, start.base, check_inert=False)),
+                              check_inert=False)
+    given = [name for name in ("momentum", *(f.name for f in fields(GridConfig))) if getattr(args, name, None)
+             is not None]
+    refuse_inert_flags(config, given)
+    return run_grid_part(config, run_options(args, PART, workers=args.workers, recipe_config=recipe))
 
 
 if __name__ == "__main__":

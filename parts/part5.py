@@ -75,8 +75,9 @@ def main(args: argparse.Namespace) -> int:
         return evaluate_checkpoint(path, replace(run, out=Path(args.out) if args.out else path.parent),
                                    device_name=args.device, overrides=overrides)
     recipe = resolve_recipe(args, pick_device(args.device))
-    return run_cnn_part(configs_for(args, recipe), run_options(args, PART), device_name=args.device,
-                        recipe_note=RECIPE_NOTES.get(recipe, ""))
+    configs = configs_for(args, recipe)
+    return run_cnn_part(configs, run_options(args, PART, recipe_config={m: RECIPES[recipe][m] for m in configs}),
+                        device_name=args.device, recipe_note=RECIPE_NOTES.get(recipe, ""))
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ from common.cli import log, run_main
 from common.errors import UserError
 from common.files import ReportFolder, atomic_write_text
 from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
-from common.run_record import now_iso, read_record
+from common.run_record import changes_text, mixed_files, now_iso, read_record
 from common.tables import markdown_table
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html"
@@ -83,6 +83,13 @@ def results_rows(runs: dict, assignment: dict, variants: dict | None = None) -> 
 def _accuracy_cell(record: dict | None, part: str) -> str:
     if record is None:
         return f"not run (`make reproduce`{' on a GPU' if part == 'part5' else ''})"
+    changes = record.get("recipe_changes")
+    if changes:  # a run of other settings than its recipe's: shown, and said to be so
+        return _plain_accuracy_cell(record, part) + f" (not the recipe: changed {changes_text(changes)})"
+    return _plain_accuracy_cell(record, part)
+
+
+def _plain_accuracy_cell(record: dict, part: str) -> str:
     if part == "part4" and "scenarios" in record:  # the assignment's headline scenario, like for like
         name = HEADLINE["part4"][0]
         match = [s for s in record["scenarios"] if f"{s['activation']} + {s['optimizer']} + {s['init']}" == name]
@@ -213,15 +220,21 @@ SQUARE_FIGURES = ("confusion_matrix.png", "per_class_accuracy.png")  # half the 
 
 
 def figures_block(part: str, folder: Path, href_prefix: str) -> list[str]:
-    """The part's figures (the catalog's, in its order) with their captions; notes for skipped ones."""
-    shown, notes = [], []
-    for name, caption in PARTS[part].figures:
-        if (folder / name).is_file():
-            shown.append(figure_html(f"{href_prefix}/{name}", caption, not name.endswith(SQUARE_FIGURES)))
+    """The part's figures (the catalog's, in its order) with their captions; notes for skipped ones and
+    for files another run left (a run stopped between its files): those are not shown."""
+    shown, notes, foreign = [], [], set()
     for metrics_path in [folder / "metrics.json", *sorted(folder.glob("*/metrics.json"))]:
         if metrics_path.is_file():
-            skipped = json.loads(metrics_path.read_text()).get("figures_skipped", {})
-            notes += [f"- `{name}` not drawn: {why}" for name, why in skipped.items()]
+            record = json.loads(metrics_path.read_text())
+            notes += [f"- `{name}` not drawn: {why}" for name, why in record.get("figures_skipped", {}).items()]
+            prefix = metrics_path.parent.relative_to(folder).as_posix()
+            mixed = [name if prefix == "." else f"{prefix}/{name}" for name in mixed_files(metrics_path.parent, record)]
+            foreign.update(mixed)
+            notes += [f"- `{name}` not shown: another run wrote it (one stopped between its files); rerun the part"
+                      for name in mixed]
+    for name, caption in PARTS[part].figures:
+        if (folder / name).is_file() and name not in foreign:
+            shown.append(figure_html(f"{href_prefix}/{name}", caption, not name.endswith(SQUARE_FIGURES)))
     lines = ['<div class="figs">', *shown, "</div>", ""] if shown else []
     return lines + (notes + [""] if notes else [])
 
@@ -244,9 +257,12 @@ def part_facts(m: dict) -> list[tuple[str, str]]:
     return facts
 
 
-def part_section(part: str, m: dict | None, folder: Path, href_prefix: str, heading: str = "##") -> list[str]:
+def part_section(part: str, m: dict | None, folder: Path, href_prefix: str, heading: str = "##",
+                 problem: str = "") -> list[str]:
     info = PARTS[part]
     lines = [f'{heading} {info.title} <a id="{href_prefix.replace("/", "-")}"></a>', "", f"{info.summary}.", ""]
+    if m is None and problem:
+        return lines + [f'<p class="status-not-run">Unreadable: {html.escape(problem)}</p>', ""]
     if m is None:
         return lines + [f'<p class="status-not-run">Not run yet: <code>make {part}</code>.</p>', ""]
     if m["status"] != "complete":
@@ -273,11 +289,18 @@ def eda_section(folder: Path) -> list[str]:
 
 
 def build_markdown(reports: Path) -> tuple[str, str]:
-    """index.md, and the analysis it contains (also written to analysis.md)."""
-    runs = read_parts(reports)
-    assignment = read_parts(reports / ASSIGNMENT_REPORTS_DIR.name)
-    analysis = index_analysis_markdown(runs, assignment, reports / ASSIGNMENT_REPORTS_DIR.name,
-                                       read_ablation(reports / "part5" / "ablation"))
+    """index.md, and the analysis it contains (also written to analysis.md). A record that cannot be read
+    is named where its part would be; it never stops the page."""
+    problems, assignment_problems = {}, {}
+    runs = read_parts(reports, strict=False, problems=problems)
+    assignment = read_parts(reports / ASSIGNMENT_REPORTS_DIR.name, strict=False, problems=assignment_problems)
+    try:
+        analysis = index_analysis_markdown(runs, assignment, reports / ASSIGNMENT_REPORTS_DIR.name,
+                                           read_ablation(reports / "part5" / "ablation"))
+    except Exception as error:  # the page still shows every run; the analysis says why it is missing
+        log.error("the analysis could not be built (%s: %s)", type(error).__name__, error)
+        analysis = (f"## What the runs answer <a id=\"analysis\"></a>\n\nThe analysis could not be built "
+                    f"({type(error).__name__}: {html.escape(str(error))}).\n")
     lines = [f"# {TITLE}", "", f"Built {now_iso()} from the saved runs in this folder.", "",
              '## Results <a id="results"></a>', "",
              "Test accuracy three ways: what the assignment reported, the assignment's own recipe rerun here "
@@ -287,7 +310,7 @@ def build_markdown(reports: Path) -> tuple[str, str]:
              timings_markdown(reports), "", analysis, ""]
     lines += eda_section(reports / "eda")
     for part in PARTS:
-        lines += part_section(part, runs[part], reports / part, part)
+        lines += part_section(part, runs[part], reports / part, part, problem=problems.get(part, ""))
         if part == "part5" and part5_run_rows(reports):
             lines += ["### Part 5 runs: recipes are compared on validation accuracy", "", part5_runs_markdown(reports),
                       ""]
@@ -379,6 +402,8 @@ def refresh_part_analyses(reports: Path) -> list[Path]:
                     written.append(write_part_analysis(part, root / part, record, recipes))
             except UserError as error:
                 log.info("analysis.md not refreshed: %s", error)
+            except Exception as error:  # one part's analysis never stops the report
+                log.error("analysis.md of %s not refreshed (%s: %s)", root / part, type(error).__name__, error)
     return written
 
 

@@ -5,6 +5,7 @@ import json
 import os
 import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -229,6 +230,71 @@ def test_each_recipes_settings_reach_the_optimizer_and_the_model(recipe):
         assert isinstance(optimizer, torch.optim.SGD) and group["nesterov"] and group["momentum"] == 0.9
     scheduler = TT._scheduler(optimizer, config, steps_per_epoch=10)
     assert (scheduler is None) == (config.schedule == "none")
+
+
+def tiny_data(n: int = 64, seed: int = 0) -> TT.DeviceData:
+    generator = np.random.default_rng(seed)
+    images = generator.integers(0, 256, (n, 32, 32, 3), dtype=np.uint8)
+    return TT.DeviceData(images, generator.integers(0, 10, n), torch.device("cpu"))
+
+
+def interrupt_after_epoch(monkeypatch, epoch: int) -> None:
+    """Ctrl-C right after the checkpoint of ``epoch`` is written (an epoch boundary)."""
+    real = TT.save_checkpoint
+
+    def save_then_interrupt(path, state):
+        real(path, state)
+        if state["epoch"] == epoch:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(TT, "save_checkpoint", save_then_interrupt)
+
+
+@pytest.mark.parametrize("model", ["improved", "simple"])
+def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(model, tmp_path, monkeypatch):
+    """ImprovedCNN's dropout draws from torch's global generator: a resume restores it (and numpy's and
+    Python's) from the checkpoint instead of seeding it again, so the resumed epochs draw the same masks.
+    Times after a resume cover every epoch of the history, not only those trained after it."""
+    config = TT.CNNConfig(model=model, epochs=3, batch_size=32, val_size=0, amp=False, channels_last=False,
+                          augment=True, cutout=4)
+    train = tiny_data()
+    _, straight = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "a.pt", progress=False)
+    interrupt_after_epoch(monkeypatch, 1)
+    _, first = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt", progress=False)
+    assert first.status == "incomplete" and len(first.history) == 1
+    monkeypatch.undo()
+    torch.manual_seed(1234)  # whatever the process drew in between must not matter
+    np.random.seed(99)
+    model_b, resumed = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt", progress=False,
+                                    resume=TT.load_checkpoint(tmp_path / "b.pt"))
+    assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
+    model_a = TT.model_from_checkpoint(TT.load_checkpoint(tmp_path / "a.pt"), torch.device("cpu"), "model")
+    assert all(torch.equal(a, b) for a, b in zip(model_a.state_dict().values(), model_b.state_dict().values()))
+    assert resumed.train_seconds == pytest.approx(sum(h["seconds"] for h in resumed.history))
+    assert resumed.images_per_second == pytest.approx(len(train) * 3 / resumed.train_seconds)
+
+
+def test_an_early_stopped_run_is_complete_and_a_resume_trains_nothing_more(tmp_path, monkeypatch):
+    config = TT.CNNConfig(model="simple", epochs=6, batch_size=32, val_size=10, patience=2, amp=False,
+                          channels_last=False)
+    accuracies = iter([0.5, 0.4, 0.45, 0.9, 0.9, 0.9])  # best at epoch 1, then 2 epochs without better: stop at 3
+    monkeypatch.setattr(TT, "evaluate", lambda *a, **k: (1.0, next(accuracies), None))
+    _, result = TT.train_cnn(config, tiny_data(), tiny_data(10, 1), torch.device("cpu"), tmp_path / "c.pt",
+                             progress=False)
+    assert [h["epoch"] for h in result.history] == [1, 2, 3] and "early stop after epoch 3" in result.note
+    state = TT.load_checkpoint(tmp_path / "c.pt")
+    assert state["complete"] and state["epoch"] == 3
+    from common.cnn_experiment import result_from_checkpoint
+    again = result_from_checkpoint(state)
+    assert again.status == "complete" and "early stop after epoch 3" in again.note and len(again.history) == 3
+
+
+def test_the_part_is_as_complete_as_its_least_complete_model():
+    from common.cnn_experiment import part_status
+    assert part_status(["diverged", "complete"], 2) == "diverged"
+    assert part_status(["complete", "incomplete"], 2) == "incomplete"
+    assert part_status(["complete"], 2) == "incomplete"  # a model never trained
+    assert part_status(["complete", "complete"], 2) == "complete"
 
 
 TINY = ["--val-size", "50", "--batch-size", "64", "--no-progress", "--recipe", "quick"]

@@ -10,6 +10,7 @@ import time
 
 import pytest
 
+from common import run_record as R
 from common.paths import PROJECT_ROOT
 from parts import part1, part2, part3
 
@@ -44,6 +45,13 @@ def test_mlp_part_end_to_end(name, learnable_folder, tmp_path):
     for figure in ("confusion_matrix.png", "loss_curve.png", "summary.md"):
         assert (out / figure).stat().st_size > 0
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    # the schema, both ways: every key it promises is written, every key written is documented
+    assert R.missing_keys(metrics) == [] and R.undocumented_keys(metrics) == []
+    if name in ("part1", "part2"):
+        assert R.BINARY_TEST_KEYS <= set(metrics["test"])
+    assert metrics["recipe_changes"] == {"val_size": {"recipe": 5000, "run": 60},
+                                         "epochs": {"recipe": MLP_PARTS[name].RECIPES["tuned"].epochs, "run": 2},
+                                         "batch_size": {"recipe": 64, "run": 32}}
 
 
 def test_seed_convention_airplane_zero(learnable_folder, tmp_path):
@@ -152,6 +160,37 @@ def test_part4_invalid_arguments(argv, message, capsys):
     with pytest.raises(SystemExit) as caught:
         part4.build_parser().parse_args(argv)
     assert caught.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("part, argv, message", [
+    ("part1", ["--activation", "relu"], "--activation cannot act in this run: the network has no hidden layer"),
+    ("part2", ["--recipe", "assignment", "--momentum", "0.5"], "--momentum cannot act in this run: only the "
+                                                               "momentum optimizer uses it"),
+    ("part4", ["--recipe", "assignment", "--activations", "relu"], "--activations cannot act in this run: the recipe "
+                                                                   "runs its fixed scenarios"),
+    ("part4", ["--recipe", "assignment", "--top", "2"], "--top cannot act"),
+    ("part4", ["--recipe", "assignment", "--sweep-epochs", "3"], "--sweep-epochs cannot act"),
+    ("part4", ["--top", "0", "--seeds", "3"], "--seeds cannot act in this run: --top 0 reruns no configuration"),
+    ("part4", ["--optimizers", "adam", "--momentum", "0.8"], "--momentum cannot act in this run: no run of this "
+                                                             "comparison uses the momentum optimizer")])
+def test_a_flag_that_cannot_act_is_refused_not_saved_and_ignored(part, argv, message, capsys, monkeypatch):
+    import importlib
+
+    from common.cli import run_main
+    module = importlib.import_module(f"parts.{part}")
+    monkeypatch.setattr(module, "run_mlp_part" if part != "part4" else "run_grid_part",
+                        lambda *a, **k: pytest.fail("trained despite a flag that cannot act"))
+    assert run_main(module.main, module.build_parser(), argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_part4_flags_act_on_top_of_the_quick_cut(monkeypatch):
+    from parts import part4
+    seen = {}
+    monkeypatch.setattr(part4, "run_grid_part", lambda config, run: seen.update(config=config, run=run) or 0)
+    assert part4.main(part4.build_parser().parse_args(["--quick", "--epochs", "3"])) == 0
+    assert seen["config"].base.epochs == 3 and seen["config"].quick  # was 8: --quick overrode the flag
+    assert seen["config"].base.train_subset == 10_000 and seen["run"].recipe_config == part4.RECIPES["tuned"]
 
 
 def test_part4_quick_grid_end_to_end(learnable_folder, tmp_path):

@@ -21,7 +21,8 @@ HISTORY = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.5 + e / 100, "val_lo
 def record(**extra) -> dict:
     """A complete record as a pipeline would hand it to write_run_report."""
     base = R.run_record(part="part1", recipe="tuned", status="complete", status_note="", config={"lr": 0.1}, seed=0,
-                        device="cpu", data_source="synthetic", data_fingerprint="abc")
+                        device="cpu", data_source="synthetic", data_fingerprint="abc", run_id="run-a",
+                        recipe_config={"lr": 0.1})
     return {**base, "parameters": 10, "test": {"accuracy": 0.5}, "history": HISTORY, "best_epoch": 5,
             "epochs_run": 5, "timing": {"train_seconds": 1.0, "total_seconds": 2.0},
             "throughput": {"train_images_per_second": 100.0}, **extra}
@@ -118,6 +119,50 @@ def test_completed_run_needs_the_same_config_data_and_a_complete_status(tmp_path
     assert R.completed_run(tmp_path, {"lr": 0.1}, "other data") is None
     R.write_run_report(tmp_path, record(status="incomplete"))
     assert R.completed_run(tmp_path, {"lr": 0.1}, "abc") is None
+
+
+def test_a_folder_with_files_of_two_runs_is_never_a_complete_run(tmp_path):
+    """A kill between files (fault: arrays of a new run beside the old metrics.json) is detected: every
+    file carries its run's id, and a folder whose files disagree with metrics.json is not kept."""
+    figure = FIG.pyplot().figure()
+    R.write_run_report(tmp_path, record(), {"loss_curve.png": figure})
+    F.atomic_write_npz(tmp_path / "predictions.npz", run_id="run-a", y=np.arange(3))
+    assert R.mixed_files(tmp_path, R.read_record(tmp_path / "metrics.json")) == []
+    assert F.run_id_of(tmp_path / "loss_curve.png") == "run-a" and F.run_id_of(tmp_path / "summary.md") == "run-a"
+    assert R.completed_run(tmp_path, {"lr": 0.1}, "abc") is not None
+    F.atomic_write_npz(tmp_path / "predictions.npz", run_id="run-b", y=np.arange(3))  # the next run, killed here
+    assert R.mixed_files(tmp_path, R.read_record(tmp_path / "metrics.json")) == ["predictions.npz"]
+    assert R.completed_run(tmp_path, {"lr": 0.1}, "abc") is None
+    with pytest.raises(UserError, match="written by run run-b, not by run run-a"):
+        F.load_run_arrays(tmp_path / "predictions.npz", "run-a")
+
+
+def test_recipe_changes_list_every_result_changing_setting_and_nothing_else():
+    from dataclasses import replace
+
+    from common.cnn_training import CNNConfig
+    from common.mlp_experiment import ASSIGNMENT_RECIPE
+    from parts import part4
+    assert R.recipe_changes(ASSIGNMENT_RECIPE, replace(ASSIGNMENT_RECIPE, recipe="other label")) == {}
+    changed = R.recipe_changes(ASSIGNMENT_RECIPE, replace(ASSIGNMENT_RECIPE, epochs=2, train_subset=3000))
+    assert changed == {"epochs": {"recipe": 1000, "run": 2}, "train_subset": {"recipe": None, "run": 3000}}
+    assert R.changes_text(changed) == "epochs 2 (recipe: 1000), train_subset 3000 (recipe: None)"
+    assert R.recipe_changes(None, ASSIGNMENT_RECIPE) is None
+    cnn = CNNConfig()
+    for setting, value in {"amp": False, "channels_last": False, "compile": "off", "seed": 1}.items():
+        assert set(R.recipe_changes(cnn, replace(cnn, **{setting: value}))) == {setting}  # arithmetic or draws
+    grid = part4.RECIPES["tuned"]
+    assert set(R.recipe_changes(grid, grid.quick_version())) == {"quick", "base.train_subset", "base.epochs",
+                                                                 "sweep_epochs"}
+    both = {"simple": cnn, "improved": cnn}
+    assert set(R.recipe_changes(both, {"simple": cnn, "improved": replace(cnn, epochs=2)})) == {"improved.epochs"}
+
+
+def test_a_record_of_the_older_layout_is_still_read():
+    old = {k: 1 for k in R.SCHEMA if k not in R.ADDED_IN}
+    old["schema"] = 2
+    assert R.missing_keys(old) == []
+    assert R.missing_keys({**old, "schema": 3}) == sorted(R.ADDED_IN, key=list(R.SCHEMA).index)
 
 
 def test_reports_readme_documents_the_schema():

@@ -23,7 +23,8 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 def write_record(path: Path, part: str, recipe: str = "tuned", **extra) -> dict:
     """A complete metrics.json as a part writes it."""
     record = R.run_record(part=part, recipe=recipe, status="complete", status_note="", config={"lr": 0.1}, seed=0,
-                          device="cpu", data_source="synthetic", data_fingerprint="abc")
+                          device="cpu", data_source="synthetic", data_fingerprint="abc", run_id="r",
+                          recipe_config={"lr": 0.1})
     record.update({"parameters": 1000, "test": {"accuracy": 0.5, "macro_f1": 0.4}, "history": HISTORY,
                    "best_epoch": 1, "epochs_run": 1, "timing": {"train_seconds": 1.0, "total_seconds": 2.0},
                    "throughput": {"train_images_per_second": 500.0}, "figures": {}, "figures_skipped": {},
@@ -111,11 +112,12 @@ def test_report_with_no_runs(tmp_path):
     assert index.count("Not run yet") == 6 and "<code>make eda</code>" in index
 
 
-def test_a_metrics_file_missing_a_key_stops_the_report_with_its_name(fixture_reports, capsys):
+def test_a_metrics_file_missing_a_key_is_named_on_the_page_and_never_stops_it(fixture_reports):
     (fixture_reports / "part2" / "metrics.json").write_text(json.dumps({"part": "part2", "test": {"accuracy": 1}}))
     from common.cli import run_main
-    assert run_main(build_report.main, build_report.build_parser(), ["--reports", str(fixture_reports)]) == 2
-    assert "part2/metrics.json lacks schema" in capsys.readouterr().err
+    assert run_main(build_report.main, build_report.build_parser(), ["--reports", str(fixture_reports)]) == 0
+    assert "Unreadable: " in (fixture_reports / "index.md").read_text()
+    assert "part2/metrics.json lacks schema" in (fixture_reports / "index.md").read_text()
 
 
 def test_report_seen_in_headless_chromium(fixture_reports):
@@ -279,5 +281,5 @@ def test_make_report_refreshes_each_finished_parts_analysis_but_not_a_folder_in_
     with ReportFolder(fixture_reports / "part3"):
         written = build_report.refresh_part_analyses(fixture_reports)
     assert fixture_reports / "part1" / "analysis.md" in written
-    assert (fixture_reports / "assignment" / "part1" / "analysis.md").read_text().startswith("# Part 1")
+    assert "# Part 1" in (fixture_reports / "assignment" / "part1" / "analysis.md").read_text().split("\n")[1]
     assert not (fixture_reports / "part3" / "analysis.md").exists()  # held by a run: left to it
