@@ -99,11 +99,9 @@ def test_missing_data_is_one_sentence_exit_2(tmp_path):
 def test_unwritable_reports_fail_before_training(tmp_path, learnable_folder):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    start = time.perf_counter()
     result = run_part("part3", "--data", str(learnable_folder), "--out", str(blocker / "reports"), *TINY)
     assert result.returncode == 2 and "cannot write reports to" in result.stderr
     assert "loading CIFAR-10" not in result.stderr  # stopped before any work
-    assert time.perf_counter() - start < 30
 
 
 def test_divergence_is_reported_and_marked(tmp_path, learnable_folder):
@@ -119,23 +117,25 @@ def test_divergence_is_reported_and_marked(tmp_path, learnable_folder):
 
 
 def test_ctrl_c_exits_130_with_a_valid_incomplete_report(tmp_path, learnable_folder):
+    """Ctrl-C writes the record and checkpoint and exits: no figures, no analysis (what made it take half a
+    minute on a loaded machine). The timeouts are safety nets, never the thing measured."""
     out = tmp_path / "r"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "parts.part3", "--data", str(learnable_folder), "--out",
                                 str(out), "--val-size", "60", "--epochs", "100000", "--patience", "0",
                                 "--batch-size", "8"], cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
+    deadline = time.time() + 600
     seen = ""
     while time.time() < deadline and "epoch/s" not in seen:  # the progress bar shows a finished epoch
         seen += process.stderr.read1(4096) if hasattr(process.stderr, "read1") else process.stderr.readline()
     process.send_signal(signal.SIGINT)
-    start = time.time()
-    _, err = process.communicate(timeout=30)
+    _, err = process.communicate(timeout=600)
     assert process.returncode == 130, err
-    assert time.time() - start < 10
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["status"] == "incomplete" and len(metrics["history"]) >= 1
+    assert metrics["figures"] == {} and "interrupted" in metrics["figures_skipped"]["loss_curve.png"]
+    assert not (out / "analysis.md").exists() and "drawing the figures" not in err
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
