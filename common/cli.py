@@ -103,6 +103,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, part: str) -> None:
     group.add_argument("--estimate", action="store_true",
                        help="print what the run would do and how long it would take (JSON), then exit")
     group.add_argument("--no-progress", action="store_true", help="log a line per epoch instead of progress bars")
+    group.add_argument("--no-figures", action="store_true",
+                       help="write the record, arrays and model but draw no figures (they change no number)")
     group.add_argument("--debug", action="store_true", help="show Python tracebacks on errors")
 
 
@@ -239,7 +241,7 @@ def run_options(args: argparse.Namespace, part: str, **extra) -> RunOptions:
     """How to run, from the flags add_run_arguments defined (``extra``: e.g. ``recipe_config``, the
     chosen recipe's own config, against which the record lists the run's changes)."""
     return RunOptions(out=out_folder(args, part), data=args.data, progress=not args.no_progress, resume=args.resume,
-                      estimate=args.estimate, **extra)
+                      estimate=args.estimate, figures=not args.no_figures, **extra)
 
 
 # ----------------------------------------------------------------------------- logging and progress

@@ -112,7 +112,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                                           extra_state={"recipe_changes": recipe_changes(recipes.get(name), config)})
             records[name] = report_model(out / name, model, result, config, val, test, device, data.source,
                                          data.fingerprint, checkpoint, recipe_note, run_id=run_id,
-                                         recipe_config=recipes.get(name))
+                                         recipe_config=recipes.get(name), figures=run.figures)
             if result.status == STATUS_INCOMPLETE:
                 break
         write_part_summary(out, records, configs, device, data.source, data.fingerprint, recipe_note, total_start,
@@ -151,7 +151,8 @@ def result_from_checkpoint(state: dict) -> CNNResult:
 
 def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: DeviceData | None, test: DeviceData,
                  device: torch.device, source: str, fingerprint: str, checkpoint: Path, recipe_note: str = "", *,
-                 run_id: str, recipe_config: CNNConfig | None = None, changes: dict | None = None) -> dict:
+                 run_id: str, recipe_config: CNNConfig | None = None, changes: dict | None = None,
+                 figures: bool = True) -> dict:
     """Evaluate the reported model on validation and, once, on the test set; write out/ (one model's folder).
 
     The validation figure is measured again here, with this evaluation's settings (``--tta`` in
@@ -194,13 +195,16 @@ def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: De
     atomic_write_text(out / "model_summary.md", stamp_markdown(summary_markdown(model, f"{name}: layers"), run_id))
     if result.status == STATUS_INCOMPLETE:
         why = f"the run was interrupted ({result.note}); --resume finishes it and draws them"
-        figures, skipped = {}, {f: why for f in model_figure_names(config.model)}
+        drawn, skipped = {}, {f: why for f in model_figure_names(config.model)}
+    elif not figures:
+        drawn, skipped = {}, {f: "not drawn: the run was asked for no figures (--no-figures); make part5-eval draws "
+                                 "them from the checkpoint" for f in model_figure_names(config.model)}
     else:
         with timed(f"{name}: drawing the figures"):
-            figures, skipped = cnn_figures(model, record, out, test, device)
+            drawn, skipped = cnn_figures(model, record, out, test, device)
     captions = {name.split("/", 1)[1]: caption for name, caption in PARTS[PART].figures
                 if name.startswith(f"{config.model}/")}
-    record = write_run_report(out, record, figures, skipped, captions, started=started)
+    record = write_run_report(out, record, drawn, skipped, captions, started=started)
     log.info("%s: test accuracy %.4f (reporting epoch %d), %.0f training images/s, %.0f s", name, test_acc,
              result.best_epoch, result.images_per_second, result.train_seconds)
     return record

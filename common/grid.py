@@ -427,7 +427,7 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
             log.error("no run of the comparison finished; nothing to report. %s", note)
             return EXIT_INTERRUPTED
         write_grid_report(out, config, records, sweep_rows, seed_runs, status, note, data, splits, total_start,
-                          run.recipe_config)
+                          run.recipe_config, run.figures)
         if status == STATUS_COMPLETE:
             for path in cache.folder.iterdir():
                 path.unlink()
@@ -444,12 +444,12 @@ FORMATS = {"lr": "g", "val_acc": ".4f", "test_acc": ".4f", "test_macro_f1": ".4f
 
 def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], sweep_rows: list[dict],
                       seed_runs: dict, status: str, note: str, data: Cifar10, splits: FlatSplits,
-                      total_start: float, recipe_config: GridConfig | None = None) -> None:
+                      total_start: float, recipe_config: GridConfig | None = None, figures: bool = True) -> None:
     """metrics.json, summary.md, predictions.npz (the headline run's), the tables and the figures (not for
     an interrupted comparison, which exits at once: --resume finishes it and draws them)."""
     scenario_mode = bool(config.scenarios)
     run_id = new_run_id()
-    drawing = status != STATUS_INCOMPLETE
+    drawing = status != STATUS_INCOMPLETE and figures
     ranked = records if scenario_mode else rank(records)  # scenarios: no validation split, nothing is ranked
     headline = ranked[0]
     rows = [{"rank": i + 1, **r.row()} for i, r in enumerate(ranked)]
@@ -499,7 +499,8 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
             f"Part 4 {which} ({headline.name}): test confusion matrix")
     skipped = {}
     if not drawing:
-        why = f"the comparison was interrupted ({note}); --resume finishes it and draws them"
+        why = f"the comparison was interrupted ({note}); --resume finishes it and draws them" if \
+            status == STATUS_INCOMPLETE else "not drawn: the run was asked for no figures (--no-figures)"
         skipped = {name: why for name, _ in PARTS[PART].figures}
     elif headline.history and headline.probabilities is not None and np.all(np.isfinite(headline.probabilities)):
         predicted = headline.probabilities.argmax(1)
@@ -539,7 +540,7 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
         record.update({"winner": headline.row(), "ranking": rows, "lr_sweep": sweep_rows,
                        "seeds": seed_statistics(seed_runs)})
     record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[PART].figures), started=total_start)
-    if drawing:
+    if status != STATUS_INCOMPLETE:
         write_analysis_safely(PART, out, record)
     log.info("%s: %s, lr %g: validation %.4f, test %.4f; total %.0f s", "headline scenario" if scenario_mode
              else "winner", headline.name, headline.lr, headline.val_acc, headline.test_acc,

@@ -297,6 +297,8 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         record.update(mlp_sections(config, model, splits, result, evaluation))
         if result.status == STATUS_INCOMPLETE:  # Ctrl-C: the record now; figures and analysis wait for the end
             figures, skipped = {}, interrupted_figures(part, result)
+        elif not run.figures:
+            figures, skipped = {}, {name: NOT_ASKED for name, _ in PARTS[part].figures}
         else:
             with timed("drawing the figures"):
                 figures, skipped = mlp_figures(part, record, out, data.x_test)
@@ -307,6 +309,9 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
                 write_analysis_safely(part, out, record)
     log_headline(record)
     return exit_code(result, out)
+
+
+NOT_ASKED = "not drawn: the run was asked for no figures (--no-figures)"
 
 
 def interrupted_figures(part: str, result) -> dict[str, str]:

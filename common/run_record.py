@@ -40,6 +40,7 @@ class RunOptions:
     resume: bool = False  # continue an interrupted run of the same config; keep a complete one
     estimate: bool = False  # only say what would run and how long it would take
     workers: int = 1  # processes for runs that are independent of each other (Part 4)
+    figures: bool = True  # draw the figures (off: the record and arrays only, e.g. make ablation's variants)
     # The recipe's own config before any flag (Part 5: one per model). The record lists every
     # result-changing setting in which the run differs from it (``recipe_changes``); None: no recipe named.
     recipe_config: object = None

@@ -27,8 +27,11 @@ from common.tables import markdown_table
 
 
 def variant_command(variant: str, recipe: str, out: Path, data: str | None, force: bool) -> list[str]:
+    # The variants' own figures are not drawn: the ablation's figure is their curves side by side
+    # (make part5-eval draws a variant's from its checkpoint).
     return [sys.executable, "-m", "parts.part5", "--model", "improved", "--ablation", variant, "--recipe", recipe,
-            "--out", str(out / variant), *([] if force else ["--resume"]), *(["--data", data] if data else [])]
+            "--out", str(out / variant), "--no-figures", *([] if force else ["--resume"]),
+            *(["--data", data] if data else [])]
 
 
 def write_ablation_report(out: Path) -> Path:
