@@ -358,7 +358,7 @@ def test_quick_profile_on_real_images(real_source, real_data_dir, tmp_path, monk
     out = tmp_path / "p5"
     args = part5.build_parser().parse_args(["--data", real_source, "--out", str(out), "--recipe", "quick",
                                             "--epochs", "1", "--train-subset", "300", "--val-size", "200",
-                                            "--no-progress", "--device", "cpu", "--no-figures"])
+                                            "--no-progress", "--device", "cpu", "--no-figures", "--no-tta"])
     assert part5.main(args) == 0
     top = json.loads((out / "metrics.json").read_text())
     assert set(top["models"]) == {"SimpleCNN", "ImprovedCNN"}

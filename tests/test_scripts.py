@@ -188,19 +188,19 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
     monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + TINY)
     monkeypatch.setattr(run_all, "eda_command", lambda *a: real_eda(*a) + ["--val-size", "60"])
     reports = tmp_path / "reports"
-    argv = ["--parts", "part1", "part3", "--data", str(learnable_folder), "--reports", str(reports)]
+    argv = ["--parts", "part1", "--data", str(learnable_folder), "--reports", str(reports)]
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     first = capsys.readouterr().err
     assert "Plan (make all" in first and "part1" in first and "epochs of 3072-1" in first
     written = (reports / "part1" / "metrics.json").stat().st_mtime_ns
     summary = json.loads((reports / "run_all.json").read_text())
-    assert [s["step"] for s in summary["steps"]] == ["eda", "part1", "part3", "report"]
+    assert [s["step"] for s in summary["steps"]] == ["eda", "part1", "report"]
     assert (reports / "eda" / "samples.png").is_file()
     assert all(s["exit_code"] == 0 for s in summary["steps"]) and (reports / "index.html").is_file()
 
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     second = capsys.readouterr().err
-    assert second.count("complete: kept") == 2
+    assert second.count("complete: kept") == 1
     assert (reports / "part1" / "metrics.json").stat().st_mtime_ns == written  # kept, not retrained
     part1_seconds = json.loads((reports / "part1" / "metrics.json").read_text())["timing"]["total_seconds"]
     kept = json.loads((reports / "run_all.json").read_text())["steps"][1]
