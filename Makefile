@@ -58,8 +58,9 @@ report: setup ## build reports/index.md and index.html from the saved runs (ARGS
 test: setup ## run the test suite
 	$(PY) -m pytest -q $(ARGS)
 
-lint: setup ## ruff (rules in ruff.toml)
+lint: setup ## ruff (rules in ruff.toml) and the architecture's import contracts (.importlinter)
 	$(PY) -m ruff check .
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: setup ## time the numpy and PyTorch hot loops; writes reports/bench.json and bench.md
 	$(PY) -m scripts.bench $(ARGS)

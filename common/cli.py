@@ -9,25 +9,17 @@ into exit code 130.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
-import logging
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 from common.catalog import PARTS
-from common.data import source_order_text
+from common.console import EXIT_INTERRUPTED, EXIT_USER_ERROR, setup_logging
+from common.data.cifar10 import source_order_text
 from common.errors import UserError
+from common.experiments.record import RunOptions
 from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
-from common.run_record import RunOptions
-
-log = logging.getLogger("cifar")
-
-EXIT_USER_ERROR = 2
-EXIT_INTERRUPTED = 130
-
 
 # ----------------------------------------------------------------------------- argument types
 
@@ -111,7 +103,7 @@ def add_run_arguments(parser: argparse.ArgumentParser, part: str) -> None:
 def add_mlp_arguments(parser: argparse.ArgumentParser, recipes: dict, *, model_choices: bool = True) -> None:
     """The MLPConfig flags (defaults None: the recipe decides). ``model_choices=False`` leaves out
     --activation, --init, --optimizer and --lr, which Part 4's comparison sets itself."""
-    from common.mlp_experiment import ACTIVATIONS, INITIALIZERS, INPUT_SCALINGS, OPTIMIZERS, SCHEDULES
+    from common.experiments.mlp import ACTIVATIONS, INITIALIZERS, INPUT_SCALINGS, OPTIMIZERS, SCHEDULES
 
     def values(name):
         return f"({recipe_values(recipes, name)})"
@@ -150,7 +142,7 @@ def add_mlp_arguments(parser: argparse.ArgumentParser, recipes: dict, *, model_c
 
 def add_cnn_arguments(parser: argparse.ArgumentParser, recipes: dict) -> None:
     """The CNNConfig flags (defaults None: the recipe decides); ``recipes`` name the values shown in help."""
-    from common.cnn_training import COMPILE_MODES, OPTIMIZERS, SCHEDULES
+    from common.cnn.training import COMPILE_MODES, OPTIMIZERS, SCHEDULES
 
     def values(name):
         return f"({recipe_values(recipes, name)})"
@@ -244,46 +236,6 @@ def run_options(args: argparse.Namespace, part: str, **extra) -> RunOptions:
                       estimate=args.estimate, figures=not args.no_figures, **extra)
 
 
-# ----------------------------------------------------------------------------- logging and progress
-
-@contextlib.contextmanager
-def timed(what: str) -> Iterator[dict[str, float]]:
-    """Log how long a step took; the yielded dict gets the 'seconds' when the step ends."""
-    result: dict[str, float] = {}
-    start = time.perf_counter()
-    yield result  # on an exception nothing is logged: the error message speaks for itself
-    result["seconds"] = time.perf_counter() - start
-    log.info("%s: %.2f s", what, result["seconds"])
-
-
-@contextlib.contextmanager
-def epoch_progress(total: int, desc: str, *, bar: bool = True, log_lines: bool = True,
-                   done: int = 0) -> Iterator[Callable[[dict], None]]:
-    """A progress bar over epochs (or, with ``bar`` off, one log line per epoch when ``log_lines``).
-    Yields the callback a training loop calls with each epoch's record."""
-    from tqdm import tqdm
-
-    progress = tqdm(total=total, initial=done, desc=desc, unit="epoch", disable=not bar, dynamic_ncols=True)
-
-    def on_epoch(record: dict) -> None:
-        progress.update()
-        shown = {k: record[k] for k in ("train_loss", "val_loss", "val_acc", "test_acc") if k in record}
-        progress.set_postfix({k.replace("train_", ""): f"{v:.4f}" for k, v in shown.items()})
-        if not bar and log_lines:
-            log.info("%s epoch %d/%d: %s (%.1f s)", desc, record["epoch"], total,
-                     ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in shown.items()), record["seconds"])
-
-    try:
-        yield on_epoch
-    finally:
-        progress.close()
-
-
-def setup_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S",
-                        stream=sys.stderr, force=True)
-
-
 def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
              argv: list[str] | None = None) -> int:
     """Parse arguments, run ``main`` and map failures to exit codes.
@@ -292,7 +244,7 @@ def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.
     """
     args = parser.parse_args(argv)
     setup_logging()
-    from common.run_record import git_commit
+    from common.experiments.record import git_commit
     git_commit()  # remember the commit now: the tree may change while a long run trains
     try:
         code = main(args)

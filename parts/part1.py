@@ -5,7 +5,7 @@ Recipes (--recipe):
   tuned       the default: the assignment's SGD, lr 0.01 and batch 64, plus what validation chose
               (mirrored training copies, L2 0.01, a 20-epoch cosine decay); validation picks the
               epoch and the decision threshold; the test set is evaluated once
-  assignment  the assignment's own recipe (see common/mlp_experiment.py, ASSIGNMENT_RECIPE):
+  assignment  the assignment's own recipe (see common/experiments/mlp.py, ASSIGNMENT_RECIPE):
               1000 epochs of plain SGD on all 50,000 images, pixels / 255, threshold 0.5
 """
 from __future__ import annotations
@@ -14,7 +14,8 @@ import sys
 from dataclasses import replace
 
 from common.cli import config_from_args, mlp_part_parser, run_main, run_options
-from common.mlp_experiment import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
+from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
+from common.report.analysis import analyse_run
 
 PART = "part1"
 RECIPES = {
@@ -30,8 +31,8 @@ def build_parser():
 
 
 def main(args) -> int:
-    return run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]),
-                        run_options(args, PART, recipe_config=RECIPES[args.recipe]))
+    run = run_options(args, PART, recipe_config=RECIPES[args.recipe])
+    return analyse_run(PART, run, run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]), run))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ per-class precision/recall/F1 table and a 10 x 10 confusion matrix with class na
 Recipes (--recipe):
   tuned       the default: the assignment's architecture; optimizer, lr, L2, mirrored copies and
               the cosine decay chosen by validation accuracy (momentum 0.03, 30 epochs)
-  assignment  the assignment's own recipe (see common/mlp_experiment.py, ASSIGNMENT_RECIPE):
+  assignment  the assignment's own recipe (see common/experiments/mlp.py, ASSIGNMENT_RECIPE):
               1000 epochs of plain SGD lr 0.01 on all 50,000 images, pixels / 255
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ import sys
 from dataclasses import replace
 
 from common.cli import config_from_args, mlp_part_parser, run_main, run_options
-from common.mlp_experiment import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
+from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
+from common.report.analysis import analyse_run
 
 PART = "part3"
 RECIPES = {
@@ -29,8 +30,8 @@ def build_parser():
 
 
 def main(args) -> int:
-    return run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]),
-                        run_options(args, PART, recipe_config=RECIPES[args.recipe]))
+    run = run_options(args, PART, recipe_config=RECIPES[args.recipe])
+    return analyse_run(PART, run, run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]), run))
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Every combination runs on Part 3's network (3072-64-10), so every scenario of the assignment is
-in the grid; common/grid.py says how the comparison is kept fair.
+in the grid; common/experiments/grid.py says how the comparison is kept fair.
 
 Recipes (--recipe):
   tuned       the default: the full grid, a learning rate swept per optimizer and activation on
@@ -16,7 +16,6 @@ import os
 import sys
 from dataclasses import fields, replace
 
-from common import grid
 from common.cli import (
     add_mlp_arguments,
     add_recipe_argument,
@@ -30,8 +29,10 @@ from common.cli import (
     run_main,
     run_options,
 )
-from common.grid import GridConfig, run_grid_part
-from common.mlp_experiment import ASSIGNMENT_RECIPE, MLPConfig
+from common.experiments import grid
+from common.experiments.grid import GridConfig, run_grid_part
+from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig
+from common.report.analysis import analyse_run
 
 PART = "part4"
 RECIPES = {
@@ -78,7 +79,8 @@ def main(args) -> int:
     given = [name for name in ("momentum", *(f.name for f in fields(GridConfig))) if getattr(args, name, None)
              is not None]
     refuse_inert_flags(config, given)
-    return run_grid_part(config, run_options(args, PART, workers=args.workers, recipe_config=recipe))
+    run = run_options(args, PART, workers=args.workers, recipe_config=recipe)
+    return analyse_run(PART, run, run_grid_part(config, run))
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ from dataclasses import replace
 from pathlib import Path
 
 from common.cli import add_cnn_arguments, add_run_arguments, config_from_args, part_parser, run_main, run_options
-from common.cnn_experiment import evaluate_checkpoint, run_cnn_part
-from common.cnn_models import ABLATIONS
-from common.cnn_training import CNNConfig, pick_device
+from common.cnn.models import ABLATIONS
+from common.cnn.training import CNNConfig, pick_device
+from common.experiments.cnn import evaluate_checkpoint, run_cnn_part
+from common.report.analysis import analyse_run
 
 PART = "part5"
 BEST = CNNConfig(recipe="best", model="improved", epochs=30, batch_size=128, optimizer="sgd", lr=0.1,
@@ -76,8 +77,9 @@ def main(args: argparse.Namespace) -> int:
                                    device_name=args.device, overrides=overrides)
     recipe = resolve_recipe(args, pick_device(args.device))
     configs = configs_for(args, recipe)
-    return run_cnn_part(configs, run_options(args, PART, recipe_config={m: RECIPES[recipe][m] for m in configs}),
-                        device_name=args.device, recipe_note=RECIPE_NOTES.get(recipe, ""))
+    run = run_options(args, PART, recipe_config={m: RECIPES[recipe][m] for m in configs})
+    code = run_cnn_part(configs, run, device_name=args.device, recipe_note=RECIPE_NOTES.get(recipe, ""))
+    return analyse_run(PART, run, code)
 
 
 if __name__ == "__main__":

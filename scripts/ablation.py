@@ -1,7 +1,7 @@
 """`make ablation`: why ImprovedCNN beats SimpleCNN, one change at a time.
 
 Trains ImprovedCNN as it is and without each of its changes over SimpleCNN (batch norm, dropout,
-the third block: common/cnn_models.py, ABLATIONS) under one recipe, each into
+the third block: common/cnn/models.py, ABLATIONS) under one recipe, each into
 reports/part5/ablation/<variant>/, then writes ablation.md (a table) and ablation_curves.png
 (overlaid validation curves) there; the report index and Part 5's analysis read them.
 
@@ -17,13 +17,14 @@ import sys
 import time
 from pathlib import Path
 
-from common.analysis import ABLATION_CHANGES, ablation_rows, read_ablation
-from common.cli import EXIT_INTERRUPTED, log, run_main
-from common.cnn_models import ABLATIONS
-from common.figures import plot_overlaid_curves, save_figure
+from common.cli import run_main
+from common.cnn.models import ABLATIONS
+from common.console import EXIT_INTERRUPTED, log
 from common.files import ReportFolder, atomic_write_text
 from common.paths import PROJECT_ROOT, REPORTS_DIR
-from common.tables import markdown_table
+from common.render.figures import plot_overlaid_curves, save_figure
+from common.render.tables import markdown_table
+from common.report.analysis import ABLATION_CHANGES, ablation_rows, read_ablation
 
 
 def variant_command(variant: str, recipe: str, out: Path, data: str | None, force: bool) -> list[str]:

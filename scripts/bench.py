@@ -21,13 +21,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common.cli import log, positive_int, run_main
+from common.cli import positive_int, run_main
+from common.console import log
+from common.experiments.record import environment_info, git_commit, now_iso
 from common.files import atomic_write_json, atomic_write_text
 from common.nn.layers import sigmoid
 from common.nn.network import MLP
 from common.nn.optim import SGD, Momentum
 from common.nn.training import Solver, TrainConfig
-from common.run_record import environment_info, git_commit, now_iso
 
 
 def _numpy_epoch_seconds(model: MLP, optimizer, x: np.ndarray, y: np.ndarray, batch_size: int) -> float:
@@ -89,8 +90,8 @@ def cnn_throughput(device_name: str, batch_sizes: tuple[int, ...], steps: int) -
     """ImprovedCNN training throughput at each batch size, and the share of the GPU's bf16 peak it implies."""
     import torch
 
-    from common.cnn_models import ImprovedCNN, forward_flops
-    from common.cnn_training import autocast_supported, pick_device, time_training_steps
+    from common.cnn.models import ImprovedCNN, forward_flops
+    from common.cnn.training import autocast_supported, pick_device, time_training_steps
     from parts.part5 import BEST  # the training step make part5 runs on a GPU
 
     device = pick_device(device_name)

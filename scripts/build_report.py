@@ -1,6 +1,6 @@
 """`make report`: one page of results, reports/index.md and reports/index.html, built from the saved
 runs. Nothing is retrained and no number is typed in: each comes from a run's metrics.json (the
-assignment's own figures from common/assignment.py).
+assignment's own figures from common/report/assignment.py).
 
 index.md is the page; index.html is the same markdown rendered by Python-Markdown into a Jinja2
 template (scripts/templates/report.html). ``--update-readme`` also rewrites the README's generated
@@ -15,15 +15,16 @@ import sys
 import time
 from pathlib import Path
 
-from common.analysis import index_analysis_markdown, read_ablation, read_parts, write_part_analysis
-from common.assignment import HEADLINE
 from common.catalog import EDA_FIGURES, PARTS
-from common.cli import log, run_main
+from common.cli import run_main
+from common.console import log
 from common.errors import UserError
+from common.experiments.record import changes_text, mixed_files, now_iso, read_record
 from common.files import ReportFolder, atomic_write_text
 from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
-from common.run_record import changes_text, mixed_files, now_iso, read_record
-from common.tables import markdown_table
+from common.render.tables import markdown_table
+from common.report.analysis import index_analysis_markdown, read_ablation, read_parts, write_part_analysis
+from common.report.assignment import HEADLINE
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html"
 TITLE = "CIFAR-10 course suite: results"

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 
 from common.catalog import EDA_FIGURES
-from common.cli import log, nonnegative_int, positive_int, run_main
-from common.data import load_cifar10, source_order_text
-from common.figures import pyplot, save_figure
+from common.cli import nonnegative_int, positive_int, run_main
+from common.console import log
+from common.data.cifar10 import load_cifar10, source_order_text
+from common.data.preprocess import stratified_split
+from common.experiments.record import environment_info, git_commit, now_iso
 from common.files import ReportFolder, atomic_write_json, atomic_write_text
 from common.paths import REPORTS_DIR
-from common.preprocess import stratified_split
-from common.run_record import environment_info, git_commit, now_iso
-from common.tables import markdown_table
+from common.render.figures import pyplot, save_figure
+from common.render.tables import markdown_table
 
 CHANNELS = (("red", "#d62728"), ("green", "#2ca02c"), ("blue", "#1f77b4"))
 

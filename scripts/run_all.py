@@ -21,10 +21,11 @@ import time
 from pathlib import Path
 
 from common.catalog import PARTS
-from common.cli import EXIT_INTERRUPTED, log, run_main
+from common.cli import run_main
+from common.console import EXIT_INTERRUPTED, log
+from common.experiments.record import git_commit, now_iso, read_record
 from common.files import atomic_write_json
 from common.paths import ASSIGNMENT_REPORTS_DIR, PROJECT_ROOT, REPORTS_DIR
-from common.run_record import git_commit, now_iso, read_record
 
 OUTCOMES = {0: "ok", 1: "diverged", 2: "error", EXIT_INTERRUPTED: "interrupted"}
 

@@ -13,7 +13,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from common.cli import log, positive_int, run_main
+from common.cli import positive_int, run_main
+from common.console import log
 from common.errors import UserError
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

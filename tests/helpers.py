@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from common.data import CLASS_NAMES
+from common.data.cifar10 import CLASS_NAMES
 
 
 def synthetic_arrays(train_per_class: int = 3, test_per_class: int = 2, seed: int = 0):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from common import analysis as A
-from common.run_record import run_record, write_run_report
+from common.experiments.record import run_record, write_run_report
+from common.report import analysis as A
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 

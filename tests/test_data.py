@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import data as D
+from common.data import cifar10 as D
 from common.errors import DataError
 from common.paths import PROJECT_ROOT
 from tests import helpers
@@ -138,8 +138,8 @@ def test_bit_flipped_cache_fails_its_checksum(image_folder, tmp_path):
 
 
 def test_concurrent_cold_loads_build_the_cache_once(tmp_path, learnable_folder):
-    code = ("import sys; from common.cli import setup_logging; setup_logging(); "
-            "from common.data import load_cifar10; d = load_cifar10(sys.argv[1], progress=False); "
+    code = ("import sys; from common.console import setup_logging; setup_logging(); "
+            "from common.data.cifar10 import load_cifar10; d = load_cifar10(sys.argv[1], progress=False); "
             "print(int(d.x_train.sum()))")
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     procs = [subprocess.Popen([sys.executable, "-c", code, str(learnable_folder)], env=env, cwd=PROJECT_ROOT,

@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
-from common import cnn_insight, toy_data
 from common.catalog import EDA_FIGURES, PARTS
-from common.cnn_models import ImprovedCNN
+from common.cnn import insight as cnn_insight
+from common.cnn.models import ImprovedCNN
+from common.experiments import toy as toy_data
 from parts import part1, part3, part4, part5
 
 TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]

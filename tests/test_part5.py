@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from common import cnn_training as TT
 from common.cli import run_main
-from common.cnn_models import ABLATIONS, ImprovedCNN, SimpleCNN, build_model, count_parameters, layer_summary
+from common.cnn import training as TT
+from common.cnn.models import ABLATIONS, ImprovedCNN, SimpleCNN, build_model, count_parameters, layer_summary
 from common.errors import CheckpointError, UserError
 from parts import part5
 
@@ -284,13 +284,13 @@ def test_an_early_stopped_run_is_complete_and_a_resume_trains_nothing_more(tmp_p
     assert [h["epoch"] for h in result.history] == [1, 2, 3] and "early stop after epoch 3" in result.note
     state = TT.load_checkpoint(tmp_path / "c.pt")
     assert state["complete"] and state["epoch"] == 3
-    from common.cnn_experiment import result_from_checkpoint
+    from common.experiments.cnn import result_from_checkpoint
     again = result_from_checkpoint(state)
     assert again.status == "complete" and "early stop after epoch 3" in again.note and len(again.history) == 3
 
 
 def test_the_part_is_as_complete_as_its_least_complete_model():
-    from common.cnn_experiment import part_status
+    from common.experiments.cnn import part_status
     assert part_status(["diverged", "complete"], 2) == "diverged"
     assert part_status(["complete", "incomplete"], 2) == "incomplete"
     assert part_status(["complete"], 2) == "incomplete"  # a model never trained
@@ -368,7 +368,7 @@ def test_quick_profile_on_real_images(real_source, real_data_dir, tmp_path, monk
 
 
 def test_forward_flops_count_every_multiply_add_twice():
-    from common.cnn_models import forward_flops
+    from common.cnn.models import forward_flops
     model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3, padding=1), torch.nn.Flatten(),
                                 torch.nn.Linear(4 * 32 * 32, 10))
     assert forward_flops(model) == 2 * (3 * 9) * (4 * 32 * 32) + 2 * 4096 * 10

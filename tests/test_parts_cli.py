@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from common import run_record as R
+from common.experiments import record as R
 from common.paths import PROJECT_ROOT
 from parts import part1, part2, part3
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from common import preprocess as T
-from common.data import Cifar10
+from common.data import preprocess as T
+from common.data.cifar10 import Cifar10
 from tests import helpers
 
 

@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 
-from common import mlp_experiment as ME
+from common.experiments import mlp as ME
 from common.files import ReportFolder
 from common.nn.layers import sigmoid
 from common.nn.optim import SGD, Momentum
@@ -72,7 +72,7 @@ def test_assignment_recipe_end_to_end_scales_pixels_and_keeps_the_last_epoch(lea
     assert {"test_loss", "test_acc"} <= set(metrics["history"][0]) and "val_loss" not in metrics["history"][0]
     assert metrics["data_sizes"] == {"train": 600, "validation": 0, "test": 100}
     # The saved weights on pixels / 255 give the saved test probabilities: the inputs were not standardized.
-    from common.data import load_cifar10
+    from common.data.cifar10 import load_cifar10
     data = load_cifar10(learnable_folder)
     with np.load(out / "model.npz") as model, np.load(out / "predictions.npz") as predictions:
         x = data.x_test.reshape(len(data.x_test), -1).astype(np.float32) * np.float32(1 / 255)
@@ -138,7 +138,7 @@ def test_a_second_run_into_a_folder_in_use_stops_with_a_clear_error(learnable_fo
 
 def test_part4s_estimate_counts_every_epoch_of_the_four_scenarios_on_the_workers(learnable_folder, tmp_path,
                                                                                   monkeypatch, capsys):
-    from common import grid
+    from common.experiments import grid
     monkeypatch.setattr(grid, "concurrent_seconds_per_epoch", lambda config, workers: 0.5)
     argv = ["--data", str(learnable_folder), "--out", str(tmp_path / "p4"), "--recipe", "assignment", "--estimate",
             "--workers", "2"]
@@ -148,7 +148,7 @@ def test_part4s_estimate_counts_every_epoch_of_the_four_scenarios_on_the_workers
 
 
 def test_concurrent_seconds_per_epoch_is_measured_in_each_worker():
-    from common import grid
+    from common.experiments import grid
     config = ME.MLPConfig(task="multiclass", hidden=(8,), batch_size=256, val_size=0, patience=0, epochs=1)
     alone, together = grid.concurrent_seconds_per_epoch(config, 1), grid.concurrent_seconds_per_epoch(config, 2)
     assert 0 < alone < 60 and 0 < together < 60

@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from common import run_record as R
-from common.data import CLASS_NAMES
+from common.data.cifar10 import CLASS_NAMES
 from common.errors import UserError
-from common.figures import plot_history, save_figure
+from common.experiments import record as R
+from common.render.figures import plot_history, save_figure
 from scripts import bench, build_report, run_all, screenshot_report
 
 HISTORY = [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.6, "val_acc": 0.78}]
@@ -261,7 +261,7 @@ def test_bench_helpers_on_small_inputs():
 
 
 def test_make_ablation_trains_each_variant_and_writes_the_table_and_curves(learnable_folder, tmp_path, monkeypatch):
-    from common.analysis import read_ablation
+    from common.report.analysis import read_ablation
     from scripts import ablation
     real = ablation.variant_command
     monkeypatch.setattr(ablation, "variant_command", lambda *a: real(*a) + ["--epochs", "1", "--val-size", "50",

@@ -32,11 +32,29 @@ from typing import ClassVar
 import numpy as np
 
 from common import metrics
-from common.analysis import write_analysis_safely
 from common.catalog import PARTS
-from common.cli import EXIT_INTERRUPTED, log, timed
-from common.data import Cifar10
-from common.figures import (
+from common.console import EXIT_INTERRUPTED, log, timed
+from common.data.cifar10 import Cifar10
+from common.data.preprocess import FlatSplits
+from common.experiments.mlp import (
+    MLPConfig,
+    checkpoint_tag,
+    load_splits,
+    seconds_per_epoch,
+    train_mlp,
+)
+from common.experiments.record import (
+    RunOptions,
+    keep_complete_run,
+    new_run_id,
+    print_estimate,
+    run_record,
+    write_run_report,
+)
+from common.experiments.toy import toy_results
+from common.files import ReportFolder, atomic_write_json, atomic_write_npz, atomic_write_text, stamp_markdown
+from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
+from common.render.figures import (
     plot_confusion_matrix,
     plot_grid_heatmap,
     plot_history,
@@ -45,26 +63,7 @@ from common.figures import (
     plot_toy_boundaries,
     prediction_figures,
 )
-from common.files import ReportFolder, atomic_write_json, atomic_write_npz, atomic_write_text, stamp_markdown
-from common.mlp_experiment import (
-    MLPConfig,
-    checkpoint_tag,
-    load_splits,
-    seconds_per_epoch,
-    train_mlp,
-)
-from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
-from common.preprocess import FlatSplits
-from common.run_record import (
-    RunOptions,
-    keep_complete_run,
-    new_run_id,
-    print_estimate,
-    run_record,
-    write_run_report,
-)
-from common.tables import csv_text, markdown_table
-from common.toy_data import toy_results
+from common.render.tables import csv_text, markdown_table
 
 PART = "part4"
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
@@ -540,8 +539,6 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
         record.update({"winner": headline.row(), "ranking": rows, "lr_sweep": sweep_rows,
                        "seeds": seed_statistics(seed_runs)})
     record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[PART].figures), started=total_start)
-    if status != STATUS_INCOMPLETE:
-        write_analysis_safely(PART, out, record)
     log.info("%s: %s, lr %g: validation %.4f, test %.4f; total %.0f s", "headline scenario" if scenario_mode
              else "winner", headline.name, headline.lr, headline.val_acc, headline.test_acc,
              record["timing"]["total_seconds"])
@@ -549,7 +546,7 @@ def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], s
 
 def plot_scenario_curves(curves: dict[str, list[dict]], title: str):
     """Training loss (left) and watched test accuracy (right) per epoch, one line per scenario."""
-    from common.figures import pyplot
+    from common.render.figures import pyplot
     plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.5))
     for label, history in curves.items():

@@ -1,4 +1,4 @@
-"""What a trained CNN looks at, as arrays for common/figures.py (the CS231n visualisation exercises):
+"""What a trained CNN looks at, as arrays for common/render/figures.py (the CS231n visualisation exercises):
 
 - ``first_filters``: the first convolution's kernels as small RGB images.
 - ``saliency``: |d score(true class) / d input| per pixel (Simonyan et al., 2014), the maximum over
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common.cnn_training import CIFAR10_MEAN, CIFAR10_STD
+from common.cnn.training import CIFAR10_MEAN, CIFAR10_STD
 
 
 def _normalizer(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:

@@ -2,7 +2,7 @@
 
 These are the only typed-in numbers of the suite: the assignment's, quoted from its report. Its
 recipes are the parts' ``assignment`` recipes (``--recipe assignment``, ``make reproduce``);
-its claims, and the verdicts the runs give on them, are in ``common/analysis.py``.
+its claims, and the verdicts the runs give on them, are in ``common/report/analysis.py``.
 """
 from __future__ import annotations
 

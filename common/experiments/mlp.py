@@ -22,28 +22,12 @@ from typing import ClassVar
 import numpy as np
 
 from common import metrics
-from common.analysis import write_analysis_safely
 from common.catalog import PARTS
-from common.cli import EXIT_INTERRUPTED, epoch_progress, log, timed
-from common.data import N_TEST, N_TRAIN, Cifar10, load_cifar10
+from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, epoch_progress, log, timed
+from common.data.cifar10 import N_TEST, N_TRAIN, Cifar10, load_cifar10
+from common.data.preprocess import FlatSplits, flat_splits
 from common.errors import UserError
-from common.figures import (
-    plot_confusion_matrix,
-    plot_hidden_units,
-    plot_history,
-    plot_neuron_weights,
-    plot_roc_pr,
-    prediction_figures,
-)
-from common.files import ReportFolder, atomic_write_npz, load_run_arrays
-from common.nn.init import INITIALIZERS as _INITIALIZERS
-from common.nn.layers import ACTIVATIONS as _ACTIVATIONS
-from common.nn.network import MLP
-from common.nn.optim import OPTIMIZERS as _OPTIMIZERS
-from common.nn.optim import make_optimizer
-from common.nn.training import SCHEDULES, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult, Solver, TrainConfig
-from common.preprocess import FlatSplits, flat_splits
-from common.run_record import (
+from common.experiments.record import (
     RunOptions,
     config_dict,
     keep_complete_run,
@@ -52,11 +36,25 @@ from common.run_record import (
     run_record,
     write_run_report,
 )
+from common.files import ReportFolder, atomic_write_npz, load_run_arrays
+from common.nn.init import INITIALIZERS as _INITIALIZERS
+from common.nn.layers import ACTIVATIONS as _ACTIVATIONS
+from common.nn.network import MLP
+from common.nn.optim import OPTIMIZERS as _OPTIMIZERS
+from common.nn.optim import make_optimizer
+from common.nn.training import SCHEDULES, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult, Solver, TrainConfig
+from common.render.figures import (
+    plot_confusion_matrix,
+    plot_hidden_units,
+    plot_history,
+    plot_neuron_weights,
+    plot_roc_pr,
+    prediction_figures,
+)
 
 ACTIVATIONS, INITIALIZERS, OPTIMIZERS = sorted(_ACTIVATIONS), sorted(_INITIALIZERS), sorted(_OPTIMIZERS)
 INPUT_SCALINGS = ("standardized", "unit")
 TASKS = ("binary", "multiclass")
-EXIT_DIVERGED = 1
 CHECKPOINT = "checkpoint.npz"
 CHECKPOINT_SECONDS = 30.0  # a long run saves its state at most this often: Ctrl-C loses no more than this
 
@@ -305,8 +303,6 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         with timed(f"writing the report to {out}"):
             record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures),
                                       started=total_start)
-            if result.status != STATUS_INCOMPLETE:
-                write_analysis_safely(part, out, record)
     log_headline(record)
     return exit_code(result, out)
 

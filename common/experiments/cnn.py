@@ -3,7 +3,7 @@
     configs = {"simple": CNNConfig(model="simple", ...), "improved": CNNConfig(model="improved", ...)}
     run_cnn_part(configs, RunOptions(out=Path("reports/part5")), device_name="auto")
 
-For each model: the data on the device (``device_splits``), ``train_cnn`` (cnn_training.py), the
+For each model: the data on the device (``device_splits``), ``train_cnn`` (common/cnn/training.py), the
 test set evaluated once with the reported epoch's weights and the model's folder written
 (``report_model``: metrics.json, summary.md, figures, checkpoint). The part's own metrics.json and
 summary.md set the models side by side. ``evaluate_checkpoint`` is `make part5-eval`: the same
@@ -21,12 +21,10 @@ import numpy as np
 import torch
 
 from common import metrics
-from common.analysis import write_analysis_safely
 from common.catalog import PARTS
-from common.cli import EXIT_INTERRUPTED, log, timed
-from common.cnn_insight import class_images, first_filters, saliency
-from common.cnn_models import DISPLAY_NAMES, count_parameters, summary_markdown
-from common.cnn_training import (
+from common.cnn.insight import class_images, first_filters, saliency
+from common.cnn.models import DISPLAY_NAMES, count_parameters, summary_markdown
+from common.cnn.training import (
     CNNConfig,
     CNNResult,
     DeviceData,
@@ -38,20 +36,10 @@ from common.cnn_training import (
     time_training_steps,
     train_cnn,
 )
-from common.data import CLASS_NAMES, N_TRAIN, load_cifar10
-from common.figures import (
-    plot_class_images,
-    plot_confusion_matrix,
-    plot_filters,
-    plot_history,
-    plot_per_class_accuracy,
-    plot_saliency,
-    prediction_figures,
-)
-from common.files import ReportFolder, atomic_write_npz, atomic_write_text, stamp_markdown
-from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
-from common.preprocess import train_validation_indices
-from common.run_record import (
+from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, log, timed
+from common.data.cifar10 import CLASS_NAMES, N_TRAIN, load_cifar10
+from common.data.preprocess import train_validation_indices
+from common.experiments.record import (
     RunOptions,
     keep_complete_run,
     new_run_id,
@@ -60,7 +48,18 @@ from common.run_record import (
     run_record,
     write_run_report,
 )
-from common.tables import markdown_table
+from common.files import ReportFolder, atomic_write_npz, atomic_write_text, stamp_markdown
+from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
+from common.render.figures import (
+    plot_class_images,
+    plot_confusion_matrix,
+    plot_filters,
+    plot_history,
+    plot_per_class_accuracy,
+    plot_saliency,
+    prediction_figures,
+)
+from common.render.tables import markdown_table
 
 PART = "part5"
 
@@ -122,7 +121,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
         log.warning("interrupted: the reports of the completed epochs are in %s, marked incomplete; continue with "
                     "--resume", out)
         return EXIT_INTERRUPTED
-    return 1 if STATUS_DIVERGED in statuses else 0
+    return EXIT_DIVERGED if STATUS_DIVERGED in statuses else 0
 
 
 def _resume_state(checkpoint: Path, config: CNNConfig, fingerprint: str) -> dict | None:
@@ -301,9 +300,7 @@ def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, C
     })
     if recipe_note:
         record["recipe_note"] = recipe_note
-    record = write_run_report(out, record, started=started)
-    if status != STATUS_INCOMPLETE:
-        write_analysis_safely(PART, out, record)
+    write_run_report(out, record, started=started)
 
 
 def part_status(statuses: list[str], expected: int) -> str:

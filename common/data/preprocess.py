@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.data import Cifar10
+from common.data.cifar10 import Cifar10
 
 AIRPLANE = 0  # index of "airplane" in CIFAR-10's label order
 

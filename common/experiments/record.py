@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from common.catalog import PARTS
-from common.data import data_fingerprint
+from common.data.cifar10 import data_fingerprint
 from common.errors import UserError
 from common.files import atomic_write_json, atomic_write_text, files_of_other_runs, stamp_markdown, to_jsonable
 from common.nn.training import STATUS_COMPLETE
@@ -35,7 +35,7 @@ class RunOptions:
     """How to run, not what: nothing here changes a result (the config does that)."""
 
     out: Path  # the report folder
-    data: str | None = None  # CIFAR-10 source; None: the usual search (common/data.py, SOURCE_ORDER)
+    data: str | None = None  # CIFAR-10 source; None: the usual search (common/data/cifar10.py, SOURCE_ORDER)
     progress: bool = True  # progress bars (else a log line per epoch)
     resume: bool = False  # continue an interrupted run of the same config; keep a complete one
     estimate: bool = False  # only say what would run and how long it would take
@@ -248,7 +248,7 @@ def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
     ``skipped`` names figures that could not be drawn and why; ``captions`` says what each shows;
     ``started`` (a time.perf_counter() reading) makes timing.total_seconds cover the figures too.
     """
-    from common.figures import save_figure
+    from common.render.figures import save_figure
 
     out_dir = Path(out_dir)
     captions = captions or {}
@@ -339,7 +339,7 @@ def _fmt(value) -> str:
 
 def render_summary(metrics: dict) -> str:
     """summary.md: status, headline test figures, baseline, tables, figures with captions, config."""
-    from common.tables import per_class_table
+    from common.render.tables import per_class_table
 
     note = f" ({metrics['recipe_note']})" if metrics.get("recipe_note") else ""
     lines = [f"# {metrics['title']}", "", f"Recipe: **{metrics['recipe']}**{note}.", ""]

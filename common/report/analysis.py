@@ -5,7 +5,7 @@
 - ``verdicts(tuned, assignment)``: every claim the assignment's report makes, with a verdict
   computed from the runs -- holds, does not hold, or not measured -- and the numbers behind it.
 
-No number is typed here except the assignment's own (common/assignment.py) and the tolerance
+No number is typed here except the assignment's own (common/report/assignment.py) and the tolerance
 below; the wording follows the numbers, so a result that goes the other way is said the other way.
 ``analysis_markdown`` renders both for a part's folder (analysis.md) and for the report index.
 """
@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from common.assignment import REPORTED
 from common.catalog import PARTS
+from common.report.assignment import REPORTED
 
 TOLERANCE = 0.01  # a rerun "reproduces" a reported accuracy (or loss) within one percentage point (0.01)
 # "A beats B" claims: a difference within the tolerance of its measure is too close to call.
@@ -50,7 +50,7 @@ def why_not_judged(record: dict | None, what: str = "") -> str:
     if record["recipe_changes"] is None:
         return f"not measured: the {name}run names no recipe it followed"
     if record["recipe_changes"]:
-        from common.run_record import changes_text
+        from common.experiments.record import changes_text
         return f"not measured: the {name}run changed {changes_text(record['recipe_changes'])}"
     return ""
 
@@ -251,7 +251,7 @@ ABLATION_CHANGES = {"none": "ImprovedCNN as it is", "no-batchnorm": "without bat
 
 def read_ablation(folder: Path) -> dict[str, dict]:
     """{variant: its ImprovedCNN record} of a `make ablation` folder (reports/part5/ablation/)."""
-    from common.run_record import read_record
+    from common.experiments.record import read_record
 
     return {variant: read_record(folder / variant / "improved" / "metrics.json") for variant in ABLATION_CHANGES
             if (folder / variant / "improved" / "metrics.json").is_file()}
@@ -640,7 +640,7 @@ def _model_record(folder: Path | None, model: str) -> dict | None:
     if folder is None or not (folder / model / "metrics.json").is_file():
         return None
     from common.errors import UserError
-    from common.run_record import read_record
+    from common.experiments.record import read_record
     try:
         return read_record(folder / model / "metrics.json")
     except UserError as error:  # unreadable: judged as not measured, never a crash
@@ -718,7 +718,7 @@ def read_parts(root: Path, strict: bool = True, problems: dict[str, str] | None 
     """{part: root/part/metrics.json or None}. Not ``strict``: an unreadable file counts as not run, and
     ``problems`` (when given) gets {part: why it could not be read}."""
     from common.errors import UserError
-    from common.run_record import read_record
+    from common.experiments.record import read_record
 
     records = {}
     for part in PARTS:
@@ -753,8 +753,8 @@ def write_part_analysis(part: str, out: Path, record: dict,
 
 
 def write_analysis_safely(part: str, out: Path, record: dict) -> Path | None:
-    """``write_part_analysis`` for a training pipeline: a record the analysis cannot read (another part's
-    folder in any state) is logged, never allowed to stop the part that trained; `make report` retries."""
+    """``write_part_analysis`` after a run: a record the analysis cannot read (another part's folder in any
+    state) is logged, never allowed to stop the part that trained; `make report` retries."""
     import logging
     try:
         return write_part_analysis(part, out, record)
@@ -762,3 +762,28 @@ def write_analysis_safely(part: str, out: Path, record: dict) -> Path | None:
         logging.getLogger("cifar").warning("analysis.md not written (%s: %s); `make report` writes it",
                                            type(error).__name__, error)
         return None
+
+
+def analyse_run(part: str, run, code: int) -> int:
+    """After a part's run (``run``: its RunOptions; ``code``: its exit code): analysis.md in ``run.out``
+    from the record the run saved, unless it only estimated, was interrupted or wrote none, or another
+    run holds the folder now. Returns ``code``: the analysis never changes how the run ended."""
+    import logging
+
+    from common.console import EXIT_INTERRUPTED
+    from common.errors import UserError
+    from common.experiments.record import read_record
+    from common.files import ReportFolder
+
+    out = Path(run.out)
+    path = out / "metrics.json"
+    if run.estimate or code == EXIT_INTERRUPTED or not path.is_file():
+        return code
+    try:
+        with ReportFolder(out):
+            record = read_record(path)
+            if record["status"] != "incomplete":
+                write_analysis_safely(part, out, record)
+    except UserError as error:
+        logging.getLogger("cifar").warning("analysis.md not written: %s", error)
+    return code

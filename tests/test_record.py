@@ -8,11 +8,11 @@ import sys
 import numpy as np
 import pytest
 
-from common import figures as FIG
 from common import files as F
-from common import run_record as R
 from common.errors import UserError
+from common.experiments import record as R
 from common.paths import PROJECT_ROOT
+from common.render import figures as FIG
 
 HISTORY = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.5 + e / 100, "val_loss": 1.2 / e,
             "val_acc": 0.45 + e / 100} for e in range(1, 6)]
@@ -140,8 +140,8 @@ def test_a_folder_with_files_of_two_runs_is_never_a_complete_run(tmp_path):
 def test_recipe_changes_list_every_result_changing_setting_and_nothing_else():
     from dataclasses import replace
 
-    from common.cnn_training import CNNConfig
-    from common.mlp_experiment import ASSIGNMENT_RECIPE
+    from common.cnn.training import CNNConfig
+    from common.experiments.mlp import ASSIGNMENT_RECIPE
     from parts import part4
     assert R.recipe_changes(ASSIGNMENT_RECIPE, replace(ASSIGNMENT_RECIPE, recipe="other label")) == {}
     changed = R.recipe_changes(ASSIGNMENT_RECIPE, replace(ASSIGNMENT_RECIPE, epochs=2, train_subset=3000))
@@ -186,7 +186,7 @@ def test_git_commit_is_remembered_from_the_start(monkeypatch):
 
 
 def test_markdown_table_and_csv():
-    from common.tables import csv_text, markdown_table
+    from common.render.tables import csv_text, markdown_table
     rows = [{"name": "a", "acc": 0.51234, "n": 3}, {"name": "b", "acc": 0.4, "n": None}]
     table = markdown_table(rows, ["name", "acc", "n"], {"acc": ".2f"}, {"acc": "accuracy"})
     assert table.splitlines() == ["| name | accuracy | n |", "|---|---:|---|", "| a | 0.51 | 3 |", "| b | 0.40 | - |"]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common.cnn_models import ABLATIONS, MODELS, build_model
+from common.cnn.models import ABLATIONS, MODELS, build_model
 from common.errors import CheckpointError, UserError
 from common.files import atomic_write_bytes
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE

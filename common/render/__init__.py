@@ -1,0 +1,1 @@
+"""Pictures and tables from numbers: the figures (figures.py) and markdown/CSV tables (tables.py)."""
