@@ -19,6 +19,7 @@ from common.catalog import EDA_FIGURES, PARTS
 from common.cli import run_main
 from common.console import log
 from common.errors import UserError
+from common.experiments.grid import combination_name
 from common.experiments.record import changes_text, mixed_files, now_iso, read_record
 from common.files import ReportFolder, atomic_write_text
 from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
@@ -34,7 +35,8 @@ TITLE = "CIFAR-10 course suite: results"
 
 def load_variants(reports: Path) -> dict[str, dict]:
     """Extra runs saved beside a part's folder, e.g. reports/part5-gpu/ (``--out`` elsewhere)."""
-    return {path.parent.name: read_record(path) for path in sorted(reports.glob("part[1-5]-*/metrics.json"))}
+    return {path.parent.name: read_record(path) for part in PARTS
+            for path in sorted(reports.glob(f"{part}-*/metrics.json"))}
 
 
 def _fmt(value, spec: str = ".4f") -> str:
@@ -53,7 +55,7 @@ def headline_of(record: dict) -> str:
         return record["headline_model"]
     if "headline" in record:
         h = record["headline"]
-        return f"{h['activation']} + {h['optimizer']} + {h['init']}"
+        return combination_name(h)
     return ""
 
 
@@ -68,8 +70,9 @@ def results_rows(runs: dict, assignment: dict, variants: dict | None = None) -> 
     """One row per part (test accuracy three ways), then one per variant run (e.g. on a GPU)."""
     rows = []
     for part, info in PARTS.items():
-        reported_what, reported = HEADLINE[part]
-        row = {"part": f"{part}: {info.title.split(': ', 1)[1]}", "assignment_reported": f"{reported:.4f}"
+        reported_what, reported = HEADLINE.get(part, ("", None))  # a part the report gives no figure for: '-'
+        row = {"part": f"{part}: {info.title.split(': ', 1)[-1]}",
+               "assignment_reported": "-" if reported is None else f"{reported:.4f}"
                + (f" ({reported_what})" if reported_what != "accuracy" else "")}
         rerun = assignment.get(part)
         row["assignment_rerun"] = _accuracy_cell(rerun, part)
@@ -93,7 +96,7 @@ def _accuracy_cell(record: dict | None, part: str) -> str:
 def _plain_accuracy_cell(record: dict, part: str) -> str:
     if part == "part4" and "scenarios" in record:  # the assignment's headline scenario, like for like
         name = HEADLINE["part4"][0]
-        match = [s for s in record["scenarios"] if f"{s['activation']} + {s['optimizer']} + {s['init']}" == name]
+        match = [s for s in record["scenarios"] if combination_name(s) == name]
         if match:
             return f"{match[0]['test_acc']:.4f} ({name})" + ("" if record["status"] == "complete"
                                                              else f", {record['status']}")
@@ -131,7 +134,7 @@ def mlp_vs_cnn_rows(reports: Path) -> list[dict]:
         train_seconds, epochs = m["timing"]["train_seconds"], m["epochs_run"]
         if "winner" in m:  # the winning configuration's own run, not the whole grid's
             winner = m["winner"]
-            label = f"Part 4 best MLP ({winner['activation']} + {winner['optimizer']} + {winner['init']})"
+            label = f"Part 4 best MLP ({combination_name(winner)})"
             train_seconds, epochs = winner["seconds"], winner["epochs_run"]
         rows.append({"model": label, "parameters": m["parameters"], "test_accuracy": m["test"]["accuracy"],
                      "epochs": epochs, "train_seconds": train_seconds,

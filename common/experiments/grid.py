@@ -121,6 +121,14 @@ class GridConfig:
         return replace(self, base=base, quick=True, sweep_epochs=min(self.sweep_epochs, QUICK["sweep_epochs"]))
 
 
+def combination_name(run) -> str:
+    """'relu + momentum + he': how a configuration of the comparison is named everywhere (tables,
+    sentences, the report's scenario names). ``run``: a mapping or an object with activation,
+    optimizer and init."""
+    get = run.get if isinstance(run, dict) else lambda key: getattr(run, key)
+    return f"{get('activation')} + {get('optimizer')} + {get('init')}"
+
+
 @dataclass
 class RunRecord:
     """One trained configuration and what it measured."""
@@ -146,7 +154,7 @@ class RunRecord:
 
     @property
     def name(self) -> str:
-        return f"{self.activation} + {self.optimizer} + {self.init}"
+        return combination_name(self)
 
     def row(self) -> dict:
         return {"activation": self.activation, "optimizer": self.optimizer, "init": self.init, "lr": self.lr,

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from common.catalog import PARTS
+from common.experiments.grid import combination_name
 from common.report.assignment import REPORTED
 
 TOLERANCE = 0.01  # a rerun "reproduces" a reported accuracy (or loss) within one percentage point (0.01)
@@ -223,13 +224,13 @@ def part4_statements(record: dict) -> list[str]:
                  "validation split, so nothing is chosen; the test figures are the last epoch's):"]
         for row in sorted(rows, key=lambda r: -np.nan_to_num(r["test_acc"], nan=-1)):
             final = row["history"][-1]["train_loss"] if row["history"] else float("nan")
-            lines.append(f"    - {row['activation']} + {row['optimizer']} + {row['init']}: test accuracy "
+            lines.append(f"    - {combination_name(row)}: test accuracy "
                          f"{row['test_acc']:.4f}, final training loss {final:.4f} ({row['status']})"
                          f"{at_chance(row['history'], 10)}.")
         return lines
     winner = record["winner"]
-    lines = [f"The grid's winner by validation accuracy is {winner['activation']} + {winner['optimizer']} + "
-             f"{winner['init']} (lr {winner['lr']:g}): validation {winner['val_acc']:.4f}, "
+    lines = [f"The grid's winner by validation accuracy is {combination_name(winner)} "
+             f"(lr {winner['lr']:g}): validation {winner['val_acc']:.4f}, "
              f"test {winner['test_acc']:.4f}."]
     for factor, means in factor_means(record["ranking"]).items():
         ordered = sorted(means.items(), key=lambda kv: -kv[1])
@@ -329,7 +330,23 @@ def part_statements(part: str, record: dict, siblings: dict) -> list[str]:
         return part3_statements(record, siblings.get("part2"))
     if part == "part4":
         return part4_statements(record)
-    return part5_statements(record, siblings.get("part3"), siblings.get("part4"), siblings.get("ablation"))
+    if part == "part5":
+        return part5_statements(record, siblings.get("part3"), siblings.get("part4"), siblings.get("ablation"))
+    return generic_statements(record)
+
+
+def generic_statements(record: dict) -> list[str]:
+    """What any part's record says: its test accuracy against guessing, and how its training ended."""
+    test, classes = record.get("test", {}), record.get("classes") or []
+    lines = []
+    if "accuracy" in test:
+        chance = f" ({len(classes)} classes: guessing scores {1 / len(classes):.4f})" if classes else ""
+        lines.append(f"Test accuracy is {test['accuracy']:.4f}{chance}.")
+    history = record.get("history") or []
+    if history:
+        lines.append(f"Training ran {len(history)} epochs; the final training loss is "
+                     f"{history[-1]['train_loss']:.4f}.")
+    return lines
 
 
 # ----------------------------------------------------------------------------- the assignment's claims
@@ -350,7 +367,7 @@ def _near(measured: float, reported: float, tolerance: float = TOLERANCE) -> str
 def _scenario(record: dict | None, name: str) -> dict | None:
     if record is None or "scenarios" not in record:
         return None
-    return next((s for s in record["scenarios"] if f"{s['activation']} + {s['optimizer']} + {s['init']}" == name), None)
+    return next((s for s in record["scenarios"] if combination_name(s) == name), None)
 
 
 def _grid_means(record: dict | None) -> dict | None:
