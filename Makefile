@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 CKPT   ?= reports/part5/improved/improved_cnn.pt
-PARTS  := part1 part2 part3 part4 part5
+PARTS  := $(basename $(notdir $(wildcard parts/part*.py)))  # every parts/partN.py is a target
 
 .DEFAULT_GOAL := help
 .PHONY: help setup $(PARTS) part5-eval ablation eda all reproduce report test lint bench clean

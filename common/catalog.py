@@ -1,19 +1,22 @@
-"""The five parts, each described once: the command-line help, `make help`, the report index and
-the README's table all read this file. So do the figures each part draws, with the one line that
-says what to look for in them (the report shows it as the caption).
+"""The parts, each declared once, in its own file: parts/partN.py holds a ``CATALOG = {...}`` literal
+(title, summary, figures with what to look for in them), which this module reads without importing
+the part. The command-line help, `make help`, the report index and the README's table all read
+``PARTS``; a new part is a new file in parts/, with no line to add here.
 
 Standard library only, so that `make help` works before anything is installed:
 ``python3 -m common.catalog`` prints the Makefile's lines for the parts.
 """
 from __future__ import annotations
 
+import ast
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
 class PartInfo:
-    name: str  # "part1": the module parts/part1.py, the make target and the folder reports/part1/
+    name: str  # "part1": the file parts/part1.py, the make target and the folder reports/part1/
     title: str  # heading in reports and logs
     summary: str  # one line: what is trained, on which task, in what
     figures: tuple[tuple[str, str], ...]  # (file under reports/<part>/, what to look for in it)
@@ -30,54 +33,42 @@ _BINARY_FIGURES = (
                    "at every threshold; the dots are the two thresholds used."),
 )
 
-PARTS: dict[str, PartInfo] = {p.name: p for p in (
-    PartInfo("part1", "Part 1: a single logistic neuron",
-             "one sigmoid neuron, 3072 -> 1, airplane vs the rest (numpy)",
-             _RUN_FIGURES + _BINARY_FIGURES + (
-                 ("weights.png", "The neuron's 3072 weights as an image, per colour channel: red pixels speak "
-                                 "for airplane, blue against."),)),
-    PartInfo("part2", "Part 2: one hidden layer",
-             "3072 -> 64 sigmoid -> 1, airplane vs the rest (numpy)",
-             _RUN_FIGURES + _BINARY_FIGURES),
-    PartInfo("part3", "Part 3: multiclass softmax network",
-             "3072 -> 64 sigmoid -> 10 softmax, all ten classes (numpy)",
-             _RUN_FIGURES + (
-                 ("weights.png", "What the 64 hidden units look for (their input weights as images), and each "
-                                 "class's effective template through them."),)),
-    PartInfo("part4", "Part 4: activations, optimizers, initializations",
-             "{sigmoid, ReLU, tanh} x {SGD, Momentum, Adam} x {small, He, Xavier} on Part 3's network (numpy)",
-             _RUN_FIGURES + (
-                 ("grid_heatmap.png", "Validation accuracy of every combination, one panel per initialization, "
-                                      "one colour scale: where the bright cells cluster is what matters."),
-                 ("lr_sweep.png", "What each tried learning rate did: too low learns slowly, too high is unstable; "
-                                  "the ringed point was chosen."),
-                 ("curves_by_optimizer.png", "Validation curves of each optimizer's best configuration."),
-                 ("curves_by_activation.png", "Validation curves of each activation's best configuration."),
-                 ("curves_by_init.png", "Validation curves of each initialization's best configuration."),
-                 ("scenario_curves.png", "The assignment's four scenarios: training loss and test accuracy per "
-                                         "epoch (the test set is watched, never used to choose)."),
-                 ("toy_boundaries.png", "Decision regions of a small network on 2-D toy sets: only a nonlinear "
-                                        "activation can bend the boundary; the linear control cannot."),
-             )),
-    PartInfo("part5", "Part 5: convolutional networks",
-             "SimpleCNN and ImprovedCNN in PyTorch, compared with the MLPs",
-             tuple((f"{model}/{name}", f"{label}: {caption}") for model, label in
-                   (("improved", "ImprovedCNN"), ("simple", "SimpleCNN")) for name, caption in _RUN_FIGURES) + (
-                 ("improved/per_class_accuracy.png", "ImprovedCNN: test accuracy per class: which classes "
-                                                     "stay hard."),
-                 ("improved/filters.png", "ImprovedCNN's 64 first-layer 3x3 filters, each scaled on its own "
-                                          "(grey = 0): the colour and the light-to-dark direction each one "
-                                          "responds to."),
-                 ("improved/saliency.png", "Saliency: the pixels whose change moves the true class's score "
-                                           "most; on the object means it looks at the object."),
-                 ("improved/class_images.png", "An image made for each class by gradient ascent on the input "
-                                               "(L2, jitter and blur keep it natural): what the network finds "
-                                               "most 'car' or 'frog'."),
-                 ("ablation/ablation_curves.png", "make ablation: validation curves of ImprovedCNN with one change "
-                                                  "removed at a time; the curve furthest below the full model's is "
-                                                  "the change that matters most."),
-             )),
-)}
+FIGURE_SETS = {"run": _RUN_FIGURES, "binary": _BINARY_FIGURES}  # shared by name in the parts' declarations
+PARTS_DIR = Path(__file__).resolve().parents[1] / "parts"
+
+
+def part_info(path: Path) -> PartInfo:
+    """The part that ``path`` (parts/partN.py) declares in its ``CATALOG = {...}`` literal, read without
+    importing the file. "figures" lists [file, caption] pairs, names of FIGURE_SETS, and
+    {"set": name, "under": folder, "label": model} for a set drawn once per model folder."""
+    path = Path(path)
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "CATALOG" for t in node.targets):
+            spec = ast.literal_eval(node.value)
+            break
+    else:
+        raise ValueError(f"{path} declares no CATALOG = {{'title': ..., 'summary': ..., 'figures': [...]}}: every "
+                         f"part file declares its entry of the catalog")
+    figures = []
+    for entry in spec.get("figures", ()):
+        if isinstance(entry, str):
+            figures += FIGURE_SETS[entry]
+        elif isinstance(entry, dict):
+            figures += [(f"{entry['under']}/{name}", f"{entry['label']}: {caption}")
+                        for name, caption in FIGURE_SETS[entry["set"]]]
+        else:
+            figures.append(tuple(entry))
+    return PartInfo(path.stem, spec["title"], spec["summary"], tuple(figures))
+
+
+def discover(folder: Path = PARTS_DIR) -> dict[str, PartInfo]:
+    """{name: PartInfo} of every parts/partN.py, in the order of N: a new part is a new file there."""
+    paths = sorted(Path(folder).glob("part*.py"), key=lambda p: (len(p.stem), p.stem))
+    return {path.stem: part_info(path) for path in paths}
+
+
+PARTS: dict[str, PartInfo] = discover()
 
 
 # `make eda`'s figures in reports/eda/, with what to look for in them.

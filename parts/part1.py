@@ -17,7 +17,14 @@ from common.cli import config_from_args, mlp_part_parser, run_main, run_options
 from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
 from common.report.analysis import analyse_run
 
-PART = "part1"
+PART = "part1"  # this file's name: the make target and reports/part1/
+CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
+    "title": "Part 1: a single logistic neuron",
+    "summary": "one sigmoid neuron, 3072 -> 1, airplane vs the rest (numpy)",
+    "figures": ["run", "binary",
+                ["weights.png", "The neuron's 3072 weights as an image, per colour channel: red pixels speak for "
+                                "airplane, blue against."]],
+}
 RECIPES = {
     # Chosen by validation ROC-AUC; the test set played no part in the choice.
     "tuned": MLPConfig(task="binary", hidden=(), optimizer="sgd", lr=0.01, batch_size=64, epochs=20, patience=10,

@@ -16,7 +16,14 @@ from common.cli import config_from_args, mlp_part_parser, run_main, run_options
 from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
 from common.report.analysis import analyse_run
 
-PART = "part3"
+PART = "part3"  # this file's name: the make target and reports/part3/
+CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
+    "title": "Part 3: multiclass softmax network",
+    "summary": "3072 -> 64 sigmoid -> 10 softmax, all ten classes (numpy)",
+    "figures": ["run",
+                ["weights.png", "What the 64 hidden units look for (their input weights as images), and each class's "
+                                "effective template through them."]],
+}
 RECIPES = {
     # Chosen by validation accuracy; the test set played no part in the choice.
     "tuned": MLPConfig(task="multiclass", hidden=(64,), activation="sigmoid", init="xavier", optimizer="momentum",

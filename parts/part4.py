@@ -34,7 +34,25 @@ from common.experiments.grid import GridConfig, run_grid_part
 from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig
 from common.report.analysis import analyse_run
 
-PART = "part4"
+PART = "part4"  # this file's name: the make target and reports/part4/
+CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
+    "title": "Part 4: activations, optimizers, initializations",
+    "summary": "{sigmoid, ReLU, tanh} x {SGD, Momentum, Adam} x {small, He, Xavier} on Part 3's network (numpy)",
+    "figures": [
+        "run",
+        ["grid_heatmap.png", "Validation accuracy of every combination, one panel per initialization, one colour "
+                             "scale: where the bright cells cluster is what matters."],
+        ["lr_sweep.png", "What each tried learning rate did: too low learns slowly, too high is unstable; the "
+                         "ringed point was chosen."],
+        ["curves_by_optimizer.png", "Validation curves of each optimizer's best configuration."],
+        ["curves_by_activation.png", "Validation curves of each activation's best configuration."],
+        ["curves_by_init.png", "Validation curves of each initialization's best configuration."],
+        ["scenario_curves.png", "The assignment's four scenarios: training loss and test accuracy per epoch (the "
+                                "test set is watched, never used to choose)."],
+        ["toy_boundaries.png", "Decision regions of a small network on 2-D toy sets: only a nonlinear activation "
+                               "can bend the boundary; the linear control cannot."],
+    ],
+}
 RECIPES = {
     "tuned": GridConfig(base=MLPConfig(task="multiclass", hidden=(64,), batch_size=64, epochs=20, patience=5,
                                        schedule="cosine", l2=1e-3, momentum=0.9), sweep_epochs=4, top=3, seeds=3),

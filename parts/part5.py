@@ -26,7 +26,25 @@ from common.cnn.training import CNNConfig, pick_device
 from common.experiments.cnn import evaluate_checkpoint, run_cnn_part
 from common.report.analysis import analyse_run
 
-PART = "part5"
+PART = "part5"  # this file's name: the make target and reports/part5/
+CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
+    "title": "Part 5: convolutional networks",
+    "summary": "SimpleCNN and ImprovedCNN in PyTorch, compared with the MLPs",
+    "figures": [
+        {"set": "run", "under": "improved", "label": "ImprovedCNN"},
+        {"set": "run", "under": "simple", "label": "SimpleCNN"},
+        ["improved/per_class_accuracy.png", "ImprovedCNN: test accuracy per class: which classes stay hard."],
+        ["improved/filters.png", "ImprovedCNN's 64 first-layer 3x3 filters, each scaled on its own (grey = 0): the "
+                                 "colour and the light-to-dark direction each one responds to."],
+        ["improved/saliency.png", "Saliency: the pixels whose change moves the true class's score most; on the "
+                                  "object means it looks at the object."],
+        ["improved/class_images.png", "An image made for each class by gradient ascent on the input (L2, jitter and "
+                                      "blur keep it natural): what the network finds most 'car' or 'frog'."],
+        ["ablation/ablation_curves.png", "make ablation: validation curves of ImprovedCNN with one change removed "
+                                         "at a time; the curve furthest below the full model's is the change that "
+                                         "matters most."],
+    ],
+}
 BEST = CNNConfig(recipe="best", model="improved", epochs=30, batch_size=128, optimizer="sgd", lr=0.1,
                  weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1, augment=True, cutout=8, tta=True)
 RECIPES = {
