@@ -12,6 +12,11 @@ from PIL import Image
 
 from common.data.cifar10 import CLASS_NAMES
 
+# The tiny settings every end-to-end test trains with (on ``learnable_folder``'s 600 training images):
+# a few epochs, a small validation split, no progress bars. One place, so that every test trains alike.
+TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]  # Parts 1-4
+TINY_CNN = ["--val-size", "50", "--batch-size", "64", "--no-progress", "--recipe", "quick"]  # Part 5
+
 
 def synthetic_arrays(train_per_class: int = 3, test_per_class: int = 2, seed: int = 0):
     """Learnable toy images: each class has its own mean colour, plus noise. uint8 (N,32,32,3)."""

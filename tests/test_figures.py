@@ -15,8 +15,7 @@ from common.cnn import insight as cnn_insight
 from common.cnn.models import ImprovedCNN
 from common.experiments import toy as toy_data
 from parts import part1, part3, part4, part5
-
-TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]
+from tests.helpers import TINY
 
 
 def assert_shows_something(path: Path) -> None:

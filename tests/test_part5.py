@@ -14,6 +14,7 @@ from common.cnn import training as TT
 from common.cnn.models import ABLATIONS, ImprovedCNN, SimpleCNN, build_model, count_parameters, layer_summary
 from common.errors import CheckpointError, UserError
 from parts import part5
+from tests.helpers import TINY_CNN
 
 
 @pytest.mark.parametrize("cls, parameters", [(SimpleCNN, 545_098), (ImprovedCNN, 3_249_610)])
@@ -297,7 +298,6 @@ def test_the_part_is_as_complete_as_its_least_complete_model():
     assert part_status(["complete", "complete"], 2) == "complete"
 
 
-TINY = ["--val-size", "50", "--batch-size", "64", "--no-progress", "--recipe", "quick"]
 
 
 def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch):
@@ -314,7 +314,7 @@ def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch
 
     monkeypatch.setattr(TT, "evaluate", interrupt_second_validation)
     args = parser.parse_args(["--data", str(learnable_folder), "--out", str(out), "--model", "simple",
-                              "--epochs", "3", *TINY])
+                              "--epochs", "3", *TINY_CNN])
     assert part5.main(args) == 130
     metrics = json.loads((out / "simple" / "metrics.json").read_text())
     assert metrics["status"] == "incomplete" and len(metrics["history"]) == 1
@@ -322,7 +322,7 @@ def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch
 
     monkeypatch.setattr(TT, "evaluate", real_evaluate)
     args = parser.parse_args(["--data", str(learnable_folder), "--out", str(out), "--model", "simple",
-                              "--epochs", "3", "--resume", *TINY])
+                              "--epochs", "3", "--resume", *TINY_CNN])
     assert part5.main(args) == 0
     metrics = json.loads((out / "simple" / "metrics.json").read_text())
     assert metrics["status"] == "complete" and [h["epoch"] for h in metrics["history"]] == [1, 2, 3]

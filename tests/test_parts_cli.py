@@ -12,9 +12,9 @@ import pytest
 from common.experiments import record as R
 from common.paths import PROJECT_ROOT
 from parts import part1, part2, part3
+from tests.helpers import TINY
 
 MLP_PARTS = {"part1": part1, "part2": part2, "part3": part3}
-TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]
 
 
 def run_part(module: str, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:

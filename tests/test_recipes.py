@@ -17,8 +17,7 @@ from common.nn.layers import sigmoid
 from common.nn.optim import SGD, Momentum
 from common.paths import PROJECT_ROOT
 from parts import part1, part2, part3, part4
-
-TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]
+from tests.helpers import TINY
 
 
 @pytest.mark.parametrize("module, task, hidden", [(part1, "binary", ()), (part2, "binary", (64,)),

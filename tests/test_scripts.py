@@ -15,6 +15,7 @@ from common.errors import UserError
 from common.experiments import record as R
 from common.render.figures import plot_history, save_figure
 from scripts import bench, build_report, run_all, screenshot_report
+from tests.helpers import TINY
 
 HISTORY = [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.6, "val_acc": 0.78}]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
@@ -180,7 +181,6 @@ def test_make_all_timings_and_bench_appear_in_the_report(fixture_reports):
 
 # ----------------------------------------------------------------------------- make all / make reproduce
 
-TINY = ["--val-size", "60", "--epochs", "2", "--batch-size", "32", "--no-progress"]
 
 
 def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_path, monkeypatch, capsys):

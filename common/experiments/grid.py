@@ -130,7 +130,7 @@ def combination_name(run) -> str:
 
 
 @dataclass
-class RunRecord:
+class GridRun:
     """One trained configuration and what it measured."""
 
     activation: str
@@ -182,7 +182,7 @@ class RunSpec:
 
 
 def train_one(spec: RunSpec, splits: FlatSplits, checkpoint: Path | None = None, tag: str = "",
-              resume: bool = False) -> RunRecord:
+              resume: bool = False) -> GridRun:
     """Train one configuration and measure it (test only when ``spec.evaluate_test``)."""
     start = time.perf_counter()
     config = spec.config
@@ -196,7 +196,7 @@ def train_one(spec: RunSpec, splits: FlatSplits, checkpoint: Path | None = None,
         summary = metrics.classification_summary(splits.y_test, probabilities.argmax(axis=1), splits.class_names)
         test_acc, test_f1 = summary["accuracy"], summary["macro_f1"]
     trained = len(result.history)  # train_seconds covers them all, those before a resume included
-    return RunRecord(config.activation, config.optimizer, config.init, config.lr, config.seed,
+    return GridRun(config.activation, config.optimizer, config.init, config.lr, config.seed,
                      best.get("val_acc", float("nan")), result.best_val_loss, test_acc, test_f1, result.best_epoch,
                      len(result.history), time.perf_counter() - start, result.status, model.n_params,
                      len(splits.x_train) * trained / max(result.train_seconds, 1e-9), result.history, summary,
@@ -217,21 +217,21 @@ class RunCache:
     def checkpoint(self, spec: RunSpec) -> Path:
         return self.folder / f"{spec.key(self.fingerprint)}.checkpoint.npz"
 
-    def get(self, spec: RunSpec) -> RunRecord | None:
+    def get(self, spec: RunSpec) -> GridRun | None:
         path = self.folder / f"{spec.key(self.fingerprint)}.json"
         if not self.resume or not path.is_file():
             return None
         saved = json.loads(path.read_text())
         for key in ("val_acc", "val_loss", "test_acc", "test_macro_f1"):  # JSON keeps NaN as null
             saved[key] = float("nan") if saved[key] is None else saved[key]
-        record = RunRecord(**saved)
+        record = GridRun(**saved)
         arrays = path.with_suffix(".npz")
         if arrays.is_file():
             with np.load(arrays) as archive:
                 record.probabilities = archive["probabilities"]
         return record
 
-    def put(self, spec: RunSpec, record: RunRecord) -> None:
+    def put(self, spec: RunSpec, record: GridRun) -> None:
         if record.status == STATUS_INCOMPLETE:
             return
         path = self.folder / f"{spec.key(self.fingerprint)}.json"
@@ -272,17 +272,17 @@ def concurrent_seconds_per_epoch(config: MLPConfig, workers: int) -> float:
         return max(pool.map(seconds_per_epoch, [config] * workers, chunksize=1))
 
 
-def _train_in_worker(job: tuple[int, RunSpec, str, str, bool]) -> tuple[int, RunRecord]:
+def _train_in_worker(job: tuple[int, RunSpec, str, str, bool]) -> tuple[int, GridRun]:
     i, spec, checkpoint, tag, resume = job
     return i, train_one(spec, _SPLITS, Path(checkpoint), tag, resume=resume)
 
 
-def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers: int, bar=None) -> list[RunRecord]:
+def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers: int, bar=None) -> list[GridRun]:
     """Train every spec (cached ones are read back), ``workers`` at a time; results in spec order.
 
     Ctrl-C stops everything: KeyboardInterrupt is raised once the finished runs are cached."""
     global _SPLITS
-    records: dict[int, RunRecord] = {}
+    records: dict[int, GridRun] = {}
     todo = []
     for i, spec in enumerate(specs):
         cached = cache.get(spec)
@@ -347,12 +347,12 @@ def sweep_learning_rates(config: GridConfig, splits: FlatSplits, cache: RunCache
     return chosen, rows
 
 
-def rank(records: list[RunRecord]) -> list[RunRecord]:
+def rank(records: list[GridRun]) -> list[GridRun]:
     """Best validation accuracy first; diverged runs last."""
     return sorted(records, key=lambda r: (r.status == STATUS_DIVERGED, -np.nan_to_num(r.val_acc, nan=-1.0)))
 
 
-def seed_statistics(runs: dict[str, list[RunRecord]]) -> list[dict]:
+def seed_statistics(runs: dict[str, list[GridRun]]) -> list[dict]:
     """Mean and sample std of validation and test accuracy over seeds, per configuration."""
     rows = []
     for name, records in runs.items():
@@ -365,7 +365,7 @@ def seed_statistics(runs: dict[str, list[RunRecord]]) -> list[dict]:
     return rows
 
 
-def best_curve_per(records: list[RunRecord], attribute: str) -> dict[str, list[dict]]:
+def best_curve_per(records: list[GridRun], attribute: str) -> dict[str, list[dict]]:
     """{value of ``attribute``: history of its best configuration by validation accuracy}."""
     curves, seen = {}, set()
     for record in rank(records):
@@ -449,7 +449,7 @@ COLUMNS = ["rank", "activation", "optimizer", "init", "lr", "val_acc", "test_acc
 FORMATS = {"lr": "g", "val_acc": ".4f", "test_acc": ".4f", "test_macro_f1": ".4f", "seconds": ".1f"}
 
 
-def write_grid_report(out: Path, config: GridConfig, records: list[RunRecord], sweep_rows: list[dict],
+def write_grid_report(out: Path, config: GridConfig, records: list[GridRun], sweep_rows: list[dict],
                       seed_runs: dict, status: str, note: str, data: Cifar10, splits: FlatSplits,
                       total_start: float, recipe_config: GridConfig | None = None, figures: bool = True) -> None:
     """metrics.json, summary.md, predictions.npz (the headline run's), the tables and the figures (not for
