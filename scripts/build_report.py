@@ -21,7 +21,7 @@ from common.console import log
 from common.errors import UserError
 from common.experiments.grid import combination_name
 from common.experiments.record import changes_text, mixed_files, now_iso, read_record
-from common.files import ReportFolder, atomic_write_text
+from common.files import ReportFolder, atomic_write_text, run_id_of
 from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
 from common.render.tables import markdown_table
 from common.report.analysis import index_analysis_markdown, read_ablation, read_parts, write_part_analysis
@@ -224,21 +224,27 @@ SQUARE_FIGURES = ("confusion_matrix.png", "per_class_accuracy.png")  # half the 
 
 
 def figures_block(part: str, folder: Path, href_prefix: str) -> list[str]:
-    """The part's figures (the catalog's, in its order) with their captions; notes for skipped ones and
-    for files another run left (a run stopped between its files): those are not shown."""
-    shown, notes, foreign = [], [], set()
+    """The part's figures (the catalog's, in its order) with their captions; notes for skipped ones. A
+    figure is shown only when the record of its folder lists it and it carries that record's run id:
+    never a figure an earlier run left, nor one of a run stopped between its files."""
+    shown, notes, records = [], [], {}
     for metrics_path in [folder / "metrics.json", *sorted(folder.glob("*/metrics.json"))]:
         if metrics_path.is_file():
             record = json.loads(metrics_path.read_text())
-            notes += [f"- `{name}` not drawn: {why}" for name, why in record.get("figures_skipped", {}).items()]
-            prefix = metrics_path.parent.relative_to(folder).as_posix()
-            mixed = [name if prefix == "." else f"{prefix}/{name}" for name in mixed_files(metrics_path.parent, record)]
-            foreign.update(mixed)
-            notes += [f"- `{name}` not shown: another run wrote it (one stopped between its files); rerun the part"
-                      for name in mixed]
+            records[metrics_path.parent] = record
+            prefix = "" if metrics_path.parent == folder else f"{metrics_path.parent.name}/"
+            notes += [f"- `{prefix}{name}` not drawn: {why}" for name, why in record.get("figures_skipped", {}).items()]
+            notes += [f"- `{prefix}{name}` not shown: another run wrote it (one stopped between its files); rerun "
+                      f"the part" for name in mixed_files(metrics_path.parent, record) if name.endswith(".png")]
     for name, caption in PARTS[part].figures:
-        if (folder / name).is_file() and name not in foreign:
-            shown.append(figure_html(f"{href_prefix}/{name}", caption, not name.endswith(SQUARE_FIGURES)))
+        path = folder / name
+        record = records.get(path.parent)
+        if not path.is_file():
+            continue
+        if record is not None and (path.name not in record.get("figures", {}) or
+                                   run_id_of(path) != record.get("run_id")):
+            continue  # an earlier run's figure, or one the record does not vouch for
+        shown.append(figure_html(f"{href_prefix}/{name}", caption, not name.endswith(SQUARE_FIGURES)))
     lines = ['<div class="figs">', *shown, "</div>", ""] if shown else []
     return lines + (notes + [""] if notes else [])
 

@@ -191,3 +191,18 @@ def test_markdown_table_and_csv():
     table = markdown_table(rows, ["name", "acc", "n"], {"acc": ".2f"}, {"acc": "accuracy"})
     assert table.splitlines() == ["| name | accuracy | n |", "|---|---:|---|", "| a | 0.51 | 3 |", "| b | 0.40 | - |"]
     assert csv_text(rows, ["name", "n"]) == "name,n\na,3\nb,None\n"
+
+
+def test_a_finished_run_removes_what_an_earlier_run_left_and_the_page_shows_only_its_own(tmp_path):
+    from scripts import build_report
+    figure = FIG.pyplot().figure()
+    R.write_run_report(tmp_path, record(run_id="run-a"),
+                       {"loss_curve.png": figure, "roc_pr.png": FIG.pyplot().figure()})
+    F.atomic_write_text(tmp_path / "analysis.md", F.stamp_markdown("old analysis", "run-a"))
+    (tmp_path / "checkpoint.npz").write_bytes(b"kept: not stamped")
+    R.write_run_report(tmp_path, record(run_id="run-b"), {"loss_curve.png": FIG.pyplot().figure()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.npz", "loss_curve.png", "metrics.json",
+                                                          "summary.md"]
+    F.atomic_write_bytes(tmp_path / "roc_pr.png", (tmp_path / "loss_curve.png").read_bytes())  # unlisted
+    page = "\n".join(build_report.figures_block("part1", tmp_path, "part1"))
+    assert "part1/loss_curve.png" in page and "roc_pr.png" not in page

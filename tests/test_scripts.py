@@ -28,7 +28,8 @@ def write_record(path: Path, part: str, recipe: str = "tuned", **extra) -> dict:
                           recipe_config={"lr": 0.1})
     record.update({"parameters": 1000, "test": {"accuracy": 0.5, "macro_f1": 0.4}, "history": HISTORY,
                    "best_epoch": 1, "epochs_run": 1, "timing": {"train_seconds": 1.0, "total_seconds": 2.0},
-                   "throughput": {"train_images_per_second": 500.0}, "figures": {}, "figures_skipped": {},
+                   "throughput": {"train_images_per_second": 500.0}, "figures": {"loss_curve.png": ""},
+                   "figures_skipped": {},
                    "created": "2026-01-01T00:00:00", "git_commit": "a" * 40})
     record.update(extra)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,7 +70,7 @@ def fixture_reports(tmp_path) -> Path:
     write_record(reports / "assignment" / "part1" / "metrics.json", "part1", recipe="assignment",
                  test=binary_test(0.905), baseline={"majority_class": "rest", "majority_accuracy": 0.9})
     for folder in ("part1", "part2", "part3", "part5/improved"):
-        save_figure(plot_history(HISTORY, folder), reports / folder / "loss_curve.png")
+        save_figure(plot_history(HISTORY, folder), reports / folder / "loss_curve.png", run_id="r")
     return reports  # part4 has not run
 
 

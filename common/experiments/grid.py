@@ -505,14 +505,16 @@ def write_grid_report(out: Path, config: GridConfig, records: list[GridRun], swe
             np.array(headline.test_summary["confusion_matrix"]), splits.class_names,
             f"Part 4 {which} ({headline.name}): test confusion matrix")
     skipped = {}
+    finite = headline.history and headline.probabilities is not None and np.all(np.isfinite(headline.probabilities))
+    if finite:  # the arrays are the run's, drawn or not
+        atomic_write_npz(out / "predictions.npz", run_id=run_id, y_true=splits.y_test,
+                         y_pred=headline.probabilities.argmax(1), probabilities=headline.probabilities,
+                         class_names=np.array(splits.class_names))
     if not drawing:
         why = f"the comparison was interrupted ({note}); --resume finishes it and draws them" if \
             status == STATUS_INCOMPLETE else "not drawn: the run was asked for no figures (--no-figures)"
         skipped = {name: why for name, _ in PARTS[PART].figures}
-    elif headline.history and headline.probabilities is not None and np.all(np.isfinite(headline.probabilities)):
-        predicted = headline.probabilities.argmax(1)
-        atomic_write_npz(out / "predictions.npz", run_id=run_id, y_true=splits.y_test, y_pred=predicted,
-                         probabilities=headline.probabilities, class_names=np.array(splits.class_names))
+    elif finite:
         figures["loss_curve.png"] = plot_history(headline.history, f"Part 4 {which} ({headline.name})",
                                                  headline.best_epoch)
         images, skipped = prediction_figures(data.x_test, out / "predictions.npz", f"Part 4 {which} ({headline.name})",

@@ -25,7 +25,14 @@ import numpy as np
 from common.catalog import PARTS
 from common.data.cifar10 import data_fingerprint
 from common.errors import UserError
-from common.files import atomic_write_json, atomic_write_text, files_of_other_runs, stamp_markdown, to_jsonable
+from common.files import (
+    atomic_write_json,
+    atomic_write_text,
+    files_of_other_runs,
+    run_id_of,
+    stamp_markdown,
+    to_jsonable,
+)
 from common.nn.training import STATUS_COMPLETE
 from common.paths import PROJECT_ROOT
 
@@ -265,7 +272,22 @@ def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
     record = to_jsonable(metrics)  # exactly what read_record would give back
     atomic_write_json(out_dir / "metrics.json", record)  # after the arrays and figures: the run's commit point
     atomic_write_text(out_dir / "summary.md", stamp_markdown(render_summary(metrics), metrics.get("run_id")))
+    remove_other_runs_files(out_dir, record.get("run_id"))
     return record
+
+
+def remove_other_runs_files(folder: Path, run_id: str | None) -> list[str]:
+    """Delete the files an earlier run left in ``folder`` (stamped with another id: figures this run did not
+    draw, its analysis.md, ...), once this run's metrics.json is written; returns their names. Unstamped
+    files (checkpoints, CSV, other tools' output) and subfolders are left alone."""
+    if not run_id:
+        return []
+    removed = []
+    for path in Path(folder).iterdir():
+        if path.is_file() and path.suffix in (".png", ".npz", ".md") and run_id_of(path) not in (None, run_id):
+            path.unlink(missing_ok=True)
+            removed.append(path.name)
+    return removed
 
 
 def read_record(path: Path) -> dict:
@@ -326,8 +348,11 @@ STAMPED_FILES = ("summary.md", "analysis.md", "predictions.npz", "model.npz", "r
 
 def mixed_files(folder: Path, record: dict) -> list[str]:
     """Files in ``folder`` that another run than ``record``'s wrote (one stopped between its files): its
-    figures and the stamped files beside metrics.json. [] for a folder that holds one run's files."""
-    names = [*record.get("figures", {}), *STAMPED_FILES]
+    figures, the stamped files beside metrics.json and, for Part 5, each model folder's metrics.json.
+    [] for a folder that holds one run's files."""
+    models = [k for k, v in record.get("config", {}).items() if isinstance(v, dict) and "model" in v] \
+        if "models" in record else []
+    names = [*record.get("figures", {}), *STAMPED_FILES, *(f"{m}/metrics.json" for m in models)]
     return files_of_other_runs(folder, record.get("run_id"), names) if record.get("run_id") else []
 
 

@@ -30,18 +30,23 @@ HOLDS, FAILS, NOT_MEASURED, TOO_CLOSE = "holds", "does not hold", "not measured"
 
 # ----------------------------------------------------------------------------- which runs can be judged
 
-def why_not_judged(record: dict | None, what: str = "") -> str:
-    """'' when ``record`` is a complete run of exactly its recipe (a verdict may come from it); else the
-    reason no verdict can, as "not measured: ..." (``what`` names the run in the sentence)."""
+def why_not_judged(record: dict | None, what: str = "", recipe: str | None = None) -> str:
+    """'' when ``record`` is a complete run of exactly its recipe -- ``recipe``, when given: the one the
+    claim names -- so that a verdict may come from it; else the reason no verdict can, as "not measured:
+    ..." (``what`` names the run in the sentence)."""
     name = f"{what} " if what else ""
     if record is None:
         return f"not measured: the {name}run is not there"
+    if recipe is not None and record.get("recipe") != recipe:
+        return f"not measured: the {name}run followed the {record.get('recipe')!r} recipe, not {recipe!r}"
     if "recipe_changes" not in record:
         return (f"not measured: the {name}run was written by an older version of the suite (schema "
                 f"{record.get('schema', '?')}), which did not record whether it ran its recipe unchanged; rerun it")
     status, done = record.get("status"), record.get("epochs_run", len(record.get("history") or []))
     planned = planned_epochs(record)
     of = f" of {planned}" if planned else ""
+    if status == "incomplete" and isinstance((record.get("config") or {}).get("base"), dict):  # Part 4: runs
+        return f"not measured: the {name}comparison was interrupted ({record.get('status_note', '')})"
     if status == "incomplete":
         return f"not measured: the {name}run was interrupted after {done}{of} epochs ({record.get('status_note', '')})"
     if status == "diverged":
@@ -66,9 +71,9 @@ def planned_epochs(record: dict) -> int | None:
     return None
 
 
-def judged(record: dict | None) -> dict | None:
+def judged(record: dict | None, recipe: str | None = None) -> dict | None:
     """``record`` when a verdict may come from it (``why_not_judged`` is empty), else None."""
-    return record if record is not None and not why_not_judged(record) else None
+    return record if record is not None and not why_not_judged(record, recipe=recipe) else None
 
 
 def compare(a_name: str, a: float, b_name: str, b: float, tolerance: float, *, relative: bool = False,
@@ -113,6 +118,11 @@ def times(a: float, b: float) -> str:
 
 
 # ----------------------------------------------------------------------------- per-part statements
+
+def _number(value) -> str:
+    """0.4265 as '0.4265'; None or NaN (a run that measured nothing) as 'not measured'."""
+    return f"{value:.4f}" if isinstance(value, (int, float)) and math.isfinite(value) else "not measured"
+
 
 def binary_statements(record: dict) -> list[str]:
     """Accuracy against the majority baseline, and what the airplane class's recall and F1 say."""
@@ -230,9 +240,11 @@ def part4_statements(record: dict) -> list[str]:
         return lines
     winner = record["winner"]
     lines = [f"The grid's winner by validation accuracy is {combination_name(winner)} "
-             f"(lr {winner['lr']:g}): validation {winner['val_acc']:.4f}, "
-             f"test {winner['test_acc']:.4f}."]
+             f"(lr {winner['lr']:g}): validation {_number(winner['val_acc'])}, "
+             f"test {_number(winner['test_acc'])}."]
     for factor, means in factor_means(record["ranking"]).items():
+        if not means:  # no run of the grid has a finite validation accuracy
+            continue
         ordered = sorted(means.items(), key=lambda kv: -kv[1])
         others = {"activation": "optimizer x initialization", "optimizer": "activation x initialization",
                   "init": "activation x optimizer"}[factor]
@@ -252,10 +264,18 @@ ABLATION_CHANGES = {"none": "ImprovedCNN as it is", "no-batchnorm": "without bat
 
 def read_ablation(folder: Path) -> dict[str, dict]:
     """{variant: its ImprovedCNN record} of a `make ablation` folder (reports/part5/ablation/)."""
+    from common.errors import UserError
     from common.experiments.record import read_record
 
-    return {variant: read_record(folder / variant / "improved" / "metrics.json") for variant in ABLATION_CHANGES
-            if (folder / variant / "improved" / "metrics.json").is_file()}
+    records = {}
+    for variant in ABLATION_CHANGES:
+        path = folder / variant / "improved" / "metrics.json"
+        try:
+            if path.is_file():
+                records[variant] = read_record(path)
+        except UserError:  # unreadable: left out (the ablation statements need comparable runs only)
+            continue
+    return records
 
 
 def ablation_rows(records: dict[str, dict]) -> list[dict]:
@@ -268,8 +288,12 @@ def ablation_rows(records: dict[str, dict]) -> list[dict]:
 def ablation_statements(records: dict[str, dict]) -> list[str]:
     """What removing each of ImprovedCNN's changes does, worded by the numbers (validation accuracy,
     what the recipe chooses on, with test beside it)."""
+    if "none" not in records:
+        return []
+    recipe = records["none"].get("recipe")
     records = {variant: r for variant, r in records.items() if r.get("status") == "complete"
-               and set(r.get("recipe_changes") or {}) <= {"ablation"}}  # each the recipe but for its ablation
+               and r.get("recipe") == recipe and isinstance(r.get("recipe_changes"), dict)
+               and set(r["recipe_changes"]) <= {"ablation"}}  # each exactly the recipe but for its ablation
     if "none" not in records or len(records) < 2:
         return []
     full = records["none"]
@@ -283,8 +307,12 @@ def ablation_statements(records: dict[str, dict]) -> list[str]:
         if variant == "none":
             continue
         costs[variant] = score(full) - score(record)
-        verb = "costs" if costs[variant] > 0 else "gains"
-        lines.append(f"ImprovedCNN {ABLATION_CHANGES[variant]} {verb} {points(score(full), score(record))} of "
+        close = abs(costs[variant]) <= COMPARE_TOLERANCE["accuracy"] + 1e-12
+        verb = "changes by" if close else "costs" if costs[variant] > 0 else "gains"
+        if close:
+            costs[variant] = 0.0  # inside the tolerance: no cost to rank
+        lines.append(f"ImprovedCNN {ABLATION_CHANGES[variant]} {verb} {points(score(full), score(record))}"
+                     f"{' (too close to call)' if close else ''} of "
                      f"{key} accuracy ({score(full):.4f} -> {score(record):.4f}; test {full['test']['accuracy']:.4f} "
                      f"-> {record['test']['accuracy']:.4f}; {record['parameters']:,} parameters).")
     biggest = max(costs, key=costs.get)
@@ -426,7 +454,7 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
 
     for part in ("part1", "part2", "part3"):
         reported, record = REPORTED[part], assignment.get(part)
-        why = why_not_judged(record, "assignment's recipe") if record is not None else \
+        why = why_not_judged(record, "assignment's recipe", "assignment") if record is not None else \
             "not measured: `make reproduce` has not run this part"
         claim = f"test accuracy {reported['accuracy']:.4f}"
         if why:
@@ -462,11 +490,11 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
                                    rerun.format(part)))
 
     raw4 = assignment.get("part4")
-    why4 = why_not_judged(raw4, "assignment's recipe") if raw4 is not None else \
+    why4 = why_not_judged(raw4, "assignment's recipe", "assignment") if raw4 is not None else \
         "not measured: `make reproduce` has not run Part 4"
-    p4, grid4 = judged(raw4), judged(tuned.get("part4"))
-    why_grid = why_not_judged(tuned.get("part4"), "tuned recipe's Part 4") if tuned.get("part4") is not None else \
-        "not measured: `make part4` has not run this suite's grid"
+    p4, grid4 = judged(raw4, "assignment"), judged(tuned.get("part4"), "tuned")
+    why_grid = why_not_judged(tuned.get("part4"), "tuned recipe's Part 4", "tuned") \
+        if tuned.get("part4") is not None else "not measured: `make part4` has not run this suite's grid"
     for name, reported in REPORTED["part4"].items():
         if reported is None:
             continue
@@ -479,13 +507,17 @@ def verdicts(tuned: dict[str, dict | None], assignment: dict[str, dict | None],
             out.append(Verdict("part4", claim, _near(scenario["test_acc"], reported),
                                f"rerun {scenario['test_acc']:.4f}{watched_spread(scenario['history'])}"
                                f"{at_chance(scenario['history'], 10)}", rerun.format("part4")))
-    out.append(_momentum_claim(judged(assignment.get("part3")), p4, _grid_means(grid4), why4, why_grid))
+    p3 = assignment.get("part3")
+    why3 = why_not_judged(p3, "assignment's recipe (Part 3)", "assignment") if p3 is not None else \
+        "not measured: `make reproduce` has not run Part 3"
+    out.append(_momentum_claim(judged(p3, "assignment"), p4, _grid_means(grid4), why4 or why3, why_grid))
     out.append(_small_init_claim(p4, init_means(grid4, "sigmoid"), why4, why_grid))
     out.append(_he_tanh_claim(init_means(grid4, "tanh"), why_grid))
     out.append(_tanh_slower_claim(p4, why4))
     p5_folder = assignment_root / "part5" if assignment_root is not None else None
     out += _part5_claims(p5_folder, tuned.get("part5"), assignment.get("part5"),
-                         tuned.get("part3") or assignment.get("part3"))
+                         judged(tuned.get("part3")) or judged(assignment.get("part3")) or tuned.get("part3")
+                         or assignment.get("part3"))
     return out
 
 
@@ -522,7 +554,8 @@ def _momentum_claim(p3: dict | None, p4: dict | None, grid: dict | None, why4: s
                         "sigmoid + He for 1000 epochs, test accuracy -- their learning rates differ, as in the "
                         "assignment"))
     else:
-        missing.append(why4 or "not measured: the assignment's Part 3 is not a complete run of its recipe")
+        missing.append(why4 or (_scenario_why(momentum) if momentum is not None else
+                                "not measured: the sigmoid + momentum + he scenario did not run"))
     if grid is not None and {"sgd", "momentum"} <= set(grid["optimizer"]):
         sources.append(("this suite's tuned grid", "momentum", grid["optimizer"]["momentum"], "SGD",
                         grid["optimizer"]["sgd"], tol, False, "tuned grid, each at its swept lr, mean validation "
@@ -587,8 +620,10 @@ def _part5_claims(folder: Path | None, tuned5: dict | None, assignment5: dict | 
     reported = REPORTED["part5"]
     simple, improved = _model_record(folder, "simple"), _model_record(folder, "improved")
     never = "not measured: the assignment's 100-epoch recipe has not run here (make reproduce)"
-    why_simple = why_not_judged(simple, "assignment's recipe (SimpleCNN)") if simple is not None else never
-    why_improved = why_not_judged(improved, "assignment's recipe (ImprovedCNN)") if improved is not None else never
+    why_simple = why_not_judged(simple, "assignment's recipe (SimpleCNN)", "assignment") if simple is not None \
+        else never
+    why_improved = why_not_judged(improved, "assignment's recipe (ImprovedCNN)", "assignment") \
+        if improved is not None else never
     claim = "SimpleCNN stays near 10 % (loss stuck at 2.3, one class predicted)"
     if why_simple or not simple["history"]:
         out.append(Verdict("part5", claim, NOT_MEASURED, why_simple or "not measured: the run has no epoch", ""))
@@ -715,7 +750,11 @@ def index_analysis_markdown(tuned: dict[str, dict | None], assignment: dict[str,
         for part, record in ran:
             siblings = {**records, "ablation": ablation if records is tuned else None}
             lines += [f"**{PARTS[part].title}**", ""]
-            lines += bullets(part_statements(part, record, siblings))
+            try:
+                lines += bullets(part_statements(part, record, siblings))
+            except Exception as error:  # one part's odd record never hides the others' statements
+                lines.append(f"- The statements could not be built from this record ({type(error).__name__}: "
+                             f"{error}).")
             lines.append("")
     return "\n".join(lines)
 
