@@ -259,14 +259,14 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(model, tmp_path,
     config = TT.CNNConfig(model=model, epochs=3, batch_size=32, val_size=0, amp=False, channels_last=False,
                           augment=True, cutout=4)
     train = tiny_data()
-    _, straight = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "a.pt", progress=False)
+    _, straight = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "a.pt")
     interrupt_after_epoch(monkeypatch, 1)
-    _, first = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt", progress=False)
+    _, first = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt")
     assert first.status == "incomplete" and len(first.history) == 1
     monkeypatch.undo()
     torch.manual_seed(1234)  # whatever the process drew in between must not matter
     np.random.seed(99)
-    model_b, resumed = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt", progress=False,
+    model_b, resumed = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt",
                                     resume=TT.load_checkpoint(tmp_path / "b.pt"))
     assert [h["train_loss"] for h in resumed.history] == [h["train_loss"] for h in straight.history]
     model_a = TT.model_from_checkpoint(TT.load_checkpoint(tmp_path / "a.pt"), torch.device("cpu"), "model")
@@ -280,8 +280,7 @@ def test_an_early_stopped_run_is_complete_and_a_resume_trains_nothing_more(tmp_p
                           channels_last=False)
     accuracies = iter([0.5, 0.4, 0.45, 0.9, 0.9, 0.9])  # best at epoch 1, then 2 epochs without better: stop at 3
     monkeypatch.setattr(TT, "evaluate", lambda *a, **k: (1.0, next(accuracies), None))
-    _, result = TT.train_cnn(config, tiny_data(), tiny_data(10, 1), torch.device("cpu"), tmp_path / "c.pt",
-                             progress=False)
+    _, result = TT.train_cnn(config, tiny_data(), tiny_data(10, 1), torch.device("cpu"), tmp_path / "c.pt")
     assert [h["epoch"] for h in result.history] == [1, 2, 3] and "early stop after epoch 3" in result.note
     state = TT.load_checkpoint(tmp_path / "c.pt")
     assert state["complete"] and state["epoch"] == 3

@@ -2,7 +2,8 @@
 batches are normalized and augmented there (no per-sample Python work in the hot loop),
 mixed precision and channels_last where they help, a checkpoint after every epoch.
 
-Reading order: CNNConfig, DeviceData (and the augmentations), train_cnn, evaluate, checkpoints.
+Reading order: CNNConfig, DeviceData (and the augmentations), CNNSolver (train, _step, check_accuracy,
+_save_checkpoint: the numpy Solver's shape), evaluate, checkpoints.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import logging
 import math
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -23,7 +24,7 @@ from torch import nn
 from common.cnn.models import ABLATIONS, MODELS, build_model
 from common.errors import CheckpointError, UserError
 from common.files import atomic_write_bytes
-from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
+from common.nn.training import STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult
 
 log = logging.getLogger("cifar")
 
@@ -248,17 +249,6 @@ def model_from_checkpoint(state: dict, device: torch.device, which: str = "best_
 
 # ----------------------------------------------------------------------------- training
 
-@dataclass
-class CNNResult:
-    history: list[dict] = field(default_factory=list)  # one record per epoch (see train_cnn)
-    best_epoch: int = 0  # the epoch whose weights the model holds (the last without a validation split)
-    best_val_acc: float = -1.0
-    status: str = STATUS_COMPLETE
-    note: str = ""
-    train_seconds: float = 0.0  # epochs of training, without the per-epoch evaluation
-    images_per_second: float = 0.0
-
-
 def evaluate(model: nn.Module, data: DeviceData, config: CNNConfig, batch_size: int = 1000,
              autocast: bool = False) -> tuple[float, float, np.ndarray]:
     """Mean cross-entropy, accuracy and class probabilities (N, 10) float32 of ``model`` on ``data``.
@@ -366,124 +356,169 @@ def time_training_steps(config: CNNConfig, device: torch.device, batch_size: int
             "compiled": forward.compiled is not None, "compile_mode": forward.mode}
 
 
+class CNNSolver:
+    """Trains a CNN the way the numpy core's Solver trains an MLP (common/nn/training.py), with its result
+    type (FitResult), status words and history keys:
+
+        solver = CNNSolver(config, train, device, checkpoint, validation=val, on_epoch=progress_callback)
+        model, result = solver.train(resume=None)
+
+    ``train`` runs epochs of ``_step`` (one batch: forward, backward, optimizer and scheduler step) over
+    a fresh shuffle; after every epoch ``check_accuracy`` measures the validation split (or, without one,
+    the watched test set, for the curves only) and ``_save_checkpoint`` writes everything a resume needs,
+    random generators included, so that a resumed run draws what an uninterrupted one draws. The model
+    keeps the weights of the best validation accuracy (the last epoch without a validation split);
+    ``patience`` epochs without a better one stop it early. A non-finite loss stops it ("diverged"), Ctrl-C
+    too ("incomplete"). The history records per epoch: epoch, train_loss, train_acc, val_loss/val_acc or
+    test_loss/test_acc, lr, seconds (training only), images_per_second.
+    """
+
+    def __init__(self, config: CNNConfig, train: DeviceData, device: torch.device, checkpoint: Path, *,
+                 validation: DeviceData | None = None, test: DeviceData | None = None, data_fingerprint: str = "",
+                 on_epoch=None, extra_state: dict | None = None):
+        torch.manual_seed(config.seed)  # initialization; on resume the checkpoint's random states replace it
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
+        self.config, self.train_data, self.device, self.checkpoint = config, train, device, Path(checkpoint)
+        self.validation, self.test = validation, test if validation is None else None
+        self.data_fingerprint, self.on_epoch, self.extra_state = data_fingerprint, on_epoch, extra_state or {}
+        self.generator = torch.Generator().manual_seed(config.seed)  # shuffling and augmentation
+        self.model = build_model(config.model, config.ablation).to(device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.optimizer = make_optimizer(self.model, config)
+        self.forward = TrainingForward(self.model, compile_mode(config, device))
+        self.scheduler = _scheduler(self.optimizer, config, math.ceil(len(train) / config.batch_size))
+        self.loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.autocast = config.amp and autocast_supported(device)
+        self.result = FitResult(best_val_acc=-1.0)
+        self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        self.epoch = 0  # epochs completed
+
+    # ------------------------------------------------------------------ the loop
+
+    def train(self, resume: dict | None = None) -> tuple[nn.Module, FitResult]:
+        """Run the remaining epochs (all, or those after ``resume``, a checkpoint's state); return the model
+        with the reported epoch's weights and what training measured."""
+        config, result = self.config, self.result
+        if resume is not None:
+            self._load_checkpoint(resume)
+        try:
+            while self.epoch < config.epochs:
+                record = self._epoch(self.epoch + 1)
+                if record is None:  # diverged
+                    break
+                self.epoch += 1
+                result.history.append(record)
+                if self.validation is None or record["val_acc"] > result.best_val_acc:
+                    result.best_val_acc, result.best_epoch = record.get("val_acc", float("nan")), self.epoch
+                    self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+                stop_early = bool(config.patience) and self.epoch - result.best_epoch >= config.patience
+                if stop_early:
+                    result.note = (f"early stop after epoch {self.epoch}: no better validation accuracy for "
+                                   f"{config.patience} epochs")
+                # finished: the schedule's last epoch, or early stopping ended it (a resume trains nothing more)
+                self._save_checkpoint(complete=self.epoch == config.epochs or stop_early)
+                if self.on_epoch is not None:
+                    self.on_epoch(record)
+                if stop_early:
+                    break
+        except KeyboardInterrupt:
+            result.status = STATUS_INCOMPLETE
+            result.note = (f"interrupted during epoch {len(result.history) + 1}; the checkpoint and reports hold "
+                           f"epoch {result.best_epoch}. Resume with --resume.")
+        self.model.load_state_dict(self.best_state)
+        # Times and rates cover every epoch of the history, those trained before a resume included.
+        result.train_seconds = sum(h["seconds"] for h in result.history)
+        seen = len(self.train_data) * len(result.history)
+        result.images_per_second = seen / result.train_seconds if result.train_seconds else 0.0
+        return self.model, result
+
+    def _epoch(self, epoch: int) -> dict | None:
+        """One pass over a fresh shuffle of the training images, then the measurements; None (and the
+        result marked diverged) when the loss is no longer finite."""
+        config, train = self.config, self.train_data
+        self.model.train()
+        _sync(self.device)
+        start = time.perf_counter()
+        loss_sum = torch.zeros((), device=self.device)
+        correct = torch.zeros((), device=self.device, dtype=torch.long)
+        for images, labels in train.batches(config.batch_size, shuffle=True, augment=config.augment,
+                                            channels_last=config.channels_last, generator=self.generator,
+                                            cutout_size=config.cutout):
+            loss, batch_correct = self._step(images, labels)
+            loss_sum += loss * len(labels)  # stays on the device: no sync per step
+            correct += batch_correct
+        _sync(self.device)
+        seconds = time.perf_counter() - start
+        train_loss = loss_sum.item() / len(train)
+        if not math.isfinite(train_loss):
+            self.result.status = STATUS_DIVERGED
+            self.result.note = (f"the loss became {train_loss} in epoch {epoch}; training stopped. Try a lower "
+                                f"learning rate (e.g. --lr {config.lr / 10:g}).")
+            return None
+        record = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / len(train)}
+        for name, split in (("val", self.validation), ("test", self.test)):
+            if split is not None:
+                record[f"{name}_loss"], record[f"{name}_acc"] = self.check_accuracy(split)
+        record.update(lr=self.optimizer.param_groups[0]["lr"], seconds=seconds, images_per_second=len(train) / seconds)
+        return record
+
+    def _step(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Forward, backward, one optimizer (and scheduler) step on a batch (B, 3, 32, 32) with labels (B,).
+        Returns the batch's mean loss and how many it classified right, both left on the device."""
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.autocast):
+            logits = self.forward(images)
+            loss = self.loss_fn(logits.float(), labels)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return loss.detach(), (logits.argmax(1) == labels).sum()
+
+    def check_accuracy(self, data: DeviceData) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of the current weights on ``data`` (eval mode)."""
+        loss, accuracy, _ = evaluate(self.model, data, self.config, autocast=self.autocast)
+        return loss, accuracy
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _save_checkpoint(self, complete: bool) -> None:
+        """Everything a resume needs after the epoch just completed, written whole (save_checkpoint)."""
+        result, scheduler = self.result, self.scheduler
+        save_checkpoint(self.checkpoint, {
+            **self.extra_state, "config": self.config.as_dict(), "data_fingerprint": self.data_fingerprint,
+            "epoch": self.epoch, "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "scheduler": scheduler.state_dict() if scheduler else None, "generator": self.generator.get_state(),
+            "random_states": random_states(self.device), "history": result.history, "best_epoch": result.best_epoch,
+            "best_val_acc": result.best_val_acc, "best_model": self.best_state, "note": result.note,
+            "complete": complete})
+
+    def _load_checkpoint(self, state: dict) -> None:
+        """Continue from a checkpoint's ``state`` (load_checkpoint): weights, optimizer, schedule, random
+        generators, history and the best epoch so far."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.generator.set_state(state["generator"])
+        set_random_states(state.get("random_states"), self.device)
+        self.result.history = list(state["history"])
+        self.result.best_epoch, self.result.best_val_acc = state["best_epoch"], state["best_val_acc"]
+        self.result.resumed_after = self.epoch = state["epoch"]
+        self.best_state = state["best_model"]
+        log.info("resuming %s from epoch %d", self.config.model, state["epoch"])
+
+
 def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, device: torch.device,
               checkpoint_path: Path, *, test: DeviceData | None = None, resume: dict | None = None,
-              data_fingerprint: str = "", progress: bool = True,
-              extra_state: dict | None = None) -> tuple[nn.Module, CNNResult]:
-    """Train ``config.model``; checkpoint after every epoch; return the model of the epoch reported.
-
-    With a validation split (``val``) that is the epoch of the best validation accuracy; without
-    one it is the last epoch, and ``test``, when given, is measured every epoch for the curves
-    only. The history records per epoch: epoch, train_loss, train_acc, val_loss/val_acc or
-    test_loss/test_acc, lr, seconds, images_per_second. Ctrl-C ends training after restoring the
-    reported epoch (status "incomplete"); ``resume`` (a checkpoint's state) continues a run, drawing the
-    same random numbers an uninterrupted run draws. ``extra_state`` is saved in every checkpoint as it is.
-    """
-    from tqdm import tqdm
-
-    torch.manual_seed(config.seed)  # initialization; on resume the checkpoint's random states replace it
-    if device.type == "cuda":
-        torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
-    generator = torch.Generator().manual_seed(config.seed)
-    model = build_model(config.model, config.ablation).to(device)
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last)
-    optimizer = make_optimizer(model, config)
-    forward = TrainingForward(model, compile_mode(config, device))
-    scheduler = _scheduler(optimizer, config, math.ceil(len(train) / config.batch_size))
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-    use_autocast = config.amp and autocast_supported(device)
-    result = CNNResult()
-    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    first_epoch = 1
-    if resume is not None:
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        if scheduler is not None and resume.get("scheduler"):
-            scheduler.load_state_dict(resume["scheduler"])
-        generator.set_state(resume["generator"])
-        set_random_states(resume.get("random_states"), device)
-        result.history = list(resume["history"])
-        result.best_epoch, result.best_val_acc = resume["best_epoch"], resume["best_val_acc"]
-        best_state = resume["best_model"]
-        first_epoch = resume["epoch"] + 1
-        log.info("resuming %s from epoch %d", config.model, resume["epoch"])
-    # Times and rates cover every epoch of the history, those trained before a resume included.
-    images_seen = len(train) * len(result.history)
-    busy_seconds = sum(h["seconds"] for h in result.history)
-    bar = tqdm(range(first_epoch, config.epochs + 1), desc=config.model, unit="epoch", disable=not progress,
-               dynamic_ncols=True)
-    try:
-        for epoch in bar:
-            model.train()
-            _sync(device)
-            start = time.perf_counter()
-            loss_sum = torch.zeros((), device=device)
-            correct = torch.zeros((), device=device, dtype=torch.long)
-            for images, labels in train.batches(config.batch_size, shuffle=True, augment=config.augment,
-                                                channels_last=config.channels_last, generator=generator,
-                                                cutout_size=config.cutout):
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_autocast):
-                    logits = forward(images)
-                    loss = loss_fn(logits.float(), labels)
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-                if scheduler is not None:
-                    scheduler.step()
-                loss_sum += loss.detach() * len(labels)  # stays on the device: no sync per step
-                correct += (logits.argmax(1) == labels).sum()
-            _sync(device)
-            seconds = time.perf_counter() - start
-            train_loss = loss_sum.item() / len(train)
-            if not math.isfinite(train_loss):
-                result.status = STATUS_DIVERGED
-                result.note = (f"the loss became {train_loss} in epoch {epoch}; training stopped. Try a lower "
-                               f"learning rate (e.g. --lr {config.lr / 10:g}).")
-                break
-            images_seen += len(train)
-            busy_seconds += seconds
-            record = {"epoch": epoch, "train_loss": train_loss, "train_acc": correct.item() / len(train)}
-            for name, split in (("val", val), ("test", test if val is None else None)):
-                if split is not None:
-                    record[f"{name}_loss"], record[f"{name}_acc"], _ = evaluate(model, split, config,
-                                                                                autocast=use_autocast)
-            record.update(lr=optimizer.param_groups[0]["lr"], seconds=seconds, images_per_second=len(train) / seconds)
-            result.history.append(record)
-            if val is None or record["val_acc"] > result.best_val_acc:
-                result.best_val_acc, result.best_epoch = record.get("val_acc", float("nan")), epoch
-                best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-            stop_early = bool(config.patience) and epoch - result.best_epoch >= config.patience
-            if stop_early:
-                result.note = (f"early stop after epoch {epoch}: no better validation accuracy for "
-                               f"{config.patience} epochs")
-            save_checkpoint(checkpoint_path, {
-                **(extra_state or {}), "config": config.as_dict(), "data_fingerprint": data_fingerprint, "epoch": epoch,
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler else None, "generator": generator.get_state(),
-                "random_states": random_states(device), "history": result.history, "best_epoch": result.best_epoch,
-                "best_val_acc": result.best_val_acc, "best_model": best_state, "note": result.note,
-                # finished: the schedule's last epoch, or early stopping ended it (a resume trains nothing more)
-                "complete": epoch == config.epochs or stop_early})
-            shown = {k: record[k] for k in ("train_loss", "val_acc", "test_acc") if k in record}
-            bar.set_postfix({**{k.replace("train_", ""): f"{v:.4f}" for k, v in shown.items()},
-                             "img_s": f"{len(train) / seconds:.0f}"})
-            if not progress:
-                log.info("%s epoch %d/%d: %s, %.0f images/s (%.0f s)", config.model, epoch, config.epochs,
-                         ", ".join(f"{k.replace('_', ' ')} {v:.4f}" for k, v in shown.items()),
-                         len(train) / seconds, seconds)
-            if stop_early:
-                break
-    except KeyboardInterrupt:
-        result.status = STATUS_INCOMPLETE
-        result.note = (f"interrupted during epoch {len(result.history) + 1}; the checkpoint and reports hold "
-                       f"epoch {result.best_epoch}. Resume with --resume.")
-    finally:
-        bar.close()
-    model.load_state_dict(best_state)
-    result.train_seconds = busy_seconds
-    result.images_per_second = images_seen / busy_seconds if busy_seconds else 0.0
-    return model, result
+              data_fingerprint: str = "", on_epoch=None,
+              extra_state: dict | None = None) -> tuple[nn.Module, FitResult]:
+    """``CNNSolver(...).train(resume)`` in one call: the trained model and what training measured."""
+    solver = CNNSolver(config, train, device, checkpoint_path, validation=val, test=test,
+                       data_fingerprint=data_fingerprint, on_epoch=on_epoch, extra_state=extra_state)
+    return solver.train(resume)
 
 
 def random_states(device: torch.device) -> dict:

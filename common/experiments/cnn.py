@@ -3,7 +3,7 @@
     configs = {"simple": CNNConfig(model="simple", ...), "improved": CNNConfig(model="improved", ...)}
     run_cnn_part(configs, RunOptions(out=Path("reports/part5")), device_name="auto")
 
-For each model: the data on the device (``device_splits``), ``train_cnn`` (common/cnn/training.py), the
+For each model: the data on the device (``device_splits``), ``CNNSolver`` (common/cnn/training.py), the
 test set evaluated once with the reported epoch's weights and the model's folder written
 (``report_model``: metrics.json, summary.md, figures, checkpoint). The part's own metrics.json and
 summary.md set the models side by side. ``evaluate_checkpoint`` is `make part5-eval`: the same
@@ -26,7 +26,6 @@ from common.cnn.insight import class_images, first_filters, saliency
 from common.cnn.models import DISPLAY_NAMES, count_parameters, summary_markdown
 from common.cnn.training import (
     CNNConfig,
-    CNNResult,
     DeviceData,
     autocast_supported,
     evaluate,
@@ -36,7 +35,7 @@ from common.cnn.training import (
     time_training_steps,
     train_cnn,
 )
-from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, log, timed
+from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, epoch_progress, log, timed
 from common.data.cifar10 import CLASS_NAMES, N_TRAIN, load_cifar10
 from common.data.preprocess import train_validation_indices
 from common.experiments.record import (
@@ -49,7 +48,7 @@ from common.experiments.record import (
     write_run_report,
 )
 from common.files import ReportFolder, atomic_write_npz, atomic_write_text, stamp_markdown
-from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
+from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult
 from common.render.figures import (
     plot_class_images,
     plot_confusion_matrix,
@@ -106,9 +105,12 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                 log.info("%s finished its %d epochs before: reporting its checkpoint", checkpoint, state["epoch"])
                 model, result = model_from_checkpoint(state, device), result_from_checkpoint(state)
             else:
-                model, result = train_cnn(config, train, val, device, checkpoint, test=test, resume=state,
-                                          data_fingerprint=data.fingerprint, progress=run.progress,
-                                          extra_state={"recipe_changes": recipe_changes(recipes.get(name), config)})
+                done = len(state["history"]) if state else 0
+                with epoch_progress(config.epochs, name, bar=run.progress, done=done) as on_epoch:
+                    model, result = train_cnn(config, train, val, device, checkpoint, test=test, resume=state,
+                                              data_fingerprint=data.fingerprint, on_epoch=on_epoch,
+                                              extra_state={"recipe_changes": recipe_changes(recipes.get(name),
+                                                                                            config)})
             records[name] = report_model(out / name, model, result, config, val, test, device, data.source,
                                          data.fingerprint, checkpoint, recipe_note, run_id=run_id,
                                          recipe_config=recipes.get(name), figures=run.figures)
@@ -135,20 +137,20 @@ def _resume_state(checkpoint: Path, config: CNNConfig, fingerprint: str) -> dict
     return state
 
 
-def result_from_checkpoint(state: dict) -> CNNResult:
+def result_from_checkpoint(state: dict) -> FitResult:
     """What training measured, as its checkpoint kept it."""
     history = list(state["history"])
-    result = CNNResult(history=history, best_epoch=state["best_epoch"], best_val_acc=state["best_val_acc"],
+    result = FitResult(history=history, best_epoch=state["best_epoch"], best_val_acc=state["best_val_acc"],
                        status=STATUS_COMPLETE if state.get("complete") else STATUS_INCOMPLETE,
                        note=state.get("note", "") if state.get("complete") else
                        f"checkpoint after epoch {state['epoch']} of {state['config']['epochs']}",
                        train_seconds=sum(h["seconds"] for h in history))
-    if history:
-        result.images_per_second = float(np.mean([h["images_per_second"] for h in history]))
+    if result.train_seconds:
+        result.images_per_second = sum(h["images_per_second"] * h["seconds"] for h in history) / result.train_seconds
     return result
 
 
-def report_model(out: Path, model, result: CNNResult, config: CNNConfig, val: DeviceData | None, test: DeviceData,
+def report_model(out: Path, model, result: FitResult, config: CNNConfig, val: DeviceData | None, test: DeviceData,
                  device: torch.device, source: str, fingerprint: str, checkpoint: Path, recipe_note: str = "", *,
                  run_id: str, recipe_config: CNNConfig | None = None, changes: dict | None = None,
                  figures: bool = True) -> dict:

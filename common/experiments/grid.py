@@ -195,11 +195,10 @@ def train_one(spec: RunSpec, splits: FlatSplits, checkpoint: Path | None = None,
         probabilities = model.probabilities(splits.x_test).astype(np.float32)
         summary = metrics.classification_summary(splits.y_test, probabilities.argmax(axis=1), splits.class_names)
         test_acc, test_f1 = summary["accuracy"], summary["macro_f1"]
-    trained = len(result.history)  # train_seconds covers them all, those before a resume included
     return GridRun(config.activation, config.optimizer, config.init, config.lr, config.seed,
                      best.get("val_acc", float("nan")), result.best_val_loss, test_acc, test_f1, result.best_epoch,
                      len(result.history), time.perf_counter() - start, result.status, model.n_params,
-                     len(splits.x_train) * trained / max(result.train_seconds, 1e-9), result.history, summary,
+                     result.images_per_second, result.history, summary,
                      probabilities)
 
 

@@ -372,9 +372,7 @@ def mlp_sections(config: MLPConfig, model: MLP, splits: FlatSplits, result: FitR
         "model": {"sizes": model.sizes, "activation": model.activation, "init": model.init},
         "data_sizes": {"train": len(splits.x_train), "validation": 0 if splits.x_val is None else len(splits.x_val),
                        "test": len(splits.x_test)},
-        # train_seconds covers every epoch in the history, those before a resume included
-        "throughput": {"train_images_per_second": len(splits.x_train) * len(result.history)
-                       / max(result.train_seconds, 1e-9)},
+        "throughput": {"train_images_per_second": result.images_per_second},  # every epoch, resumed ones too
         "test": evaluation["chosen"], "best_epoch": result.best_epoch, "epochs_run": len(result.history),
         "history": result.history,
         "timing": {"train_seconds": result.train_seconds,

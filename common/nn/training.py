@@ -60,6 +60,8 @@ class FitResult:
     note: str = ""
     train_seconds: float = 0.0  # all epochs, resumed ones included
     resumed_after: int = 0  # epochs a checkpoint had already done (0 = trained from scratch)
+    best_val_acc: float = math.nan  # validation accuracy of the best epoch (the CNN trainer chooses on it)
+    images_per_second: float = 0.0  # training images over train_seconds, every epoch of the history counted
 
 
 def scheduled_lr(base_lr: float, schedule: str, epoch: int, epochs: int) -> float:
@@ -118,6 +120,7 @@ class Solver:
                     result.train_seconds = seconds_before + time.perf_counter() - start
                     if self.validation is None or record["val_loss"] < result.best_val_loss:
                         result.best_val_loss = record.get("val_loss", math.nan)
+                        result.best_val_acc = record.get("val_acc", math.nan)
                         result.best_epoch, self.best_state = self.epoch, self.model.state()
                     if self.on_epoch is not None:
                         self.on_epoch(record)
@@ -141,6 +144,7 @@ class Solver:
         finally:
             self.optimizer.lr = self.base_lr
             result.train_seconds = seconds_before + time.perf_counter() - start
+            result.images_per_second = len(self.x_train) * len(result.history) / max(result.train_seconds, 1e-9)
         if self.checkpoint and result.status != STATUS_INCOMPLETE:
             self.checkpoint.unlink(missing_ok=True)  # served its purpose: the caller saves the final model
         self.model.load_state(self.best_state)
