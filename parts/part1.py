@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from common.cli import config_from_args, mlp_part_parser, run_main, run_options
 from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
-from common.report.analysis import analyse_run
+from common.report.drawing import finish_run
 
 PART = "part1"  # this file's name: the make target and reports/part1/
 CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
@@ -39,7 +39,7 @@ def build_parser():
 
 def main(args) -> int:
     run = run_options(args, PART, recipe_config=RECIPES[args.recipe])
-    return analyse_run(PART, run, run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]), run))
+    return finish_run(PART, run, run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]), run))
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from common.cli import (
 from common.experiments import grid
 from common.experiments.grid import GridConfig, run_grid_part
 from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig
-from common.report.analysis import analyse_run
+from common.report.drawing import finish_run
 
 PART = "part4"  # this file's name: the make target and reports/part4/
 CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
@@ -98,7 +98,7 @@ def main(args) -> int:
              is not None]
     refuse_inert_flags(config, given)
     run = run_options(args, PART, workers=args.workers, recipe_config=recipe)
-    return analyse_run(PART, run, run_grid_part(config, run))
+    return finish_run(PART, run, run_grid_part(config, run))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
 from common.render.tables import markdown_table
 from common.report.analysis import index_analysis_markdown, read_ablation, read_parts, write_part_analysis
 from common.report.assignment import HEADLINE
+from common.report.drawing import draw_run_safely
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html"
 TITLE = "CIFAR-10 course suite: results"
@@ -393,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reports", default=str(REPORTS_DIR), help="the reports folder (default: %(default)s)")
     parser.add_argument("--update-readme", nargs="?", const="README.md", metavar="README", default=None,
                         help="also rewrite the README's generated blocks (default file: README.md)")
+    parser.add_argument("--redraw", action="store_true",
+                        help="draw every run's figures again from its saved files (default: only missing ones)")
     parser.add_argument("--debug", action="store_true")
     return parser
 
@@ -417,10 +420,29 @@ def refresh_part_analyses(reports: Path) -> list[Path]:
     return written
 
 
+def draw_missing_figures(reports: Path, redraw: bool = False) -> list[str]:
+    """Draw the figures of every saved run whose figures are missing or not its own (``redraw``: all of
+    them), from what the runs saved; a folder a run holds is left to it."""
+    drawn = []
+    for root in (reports, reports / ASSIGNMENT_REPORTS_DIR.name):
+        for part in PARTS:
+            if not (root / part / "metrics.json").is_file():
+                continue
+            try:
+                with ReportFolder(root / part):
+                    drawn += draw_run_safely(part, root / part, redraw=redraw)
+            except UserError as error:
+                log.info("figures not drawn: %s", error)
+    return drawn
+
+
 def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     reports = Path(args.reports)
     reports.mkdir(parents=True, exist_ok=True)
+    drawn = draw_missing_figures(reports, redraw=args.redraw)
+    if drawn:
+        log.info("drew the figures of %s", ", ".join(drawn))
     refresh_part_analyses(reports)
     text, analysis = build_markdown(reports)
     atomic_write_text(reports / "index.md", text)

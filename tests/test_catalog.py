@@ -17,7 +17,7 @@ import sys
 
 from common.cli import config_from_args, mlp_part_parser, run_main, run_options
 from common.experiments.mlp import MLPConfig, run_mlp_part
-from common.report.analysis import analyse_run
+from common.report.drawing import finish_run
 
 PART = "part9"
 CATALOG = {
@@ -34,7 +34,7 @@ def build_parser():
 
 def main(args) -> int:
     run = run_options(args, PART, recipe_config=RECIPES[args.recipe])
-    return analyse_run(PART, run, run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]), run))
+    return finish_run(PART, run, run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]), run))
 
 
 if __name__ == "__main__":

@@ -133,3 +133,26 @@ def test_eda_writes_its_figures_and_numbers(learnable_folder, tmp_path):
     assert [row["validation"] for row in summary["class_counts"]] == [10] * 10
     assert sum(row["train"] for row in summary["class_counts"]) == 500
     assert {row["channel"] for row in summary["channels"]} == {"red", "green", "blue"}
+
+
+def test_make_report_draws_the_figures_from_the_saved_files_without_training(learnable_folder, tmp_path):
+    """Running apart from reporting: a run that drew nothing gets its figures from `make report`, which
+    reads the record, the arrays and the test images; --redraw draws them again, training nothing."""
+    from scripts import build_report
+    reports = tmp_path / "reports"
+    args = part1.build_parser().parse_args(["--data", str(learnable_folder), "--out", str(reports / "part1"),
+                                            "--no-figures", *TINY])
+    assert part1.main(args) == 0 and not list((reports / "part1").glob("*.png"))
+    record = json.loads((reports / "part1" / "metrics.json").read_text())
+    assert build_report.main(build_report.build_parser().parse_args(["--reports", str(reports)])) == 0
+    drawn = json.loads((reports / "part1" / "metrics.json").read_text())
+    assert set(drawn["figures"]) | set(drawn["figures_skipped"]) >= {n for n, _ in PARTS["part1"].figures}
+    for name in drawn["figures"]:
+        assert_shows_something(reports / "part1" / name)
+    assert {k: v for k, v in drawn.items() if k not in ("figures", "figures_skipped")} == \
+        {k: v for k, v in record.items() if k not in ("figures", "figures_skipped")}  # the run's numbers untouched
+    before = (reports / "part1" / "loss_curve.png").stat().st_mtime_ns
+    assert build_report.main(build_report.build_parser().parse_args(["--reports", str(reports)])) == 0
+    assert (reports / "part1" / "loss_curve.png").stat().st_mtime_ns == before  # current: left as it is
+    assert build_report.main(build_report.build_parser().parse_args(["--reports", str(reports), "--redraw"])) == 0
+    assert (reports / "part1" / "loss_curve.png").stat().st_mtime_ns != before

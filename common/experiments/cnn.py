@@ -21,8 +21,6 @@ import numpy as np
 import torch
 
 from common import metrics
-from common.catalog import PARTS
-from common.cnn.insight import class_images, first_filters, saliency
 from common.cnn.models import DISPLAY_NAMES, count_parameters, summary_markdown
 from common.cnn.training import (
     CNNConfig,
@@ -49,15 +47,6 @@ from common.experiments.record import (
 )
 from common.files import ReportFolder, atomic_write_npz, atomic_write_text, stamp_markdown
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult
-from common.render.figures import (
-    plot_class_images,
-    plot_confusion_matrix,
-    plot_filters,
-    plot_history,
-    plot_per_class_accuracy,
-    plot_saliency,
-    prediction_figures,
-)
 from common.render.tables import markdown_table
 
 PART = "part5"
@@ -113,7 +102,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                                                                                             config)})
             records[name] = report_model(out / name, model, result, config, val, test, device, data.source,
                                          data.fingerprint, checkpoint, recipe_note, run_id=run_id,
-                                         recipe_config=recipes.get(name), figures=run.figures)
+                                         recipe_config=recipes.get(name))
             if result.status == STATUS_INCOMPLETE:
                 break
         write_part_summary(out, records, configs, device, data.source, data.fingerprint, recipe_note, total_start,
@@ -152,13 +141,12 @@ def result_from_checkpoint(state: dict) -> FitResult:
 
 def report_model(out: Path, model, result: FitResult, config: CNNConfig, val: DeviceData | None, test: DeviceData,
                  device: torch.device, source: str, fingerprint: str, checkpoint: Path, recipe_note: str = "", *,
-                 run_id: str, recipe_config: CNNConfig | None = None, changes: dict | None = None,
-                 figures: bool = True) -> dict:
+                 run_id: str, recipe_config: CNNConfig | None = None, changes: dict | None = None) -> dict:
     """Evaluate the reported model on validation and, once, on the test set; write out/ (one model's folder).
 
     The validation figure is measured again here, with this evaluation's settings (``--tta`` in
-    eval mode may differ from training's), so that recipes can be compared on it. An interrupted
-    run's figures are not drawn (Ctrl-C exits at once; --resume finishes the run and draws them).
+    eval mode may differ from training's), so that recipes can be compared on it. The figures are drawn
+    from what this writes (common/report/drawing.py).
     """
     name = DISPLAY_NAMES[config.model]
     started = time.perf_counter() - result.train_seconds  # the model's total: training, evaluation, report
@@ -194,60 +182,10 @@ def report_model(out: Path, model, result: FitResult, config: CNNConfig, val: De
     atomic_write_npz(out / "predictions.npz", run_id=run_id, y_true=y_true, y_pred=probabilities.argmax(1),
                      probabilities=probabilities.astype(np.float32), class_names=np.array(CLASS_NAMES))
     atomic_write_text(out / "model_summary.md", stamp_markdown(summary_markdown(model, f"{name}: layers"), run_id))
-    if result.status == STATUS_INCOMPLETE:
-        why = f"the run was interrupted ({result.note}); --resume finishes it and draws them"
-        drawn, skipped = {}, {f: why for f in model_figure_names(config.model)}
-    elif not figures:
-        drawn, skipped = {}, {f: "not drawn: the run was asked for no figures (--no-figures); make part5-eval draws "
-                                 "them from the checkpoint" for f in model_figure_names(config.model)}
-    else:
-        with timed(f"{name}: drawing the figures"):
-            drawn, skipped = cnn_figures(model, record, out, test, device)
-    captions = {name.split("/", 1)[1]: caption for name, caption in PARTS[PART].figures
-                if name.startswith(f"{config.model}/")}
-    record = write_run_report(out, record, drawn, skipped, captions, started=started)
+    record = write_run_report(out, record, started=started)
     log.info("%s: test accuracy %.4f (reporting epoch %d), %.0f training images/s, %.0f s", name, test_acc,
              result.best_epoch, result.images_per_second, result.train_seconds)
     return record
-
-
-def model_figure_names(model: str) -> list[str]:
-    """The figures the catalog lists for one model's folder (``model``: simple or improved)."""
-    return [name.split("/", 1)[1] for name, _ in PARTS[PART].figures if name.startswith(f"{model}/")]
-
-
-def cnn_figures(model, record: dict, out: Path, test: DeviceData, device: torch.device) -> tuple[dict, dict]:
-    """One model's figures ({file: figure}) and those that cannot be drawn ({file: why}), from the model
-    and what the run saved (metrics and predictions.npz in ``out``)."""
-    name, test_summary = record["model"], record["test"]
-    figures = {"confusion_matrix.png": plot_confusion_matrix(np.array(test_summary["confusion_matrix"]), CLASS_NAMES,
-                                                             f"{name}: test confusion matrix"),
-               "per_class_accuracy.png": plot_per_class_accuracy(test_summary["per_class"],
-                                                                 f"{name}: test accuracy per class")}
-    wanted = [f for f in model_figure_names(record["config"]["model"]) if f not in figures]
-    if not record["history"]:
-        why = f"no epoch was completed ({record['status']}: {record['status_note']})"
-        return figures, {f: why for f in wanted}
-    figures["loss_curve.png"] = plot_history(record["history"], f"{name}: loss and accuracy per epoch",
-                                             record["best_epoch"])
-    images = test.images.permute(0, 2, 3, 1).cpu().numpy()
-    drawn, skipped = prediction_figures(images, out / "predictions.npz", name, run_id=record["run_id"])
-    figures.update(drawn)
-    if name != "ImprovedCNN":
-        return figures, skipped
-    figures["filters.png"] = plot_filters(first_filters(model), f"{name}: the 64 filters of its first convolution "
-                                                                f"(3x3 RGB, grey = 0)")
-    labels = test.labels.cpu().numpy()
-    firsts = np.array([np.flatnonzero(labels == c)[0] for c in range(len(CLASS_NAMES))])
-    maps, p_true = saliency(model, images[firsts], labels[firsts], device)
-    figures["saliency.png"] = plot_saliency(images[firsts], maps, labels[firsts], p_true, CLASS_NAMES,
-                                            f"{name}: saliency of the first test image of each class (P = the "
-                                            f"model's probability of the true class)")
-    pictures, start, end = class_images(model, device)
-    figures["class_images.png"] = plot_class_images(pictures, CLASS_NAMES, start, end,
-                                                    f"{name}: an image per class by gradient ascent on its score "
-                                                    f"(L2, jitter, blur)")
-    return figures, skipped
 
 
 def evaluate_checkpoint(path: Path, run: RunOptions, *, device_name: str = "auto",

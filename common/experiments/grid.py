@@ -32,8 +32,7 @@ from typing import ClassVar
 import numpy as np
 
 from common import metrics
-from common.catalog import PARTS
-from common.console import EXIT_INTERRUPTED, log, timed
+from common.console import EXIT_INTERRUPTED, log
 from common.data.cifar10 import Cifar10
 from common.data.preprocess import FlatSplits
 from common.experiments.mlp import (
@@ -51,18 +50,8 @@ from common.experiments.record import (
     run_record,
     write_run_report,
 )
-from common.experiments.toy import toy_results
 from common.files import ReportFolder, atomic_write_json, atomic_write_npz, atomic_write_text, stamp_markdown
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
-from common.render.figures import (
-    plot_confusion_matrix,
-    plot_grid_heatmap,
-    plot_history,
-    plot_lr_sweep,
-    plot_overlaid_curves,
-    plot_toy_boundaries,
-    prediction_figures,
-)
 from common.render.tables import csv_text, markdown_table
 
 PART = "part4"
@@ -364,15 +353,9 @@ def seed_statistics(runs: dict[str, list[GridRun]]) -> list[dict]:
     return rows
 
 
-def best_curve_per(records: list[GridRun], attribute: str) -> dict[str, list[dict]]:
-    """{value of ``attribute``: history of its best configuration by validation accuracy}."""
-    curves, seen = {}, set()
-    for record in rank(records):
-        key = getattr(record, attribute)
-        if key not in seen:
-            seen.add(key)
-            curves[f"{key} (best: {record.name}, lr {record.lr:g})"] = record.history
-    return dict(sorted(curves.items()))
+def history_key(row: dict) -> str:
+    """'relu + sgd + he, lr 0.1, seed 0': a run of the comparison, as metrics.json's "histories" keys it."""
+    return f"{combination_name(row)}, lr {row['lr']:g}, seed {row['seed']}"
 
 
 def run_grid_part(config: GridConfig, run: RunOptions) -> int:
@@ -433,7 +416,7 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
             log.error("no run of the comparison finished; nothing to report. %s", note)
             return EXIT_INTERRUPTED
         write_grid_report(out, config, records, sweep_rows, seed_runs, status, note, data, splits, total_start,
-                          run.recipe_config, run.figures)
+                          run.recipe_config)
         if status == STATUS_COMPLETE:
             for path in cache.folder.iterdir():
                 path.unlink()
@@ -450,25 +433,21 @@ FORMATS = {"lr": "g", "val_acc": ".4f", "test_acc": ".4f", "test_macro_f1": ".4f
 
 def write_grid_report(out: Path, config: GridConfig, records: list[GridRun], sweep_rows: list[dict],
                       seed_runs: dict, status: str, note: str, data: Cifar10, splits: FlatSplits,
-                      total_start: float, recipe_config: GridConfig | None = None, figures: bool = True) -> None:
-    """metrics.json, summary.md, predictions.npz (the headline run's), the tables and the figures (not for
-    an interrupted comparison, which exits at once: --resume finishes it and draws them)."""
+                      total_start: float, recipe_config: GridConfig | None = None) -> None:
+    """metrics.json (every run's history included), summary.md, predictions.npz (the headline run's) and
+    the tables; the figures are drawn from them (common/report/drawing.py)."""
     scenario_mode = bool(config.scenarios)
     run_id = new_run_id()
-    drawing = status != STATUS_INCOMPLETE and figures
     ranked = records if scenario_mode else rank(records)  # scenarios: no validation split, nothing is ranked
     headline = ranked[0]
     rows = [{"rank": i + 1, **r.row()} for i, r in enumerate(ranked)]
-    tables, figures = {}, {}
+    tables = {}
     if scenario_mode:
         scenario_rows = [{"scenario": r.name, "lr": r.lr, "test_acc": r.test_acc, "test_macro_f1": r.test_macro_f1,
                           "final_train_loss": r.history[-1]["train_loss"] if r.history else None,
                           "epochs_run": r.epochs_run, "seconds": r.seconds, "status": r.status} for r in records]
         tables["Scenarios (test set after the last epoch; nothing was chosen)"] = markdown_table(
             scenario_rows, list(scenario_rows[0]), {**FORMATS, "final_train_loss": ".4f"})
-        if drawing:
-            figures["scenario_curves.png"] = plot_scenario_curves({r.name: r.history for r in records},
-                                                                  "Part 4, the assignment's scenarios")
     else:
         atomic_write_text(out / "ranking.csv", csv_text(rows, COLUMNS))
         ranking_md = markdown_table(rows, COLUMNS, FORMATS)
@@ -483,49 +462,10 @@ def write_grid_report(out: Path, config: GridConfig, records: list[GridRun], swe
             tables["Learning-rate sweep (validation accuracy)"] = markdown_table(
                 sweep_rows, ["optimizer", "activation", "init", "lr", "val_acc", "chosen", "status"],
                 {"lr": "g", "val_acc": ".4f"})
-        for attribute in ("optimizer", "activation", "init") if drawing else ():
-            figures[f"curves_by_{attribute}.png"] = plot_overlaid_curves(
-                best_curve_per(records, attribute), f"Part 4: best configuration of each {attribute}")
-        figures["grid_heatmap.png"] = None if not drawing else plot_grid_heatmap(
-            rows, "Part 4: validation accuracy (%) of every combination at its swept learning rate",
-            config.activations, config.optimizers, config.inits)
-        if sweep_rows and drawing:
-            figures["lr_sweep.png"] = plot_lr_sweep(
-                sweep_rows, f"Part 4: the learning-rate sweep ({config.sweep_epochs}-epoch trials, reference "
-                            f"initialization per activation)")
-    figures = {name: figure for name, figure in figures.items() if figure is not None}
-    which = "headline scenario" if scenario_mode else "winner"
-    if drawing:
-        with timed("training the toy networks"):
-            figures["toy_boundaries.png"] = plot_toy_boundaries(
-                toy_results(), "Part 4: what a 2-16-1 network can draw with each activation (numpy core, 2-D toy "
-                               "sets)")
-        figures["confusion_matrix.png"] = plot_confusion_matrix(
-            np.array(headline.test_summary["confusion_matrix"]), splits.class_names,
-            f"Part 4 {which} ({headline.name}): test confusion matrix")
-    skipped = {}
-    finite = headline.history and headline.probabilities is not None and np.all(np.isfinite(headline.probabilities))
-    if finite:  # the arrays are the run's, drawn or not
+    if headline.history and headline.probabilities is not None and np.all(np.isfinite(headline.probabilities)):
         atomic_write_npz(out / "predictions.npz", run_id=run_id, y_true=splits.y_test,
                          y_pred=headline.probabilities.argmax(1), probabilities=headline.probabilities,
                          class_names=np.array(splits.class_names))
-    if not drawing:
-        why = f"the comparison was interrupted ({note}); --resume finishes it and draws them" if \
-            status == STATUS_INCOMPLETE else "not drawn: the run was asked for no figures (--no-figures)"
-        skipped = {name: why for name, _ in PARTS[PART].figures}
-    elif finite:
-        figures["loss_curve.png"] = plot_history(headline.history, f"Part 4 {which} ({headline.name})",
-                                                 headline.best_epoch)
-        images, skipped = prediction_figures(data.x_test, out / "predictions.npz", f"Part 4 {which} ({headline.name})",
-                                             run_id=run_id)
-        figures.update(images)
-    else:
-        why = (f"the {which} ({headline.name}) completed no epoch or has no finite test probabilities "
-               f"({headline.status})")
-        skipped = {name: why for name in ("loss_curve.png", "mistakes.png", "predictions.png")}
-    if scenario_mode and drawing:
-        skipped.update({name: "the assignment's recipe runs four fixed scenarios: no grid, no learning-rate sweep"
-                        for name in ("grid_heatmap.png", "lr_sweep.png")})
     seed_seconds = sum(r.seconds for runs in seed_runs.values() for r in runs[1:])
     record = run_record(part=PART, recipe=config.recipe, status=status, status_note=note, config=config,
                         seed=config.base.seed, device="cpu", data_source=data.source,
@@ -546,32 +486,9 @@ def write_grid_report(out: Path, config: GridConfig, records: list[GridRun], swe
         record["scenarios"] = [{**r.row(), "history": r.history} for r in records]
     else:
         record.update({"winner": headline.row(), "ranking": rows, "lr_sweep": sweep_rows,
-                       "seeds": seed_statistics(seed_runs)})
-    record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[PART].figures), started=total_start)
+                       "seeds": seed_statistics(seed_runs), "histories": {history_key(r.row()): r.history
+                                                                          for r in records}})
+    record = write_run_report(out, record, started=total_start)  # the figures: common/report/drawing.py
     log.info("%s: %s, lr %g: validation %.4f, test %.4f; total %.0f s", "headline scenario" if scenario_mode
              else "winner", headline.name, headline.lr, headline.val_acc, headline.test_acc,
              record["timing"]["total_seconds"])
-
-
-def plot_scenario_curves(curves: dict[str, list[dict]], title: str):
-    """Training loss (left) and watched test accuracy (right) per epoch, one line per scenario."""
-    from common.render.figures import pyplot
-    plt = pyplot()
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.5))
-    for label, history in curves.items():
-        epochs = [h["epoch"] for h in history]
-        ax_loss.plot(epochs, [h["train_loss"] for h in history], label=label)
-        if history and "test_acc" in history[0]:
-            ax_acc.plot(epochs, [h["test_acc"] * 100 for h in history], label=label)
-    for ax, ylabel in ((ax_loss, "training cross-entropy loss"), (ax_acc, "test accuracy (%), watched only")):
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        if len(curves) and max(len(h) for h in curves.values()) > 50:
-            ax.set_xscale("log")
-    ax_loss.set_title("training loss")
-    ax_acc.set_title("test accuracy")
-    ax_acc.legend(fontsize=9)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig

@@ -22,7 +22,6 @@ from typing import ClassVar
 import numpy as np
 
 from common import metrics
-from common.catalog import PARTS
 from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, epoch_progress, log, timed
 from common.data.cifar10 import N_TEST, N_TRAIN, Cifar10, load_cifar10
 from common.data.preprocess import FlatSplits, flat_splits
@@ -36,21 +35,13 @@ from common.experiments.record import (
     run_record,
     write_run_report,
 )
-from common.files import ReportFolder, atomic_write_npz, load_run_arrays
+from common.files import ReportFolder, atomic_write_npz
 from common.nn.init import INITIALIZERS as _INITIALIZERS
 from common.nn.layers import ACTIVATIONS as _ACTIVATIONS
 from common.nn.network import MLP
 from common.nn.optim import OPTIMIZERS as _OPTIMIZERS
 from common.nn.optim import make_optimizer
 from common.nn.training import SCHEDULES, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult, Solver, TrainConfig
-from common.render.figures import (
-    plot_confusion_matrix,
-    plot_hidden_units,
-    plot_history,
-    plot_neuron_weights,
-    plot_roc_pr,
-    prediction_figures,
-)
 
 ACTIVATIONS, INITIALIZERS, OPTIMIZERS = sorted(_ACTIVATIONS), sorted(_INITIALIZERS), sorted(_OPTIMIZERS)
 INPUT_SCALINGS = ("standardized", "unit")
@@ -293,67 +284,10 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
                             config=config, seed=config.seed, device="cpu", data_source=data.source,
                             data_fingerprint=data.fingerprint, run_id=run_id, recipe_config=run.recipe_config)
         record.update(mlp_sections(config, model, splits, result, evaluation))
-        if result.status == STATUS_INCOMPLETE:  # Ctrl-C: the record now; figures and analysis wait for the end
-            figures, skipped = {}, interrupted_figures(part, result)
-        elif not run.figures:
-            figures, skipped = {}, {name: NOT_ASKED for name, _ in PARTS[part].figures}
-        else:
-            with timed("drawing the figures"):
-                figures, skipped = mlp_figures(part, record, out, data.x_test)
-        with timed(f"writing the report to {out}"):
-            record = write_run_report(out, record, figures, skipped, captions=dict(PARTS[part].figures),
-                                      started=total_start)
+        with timed(f"writing the record to {out}"):  # the figures are drawn from it (common/report/drawing.py)
+            record = write_run_report(out, record, started=total_start)
     log_headline(record)
     return exit_code(result, out)
-
-
-NOT_ASKED = "not drawn: the run was asked for no figures (--no-figures)"
-
-
-def interrupted_figures(part: str, result) -> dict[str, str]:
-    """{figure: why it was not drawn} for a run stopped by Ctrl-C, which exits at once."""
-    why = f"the run was interrupted ({result.note}); --resume finishes it and draws them"
-    return {name: why for name, _ in PARTS[part].figures}
-
-
-def mlp_figures(part: str, record: dict, out: Path, test_images: np.ndarray) -> tuple[dict, dict[str, str]]:
-    """The figures of an MLP run ({file: figure}) and those that cannot be drawn ({file: why}), drawn
-    from what the run saved: metrics, predictions.npz and model.npz in ``out``."""
-    test, title, classes = record["test"], record["title"], tuple(record["classes"])
-    figures, skipped = {}, {}
-    threshold = f" (threshold {test['threshold']:.3f})" if record["task"] == "binary" else ""
-    figures["confusion_matrix.png"] = plot_confusion_matrix(np.array(test["confusion_matrix"]), classes,
-                                                            f"{title}: test confusion matrix{threshold}")
-    wanted = [name for name, _ in PARTS[part].figures if name not in figures]
-    if not record["history"]:
-        why = f"no epoch was completed ({record['status']}: {record['status_note']})"
-        return figures, {name: why for name in wanted}
-    figures["loss_curve.png"] = plot_history(record["history"], f"{title}: loss and accuracy per epoch",
-                                             record["best_epoch"])
-    images, skipped = prediction_figures(test_images, out / "predictions.npz", title, run_id=record["run_id"])
-    figures.update(images)
-    if skipped.get("predictions.png"):  # the probabilities are not finite: no curve or weight figure either
-        return figures, {name: skipped["predictions.png"] for name in wanted if name not in figures}
-    saved = load_run_arrays(out / "predictions.npz", record["run_id"])
-    y_true, probabilities = saved["y_true"], saved["probabilities"]
-    weights = {k: v for k, v in load_run_arrays(out / "model.npz", record["run_id"]).items()
-               if k.startswith(("W", "b"))}
-    if record["task"] == "binary":
-        airplane = classes.index("airplane")
-        points = {"threshold 0.5": 0.5}
-        if "validation" in record:
-            points["chosen on validation"] = test["threshold"]
-        figures["roc_pr.png"] = plot_roc_pr((y_true == airplane).astype(int), probabilities[:, airplane], points,
-                                            f"{title}: airplane vs the rest, test set")
-    inputs = "standardized pixels" if record["config"]["inputs"] == "standardized" else "pixels / 255"
-    if part == "part1":
-        toward_airplane = weights["W1"][:, 0] * (1 if classes.index("airplane") == 1 else -1)
-        figures["weights.png"] = plot_neuron_weights(toward_airplane, f"{title}: the neuron's weights on the "
-                                                                      f"{inputs}")
-    if part == "part3":
-        figures["weights.png"] = plot_hidden_units(weights["W1"], weights["W2"], classes,
-                                                   f"{title}: weights on the {inputs}")
-    return figures, skipped
 
 
 def _predictions_from(test: dict, probabilities: np.ndarray, splits: FlatSplits, binary: bool) -> np.ndarray:

@@ -81,13 +81,14 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "epochs_run": ("int", "epochs trained"),
     "timing": ("object", "train_seconds (training loop), total_seconds (the whole command)"),
     "throughput": ("object", "train_images_per_second"),
-    "figures": ("object", "{file: caption} of the figures drawn"),
+    "figures": ("object", "{file: caption} of the figures drawn (from the saved files, after the run or by make "
+                          "report)"),
     "figures_skipped": ("object", "{file: why it was not drawn}"),
     "environment": ("object", "python, numpy, torch, platform, processor, cpu_count, device, device_name (GPUs)"),
     "git_commit": ("str|null", "commit of the code that ran; '-dirty' when the tree had uncommitted changes"),
     "data_source": ("str", "the CIFAR-10 source read"),
     "data_fingerprint": ("str", "hash of that source's path, sizes and times: a changed source, another hash"),
-    "created": ("str", "when the file was written (ISO 8601)"),
+    "created": ("str", "when the run wrote its record (ISO 8601); drawing its figures later keeps it"),
 }
 # Keys a record of an older layout may lack (key: the version that added it): such a record is still read,
 # and the analysis answers "not measured" for what it cannot tell without them.
@@ -107,6 +108,8 @@ OPTIONAL_SCHEMA: dict[str, tuple[str, str]] = {
     "ranking": ("list", "part4, tuned recipe: every configuration, best validation accuracy first"),
     "lr_sweep": ("list", "part4, tuned recipe: every learning-rate trial"),
     "seeds": ("list", "part4, tuned recipe: the top configurations over seeds (mean and std)"),
+    "histories": ("object", "part4, tuned recipe: {'<configuration>, lr <lr>, seed <seed>': its history}, which "
+                            "the curves are drawn from"),
     "scenarios": ("list", "part4, assignment recipe: one row per scenario with its history"),
     "models": ("object", "part5: both models side by side"),
     "headline_model": ("str", "part5: the model the part's test figures are of"),
@@ -262,7 +265,7 @@ def write_run_report(out_dir: Path, metrics: dict, figures: dict | None = None,
     for name, fig in (figures or {}).items():
         save_figure(fig, out_dir / name, run_id=metrics.get("run_id"))
     metrics = {**metrics, "figures": {name: captions.get(name, "") for name in figures or {}},
-               "figures_skipped": dict(skipped or {}), "created": now_iso()}
+               "figures_skipped": dict(skipped or {}), "created": metrics.get("created") or now_iso()}
     if started is not None:
         metrics["timing"] = {**metrics["timing"], "total_seconds": time.perf_counter() - started}
     metrics.setdefault("schema", SCHEMA_VERSION)

@@ -441,3 +441,26 @@ def plot_class_images(pictures: np.ndarray, class_names: tuple[str, ...], start:
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
+
+
+def plot_scenario_curves(curves: dict[str, list[dict]], title: str):
+    """Training loss (left) and watched test accuracy (right) per epoch, one line per scenario."""
+    plt = pyplot()
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.5))
+    for label, history in curves.items():
+        epochs = [h["epoch"] for h in history]
+        ax_loss.plot(epochs, [h["train_loss"] for h in history], label=label)
+        if history and "test_acc" in history[0]:
+            ax_acc.plot(epochs, [h["test_acc"] * 100 for h in history], label=label)
+    for ax, ylabel in ((ax_loss, "training cross-entropy loss"), (ax_acc, "test accuracy (%), watched only")):
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if len(curves) and max(len(h) for h in curves.values()) > 50:
+            ax.set_xscale("log")
+    ax_loss.set_title("training loss")
+    ax_acc.set_title("test accuracy")
+    ax_acc.legend(fontsize=9)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig

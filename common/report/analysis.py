@@ -818,28 +818,3 @@ def write_analysis_safely(part: str, out: Path, record: dict) -> Path | None:
         logging.getLogger("cifar").warning("analysis.md not written (%s: %s); `make report` writes it",
                                            type(error).__name__, error)
         return None
-
-
-def analyse_run(part: str, run, code: int) -> int:
-    """After a part's run (``run``: its RunOptions; ``code``: its exit code): analysis.md in ``run.out``
-    from the record the run saved, unless it only estimated, was interrupted or wrote none, or another
-    run holds the folder now. Returns ``code``: the analysis never changes how the run ended."""
-    import logging
-
-    from common.console import EXIT_INTERRUPTED
-    from common.errors import UserError
-    from common.experiments.record import read_record
-    from common.files import ReportFolder
-
-    out = Path(run.out)
-    path = out / "metrics.json"
-    if run.estimate or code == EXIT_INTERRUPTED or not path.is_file():
-        return code
-    try:
-        with ReportFolder(out):
-            record = read_record(path)
-            if record["status"] != "incomplete":
-                write_analysis_safely(part, out, record)
-    except UserError as error:
-        logging.getLogger("cifar").warning("analysis.md not written: %s", error)
-    return code

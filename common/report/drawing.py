@@ -1,0 +1,286 @@
+"""Every figure of a run, drawn from what the run saved: its metrics.json, predictions.npz, model.npz or
+checkpoint, and the test images. The training pipelines draw nothing; a part calls ``draw_run`` when it
+has trained, and `make report` calls it for every folder whose figures are missing or not the run's, so
+a changed figure needs no retraining.
+
+Which figures a part has is its catalog entry (parts/partN.py, ``CATALOG``); how a figure is drawn
+depends on what the record holds (a numpy MLP, Part 4's comparison, a CNN model folder), never on the
+part's name. A new figure: its function in common/render/figures.py, a branch here, a line in its
+part's catalog entry.
+"""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from common.catalog import PARTS
+from common.errors import UserError
+from common.experiments.record import read_record, write_run_report
+from common.files import load_run_arrays
+from common.render.figures import (
+    plot_class_images,
+    plot_confusion_matrix,
+    plot_filters,
+    plot_grid_heatmap,
+    plot_hidden_units,
+    plot_history,
+    plot_lr_sweep,
+    plot_neuron_weights,
+    plot_overlaid_curves,
+    plot_per_class_accuracy,
+    plot_roc_pr,
+    plot_saliency,
+    plot_scenario_curves,
+    plot_toy_boundaries,
+    prediction_figures,
+)
+
+log = logging.getLogger("cifar")
+
+
+# ----------------------------------------------------------------------------- which figures
+
+def figure_names(part: str, folder: Path, part_folder: Path) -> list[str]:
+    """The catalog's figures of ``part`` that live in ``folder`` (the part's folder or one of its model
+    folders), as names inside it."""
+    prefix = "" if folder == part_folder else f"{folder.name}/"
+    return [name[len(prefix):] for name, _ in PARTS[part].figures
+            if name.startswith(prefix) and "/" not in name[len(prefix):]]
+
+
+def captions(part: str, folder: Path, part_folder: Path) -> dict[str, str]:
+    prefix = "" if folder == part_folder else f"{folder.name}/"
+    return {name[len(prefix):]: caption for name, caption in PARTS[part].figures if name.startswith(prefix)}
+
+
+def figures_current(folder: Path, record: dict, wanted: list[str]) -> bool:
+    """True when every wanted figure is drawn or said skipped by ``record``, and every drawn one carries
+    the record's run id."""
+    from common.files import run_id_of
+    done = set(record.get("figures", {})) | set(record.get("figures_skipped", {}))
+    return set(wanted) <= done and all(run_id_of(folder / name) == record.get("run_id")
+                                       for name in record.get("figures", {}))
+
+
+# ----------------------------------------------------------------------------- one run's figures
+
+def mlp_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: list[str]) -> tuple[dict, dict]:
+    """A numpy MLP's figures ({file: figure}) and those that cannot be drawn ({file: why}), from its record,
+    predictions.npz and model.npz."""
+    test, title, classes = record["test"], record["title"], tuple(record["classes"])
+    figures = {}
+    threshold = f" (threshold {test['threshold']:.3f})" if record["task"] == "binary" else ""
+    figures["confusion_matrix.png"] = plot_confusion_matrix(np.array(test["confusion_matrix"]), classes,
+                                                            f"{title}: test confusion matrix{threshold}")
+    if not record["history"]:
+        why = f"no epoch was completed ({record['status']}: {record['status_note']})"
+        return figures, {name: why for name in wanted if name not in figures}
+    figures["loss_curve.png"] = plot_history(record["history"], f"{title}: loss and accuracy per epoch",
+                                             record["best_epoch"])
+    images, skipped = prediction_figures(test_images, folder / "predictions.npz", title, run_id=record["run_id"])
+    figures.update(images)
+    if skipped.get("predictions.png"):  # the probabilities are not finite: no curve or weight figure either
+        return figures, {name: skipped["predictions.png"] for name in wanted if name not in figures}
+    saved = load_run_arrays(folder / "predictions.npz", record["run_id"])
+    y_true, probabilities = saved["y_true"], saved["probabilities"]
+    weights = {k: v for k, v in load_run_arrays(folder / "model.npz", record["run_id"]).items()
+               if k.startswith(("W", "b"))}
+    if record["task"] == "binary" and "roc_pr.png" in wanted:
+        airplane = classes.index("airplane")
+        points = {"threshold 0.5": 0.5}
+        if "validation" in record:
+            points["chosen on validation"] = test["threshold"]
+        figures["roc_pr.png"] = plot_roc_pr((y_true == airplane).astype(int), probabilities[:, airplane], points,
+                                            f"{title}: airplane vs the rest, test set")
+    if "weights.png" in wanted:
+        inputs = "standardized pixels" if record["config"]["inputs"] == "standardized" else "pixels / 255"
+        if "W2" not in weights:  # one neuron: its weights as an image, turned to speak for airplane
+            toward_airplane = weights["W1"][:, 0] * (1 if classes.index("airplane") == 1 else -1)
+            figures["weights.png"] = plot_neuron_weights(toward_airplane, f"{title}: the neuron's weights on the "
+                                                                          f"{inputs}")
+        else:  # a hidden layer: what its units look for, and each class's template through them
+            figures["weights.png"] = plot_hidden_units(weights["W1"], weights["W2"], classes,
+                                                       f"{title}: weights on the {inputs}")
+    return figures, skipped
+
+
+def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: list[str]) -> tuple[dict, dict]:
+    """Part 4's figures from its record (scenarios, or the ranking, sweep and every run's history) and
+    the headline run's predictions.npz."""
+    from common.experiments.grid import combination_name
+    from common.experiments.toy import toy_results
+
+    figures, skipped, config = {}, {}, record["config"]
+    headline = record["headline"]
+    name = combination_name(headline)
+    which = "headline scenario" if "scenarios" in record else "winner"
+    if "scenarios" in record:
+        figures["scenario_curves.png"] = plot_scenario_curves(
+            {combination_name(s): s["history"] for s in record["scenarios"]}, "Part 4, the assignment's scenarios")
+        skipped.update({f: "the assignment's recipe runs four fixed scenarios: no grid, no learning-rate sweep"
+                        for f in ("grid_heatmap.png", "lr_sweep.png", "curves_by_optimizer.png",
+                                  "curves_by_activation.png", "curves_by_init.png")})
+    else:
+        histories = record.get("histories", {})
+        for attribute in ("optimizer", "activation", "init"):
+            figures[f"curves_by_{attribute}.png"] = plot_overlaid_curves(
+                best_curve_per(record["ranking"], histories, attribute),
+                f"Part 4: best configuration of each {attribute}")
+        figures["grid_heatmap.png"] = plot_grid_heatmap(
+            record["ranking"], "Part 4: validation accuracy (%) of every combination at its swept learning rate",
+            config["activations"], config["optimizers"], config["inits"])
+        if record.get("lr_sweep"):
+            figures["lr_sweep.png"] = plot_lr_sweep(
+                record["lr_sweep"], f"Part 4: the learning-rate sweep ({config['sweep_epochs']}-epoch trials, "
+                                    f"reference initialization per activation)")
+        else:
+            skipped["lr_sweep.png"] = "no learning-rate sweep ran (--sweep-epochs 0)"
+    figures["toy_boundaries.png"] = plot_toy_boundaries(
+        toy_results(), "Part 4: what a 2-16-1 network can draw with each activation (numpy core, 2-D toy sets)")
+    figures["confusion_matrix.png"] = plot_confusion_matrix(
+        np.array(record["test"]["confusion_matrix"]), tuple(record["classes"]),
+        f"Part 4 {which} ({name}): test confusion matrix")
+    if record["history"] and (folder / "predictions.npz").is_file():
+        figures["loss_curve.png"] = plot_history(record["history"], f"Part 4 {which} ({name})", record["best_epoch"])
+        images, why = prediction_figures(test_images, folder / "predictions.npz", f"Part 4 {which} ({name})",
+                                         run_id=record["run_id"])
+        figures.update(images)
+        skipped.update(why)
+    else:
+        why = f"the {which} ({name}) completed no epoch or has no finite test probabilities ({headline['status']})"
+        skipped.update({f: why for f in ("loss_curve.png", "mistakes.png", "predictions.png")})
+    return figures, skipped
+
+
+def best_curve_per(ranking: list[dict], histories: dict[str, list], attribute: str) -> dict[str, list[dict]]:
+    """{value of ``attribute``: history of its best configuration} -- ``ranking`` is best first."""
+    from common.experiments.grid import combination_name, history_key
+
+    curves, seen = {}, set()
+    for row in ranking:
+        key = row[attribute]
+        if key not in seen and history_key(row) in histories:
+            seen.add(key)
+            curves[f"{key} (best: {combination_name(row)}, lr {row['lr']:g})"] = histories[history_key(row)]
+    return dict(sorted(curves.items()))
+
+
+def cnn_figures(record: dict, folder: Path, test, device, wanted: list[str]) -> tuple[dict, dict]:
+    """One CNN model folder's figures, from its record, predictions.npz and checkpoint (the reported
+    epoch's weights)."""
+    import torch
+
+    from common.cnn.insight import class_images, first_filters, saliency
+    from common.cnn.training import load_checkpoint, model_from_checkpoint
+    from common.data.cifar10 import CLASS_NAMES
+
+    name, test_summary = record["model"], record["test"]
+    figures = {"confusion_matrix.png": plot_confusion_matrix(np.array(test_summary["confusion_matrix"]), CLASS_NAMES,
+                                                             f"{name}: test confusion matrix"),
+               "per_class_accuracy.png": plot_per_class_accuracy(test_summary["per_class"],
+                                                                 f"{name}: test accuracy per class")}
+    if not record["history"]:
+        why = f"no epoch was completed ({record['status']}: {record['status_note']})"
+        return figures, {f: why for f in wanted if f not in figures}
+    figures["loss_curve.png"] = plot_history(record["history"], f"{name}: loss and accuracy per epoch",
+                                             record["best_epoch"])
+    images = test.images.permute(0, 2, 3, 1).cpu().numpy()
+    drawn, skipped = prediction_figures(images, folder / "predictions.npz", name, run_id=record["run_id"])
+    figures.update(drawn)
+    if not {"filters.png", "saliency.png", "class_images.png"} & set(wanted):
+        return figures, skipped
+    model = model_from_checkpoint(load_checkpoint(folder / f"{record['config']['model']}_cnn.pt"), device)
+    if record["config"].get("channels_last"):
+        model = model.to(memory_format=torch.channels_last)
+    figures["filters.png"] = plot_filters(first_filters(model), f"{name}: the 64 filters of its first convolution "
+                                                                f"(3x3 RGB, grey = 0)")
+    labels = test.labels.cpu().numpy()
+    firsts = np.array([np.flatnonzero(labels == c)[0] for c in range(len(CLASS_NAMES))])
+    maps, p_true = saliency(model, images[firsts], labels[firsts], device)
+    figures["saliency.png"] = plot_saliency(images[firsts], maps, labels[firsts], p_true, CLASS_NAMES,
+                                            f"{name}: saliency of the first test image of each class (P = the "
+                                            f"model's probability of the true class)")
+    pictures, start, end = class_images(model, device)
+    figures["class_images.png"] = plot_class_images(pictures, CLASS_NAMES, start, end,
+                                                    f"{name}: an image per class by gradient ascent on its score "
+                                                    f"(L2, jitter, blur)")
+    return figures, skipped
+
+
+# ----------------------------------------------------------------------------- a folder
+
+def draw_run(part: str, folder: Path, *, data_source: str | None = None, redraw: bool = False,
+             device: str = "cpu") -> list[str]:
+    """Draw the figures of the run saved in ``folder`` (a part's folder; for Part 5 also each model folder)
+    and rewrite its metrics.json and summary.md with them; returns the folders drawn. A folder whose
+    figures are already its record's is left as it is unless ``redraw``."""
+    folder = Path(folder)
+    drawn = []
+    for sub in [folder, *sorted(p.parent for p in folder.glob("*/metrics.json") if p.parent.name != "ablation")]:
+        path = sub / "metrics.json"
+        if not path.is_file():
+            continue
+        record = read_record(path)
+        wanted = figure_names(part, sub, folder)
+        if not wanted or (not redraw and figures_current(sub, record, wanted)):
+            continue
+        figures, skipped = _figures_of(record, sub, wanted, data_source, device)
+        write_run_report(sub, record, figures, {k: v for k, v in skipped.items() if k not in figures},
+                         captions(part, sub, folder))
+        drawn.append(str(sub))
+    return drawn
+
+
+def _figures_of(record: dict, folder: Path, wanted: list[str], data_source: str | None, device: str):
+    from common.data.cifar10 import load_cifar10
+
+    data = load_cifar10(data_source or record["data_source"], progress=False)
+    if "checkpoint" in record or "models" in record:
+        if "models" in record:  # Part 5's own folder: its figures are its model folders'
+            return {}, {}
+        import torch
+
+        from common.cnn.training import DeviceData
+        test = DeviceData(data.x_test, data.y_test, torch.device(device))
+        return cnn_figures(record, folder, test, torch.device(device), wanted)
+    if "headline" in record:
+        return grid_figures(record, folder, data.x_test, wanted)
+    return mlp_figures(record, folder, data.x_test, wanted)
+
+
+def draw_run_safely(part: str, folder: Path, **kwargs) -> list[str]:
+    """``draw_run`` for the end of a run and for `make report`: a figure that cannot be drawn (the data
+    moved, a missing file) is logged, never allowed to stop the part or the report."""
+    try:
+        return draw_run(part, folder, **kwargs)
+    except (UserError, OSError, KeyError, ValueError) as error:
+        log.warning("figures of %s not drawn (%s: %s)", folder, type(error).__name__, error)
+        return []
+
+
+# ----------------------------------------------------------------------------- after a run
+
+def finish_run(part: str, run, code: int) -> int:
+    """After a part's run (``run``: its RunOptions; ``code``: its exit code): its figures (unless
+    --no-figures) and analysis.md, drawn from what it saved -- not after --estimate, nor after Ctrl-C,
+    which exits at once (`make report` draws an interrupted run's), nor while another run holds the
+    folder. Returns ``code``: what is drawn never changes how the run ended."""
+    from common.console import EXIT_INTERRUPTED
+    from common.files import ReportFolder
+    from common.report.analysis import write_analysis_safely
+
+    out = Path(run.out)
+    if run.estimate or code == EXIT_INTERRUPTED or not (out / "metrics.json").is_file():
+        return code
+    try:
+        with ReportFolder(out):
+            if run.figures:
+                draw_run_safely(part, out, data_source=run.data)
+            record = read_record(out / "metrics.json")
+            if record["status"] != "incomplete":
+                write_analysis_safely(part, out, record)
+    except UserError as error:
+        log.warning("figures and analysis.md not written: %s", error)
+    return code
