@@ -210,3 +210,6 @@ def test_part4_quick_grid_end_to_end(learnable_folder, tmp_path):
     for name in ("ranking.md", "curves_by_optimizer.png", "curves_by_activation.png", "curves_by_init.png",
                  "confusion_matrix.png", "loss_curve.png", "summary.md"):
         assert (out / name).stat().st_size > 0
+    from common.report import drawing  # every figure of the catalog drawn or said why not: make report redraws none
+    assert drawing.figures_current(out, metrics, drawing.figure_names("part4", out, out))
+    assert drawing.draw_run("part4", out) == []

@@ -123,6 +123,7 @@ def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: li
                         for f in ("grid_heatmap.png", "lr_sweep.png", "curves_by_optimizer.png",
                                   "curves_by_activation.png", "curves_by_init.png")})
     else:
+        skipped["scenario_curves.png"] = "this comparison has no fixed scenarios (the assignment's recipe has)"
         histories = record.get("histories", {})
         for attribute in ("optimizer", "activation", "init"):
             figures[f"curves_by_{attribute}.png"] = plot_overlaid_curves(
