@@ -232,7 +232,8 @@ def out_folder(args: argparse.Namespace, part: str) -> Path:
 def run_options(args: argparse.Namespace, part: str, **extra) -> RunOptions:
     """How to run, from the flags add_run_arguments defined (``extra``: e.g. ``recipe_config``, the
     chosen recipe's own config, against which the record lists the run's changes)."""
-    return RunOptions(out=out_folder(args, part), data=args.data, progress=not args.no_progress, resume=args.resume,
+    return RunOptions(out=out_folder(args, part), part=part, data=args.data, progress=not args.no_progress,
+                      resume=args.resume,
                       estimate=args.estimate, figures=not args.no_figures, **extra)
 
 

@@ -1,7 +1,7 @@
 """The CNN pipeline of Part 5: from one config per model to a report folder.
 
     configs = {"simple": CNNConfig(model="simple", ...), "improved": CNNConfig(model="improved", ...)}
-    run_cnn_part(configs, RunOptions(out=Path("reports/part5")), device_name="auto")
+    run_cnn_part(configs, RunOptions(out=Path("reports/part5"), part="part5"), device_name="auto")
 
 For each model: the data on the device (``device_splits``), ``CNNSolver`` (common/cnn/training.py), the
 test set evaluated once with the reported epoch's weights and the model's folder written
@@ -49,8 +49,6 @@ from common.files import ReportFolder, atomic_write_npz, atomic_write_text, stam
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult
 from common.render.tables import markdown_table
 
-PART = "part5"
-
 
 def checkpoint_path(out: Path, model: str) -> Path:
     return out / model / f"{model}_cnn.pt"
@@ -70,7 +68,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
     device = pick_device(device_name)
     if run.estimate:
         seconds = sum(seconds_per_epoch(c, device) * c.epochs for c in configs.values())
-        return print_estimate(PART, configs, run, seconds, ", ".join(f"{c.epochs} epochs of {DISPLAY_NAMES[m]}"
+        return print_estimate(run.part, configs, run, seconds, ", ".join(f"{c.epochs} epochs of {DISPLAY_NAMES[m]}"
                                                                     for m, c in configs.items()) + f" on {device}")
     total_start = time.perf_counter()
     recipe = next(iter(configs.values())).recipe
@@ -100,13 +98,13 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                                               data_fingerprint=data.fingerprint, on_epoch=on_epoch,
                                               extra_state={"recipe_changes": recipe_changes(recipes.get(name),
                                                                                             config)})
-            records[name] = report_model(out / name, model, result, config, val, test, device, data.source,
+            records[name] = report_model(run.part, out / name, model, result, config, val, test, device, data.source,
                                          data.fingerprint, checkpoint, recipe_note, run_id=run_id,
                                          recipe_config=recipes.get(name))
             if result.status == STATUS_INCOMPLETE:
                 break
-        write_part_summary(out, records, configs, device, data.source, data.fingerprint, recipe_note, total_start,
-                           run_id=run_id, recipe_config=run.recipe_config)
+        write_part_summary(run.part, out, records, configs, device, data.source, data.fingerprint, recipe_note,
+                           total_start, run_id=run_id, recipe_config=run.recipe_config)
     statuses = {r["status"] for r in records.values()}
     if STATUS_INCOMPLETE in statuses:
         log.warning("interrupted: the reports of the completed epochs are in %s, marked incomplete; continue with "
@@ -139,9 +137,10 @@ def result_from_checkpoint(state: dict) -> FitResult:
     return result
 
 
-def report_model(out: Path, model, result: FitResult, config: CNNConfig, val: DeviceData | None, test: DeviceData,
-                 device: torch.device, source: str, fingerprint: str, checkpoint: Path, recipe_note: str = "", *,
-                 run_id: str, recipe_config: CNNConfig | None = None, changes: dict | None = None) -> dict:
+def report_model(part: str, out: Path, model, result: FitResult, config: CNNConfig, val: DeviceData | None,
+                 test: DeviceData, device: torch.device, source: str, fingerprint: str, checkpoint: Path,
+                 recipe_note: str = "", *, run_id: str, recipe_config: CNNConfig | None = None,
+                 changes: dict | None = None) -> dict:
     """Evaluate the reported model on validation and, once, on the test set; write out/ (one model's folder).
 
     The validation figure is measured again here, with this evaluation's settings (``--tta`` in
@@ -155,7 +154,7 @@ def report_model(out: Path, model, result: FitResult, config: CNNConfig, val: De
         test_loss, test_acc, probabilities = evaluate(model, test, config, autocast=autocast)
     y_true = test.labels.cpu().numpy()
     summary = metrics.classification_summary(y_true, probabilities.argmax(1), CLASS_NAMES)
-    record = run_record(part=PART, recipe=config.recipe, status=result.status, status_note=result.note,
+    record = run_record(part=part, recipe=config.recipe, status=result.status, status_note=result.note,
                         config=config, seed=config.seed, device=str(device), data_source=source,
                         data_fingerprint=fingerprint, run_id=run_id, recipe_config=recipe_config,
                         title=f"Part 5: {name}")
@@ -206,14 +205,14 @@ def evaluate_checkpoint(path: Path, run: RunOptions, *, device_name: str = "auto
         changes = None if stored is None else {**stored, **{
             k: {"recipe": state["config"][k], "run": v} for k, v in (overrides or {}).items()
             if v != state["config"][k]}}
-        report_model(run.out, model, result_from_checkpoint(state), config, val, test, device, data.source,
+        report_model(run.part, run.out, model, result_from_checkpoint(state), config, val, test, device, data.source,
                      data.fingerprint, path, run_id=new_run_id(), changes=changes)
     return 0
 
 
-def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, CNNConfig], device: torch.device,
-                       source: str, fingerprint: str, recipe_note: str, started: float, *, run_id: str,
-                       recipe_config: dict[str, CNNConfig] | None = None) -> None:
+def write_part_summary(part: str, out: Path, records: dict[str, dict], configs: dict[str, CNNConfig],
+                       device: torch.device, source: str, fingerprint: str, recipe_note: str, started: float, *,
+                       run_id: str, recipe_config: dict[str, CNNConfig] | None = None) -> None:
     """reports/part5/metrics.json and summary.md: the models side by side. The part is as complete as its
     least complete model: incomplete when a model is missing or interrupted, else diverged when one
     diverged."""
@@ -228,7 +227,7 @@ def write_part_summary(out: Path, records: dict[str, dict], configs: dict[str, C
     table = markdown_table(rows, list(rows[0]), {"parameters": ",d", "test_accuracy": ".4f",
                                                  "validation_accuracy": ".4f", "train_seconds": ".0f",
                                                  "images_per_second": ",.0f"})
-    record = run_record(part=PART, recipe=headline["recipe"], status=status, status_note=notes,
+    record = run_record(part=part, recipe=headline["recipe"], status=status, status_note=notes,
                         config=configs, seed=headline["seed"], device=str(device), data_source=source,
                         data_fingerprint=fingerprint, run_id=run_id, recipe_config=recipe_config)
     record.update({

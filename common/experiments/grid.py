@@ -1,7 +1,7 @@
 """Part 4's comparison of activations, optimizers and initializations on Part 3's network, and its report.
 
     config = GridConfig(base=MLPConfig(task="multiclass", hidden=(64,), ...), activations=("relu", "tanh"))
-    run_grid_part(config, RunOptions(out=Path("reports/part4"), workers=2))
+    run_grid_part(config, RunOptions(out=Path("reports/part4"), part="part4", workers=2))
 
 Every run's config is ``replace(config.base, activation=..., optimizer=..., init=..., lr=..., seed=...)``.
 With ``scenarios`` the runs are those (activation, optimizer, init) triples at ``base.lr``, as the
@@ -54,7 +54,6 @@ from common.files import ReportFolder, atomic_write_json, atomic_write_npz, atom
 from common.nn.training import STATUS_COMPLETE, STATUS_DIVERGED, STATUS_INCOMPLETE
 from common.render.tables import csv_text, markdown_table
 
-PART = "part4"
 ACTIVATIONS = ("sigmoid", "relu", "tanh")
 OPTIMIZERS = ("sgd", "momentum", "adam")
 INITS = ("small", "he", "xavier")
@@ -369,7 +368,7 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
         per_epoch = [concurrent_seconds_per_epoch(replace(config.base, optimizer=o), workers)
                      for o in sorted({c[1] for c in config.combinations})]
         epochs = n_trials * config.sweep_epochs + (n_runs + n_seed_runs) * config.base.epochs
-        return print_estimate(PART, config, run, epochs * sum(per_epoch) / len(per_epoch) / workers,
+        return print_estimate(run.part, config, run, epochs * sum(per_epoch) / len(per_epoch) / workers,
                               f"{n_trials} lr trials, {n_runs} runs, {n_seed_runs} seed reruns of "
                               f"{config.base.epochs} epochs on {run.workers} worker(s)")
     from tqdm import tqdm
@@ -385,7 +384,7 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
                  config.seeds - 1 if n_seed_runs else 0, run.workers)
         status, note = STATUS_COMPLETE, ""
         records, sweep_rows, seed_runs = [], [], {}
-        bar = tqdm(total=n_trials + n_runs + n_seed_runs, desc=PART, unit="run", disable=not run.progress,
+        bar = tqdm(total=n_trials + n_runs + n_seed_runs, desc=run.part, unit="run", disable=not run.progress,
                    dynamic_ncols=True)
         try:
             chosen = {}
@@ -415,8 +414,8 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
         if not records:
             log.error("no run of the comparison finished; nothing to report. %s", note)
             return EXIT_INTERRUPTED
-        write_grid_report(out, config, records, sweep_rows, seed_runs, status, note, data, splits, total_start,
-                          run.recipe_config)
+        write_grid_report(run.part, out, config, records, sweep_rows, seed_runs, status, note, data, splits,
+                          total_start, run.recipe_config)
         if status == STATUS_COMPLETE:
             for path in cache.folder.iterdir():
                 path.unlink()
@@ -431,7 +430,7 @@ COLUMNS = ["rank", "activation", "optimizer", "init", "lr", "val_acc", "test_acc
 FORMATS = {"lr": "g", "val_acc": ".4f", "test_acc": ".4f", "test_macro_f1": ".4f", "seconds": ".1f"}
 
 
-def write_grid_report(out: Path, config: GridConfig, records: list[GridRun], sweep_rows: list[dict],
+def write_grid_report(part: str, out: Path, config: GridConfig, records: list[GridRun], sweep_rows: list[dict],
                       seed_runs: dict, status: str, note: str, data: Cifar10, splits: FlatSplits,
                       total_start: float, recipe_config: GridConfig | None = None) -> None:
     """metrics.json (every run's history included), summary.md, predictions.npz (the headline run's) and
@@ -467,7 +466,7 @@ def write_grid_report(out: Path, config: GridConfig, records: list[GridRun], swe
                          y_pred=headline.probabilities.argmax(1), probabilities=headline.probabilities,
                          class_names=np.array(splits.class_names))
     seed_seconds = sum(r.seconds for runs in seed_runs.values() for r in runs[1:])
-    record = run_record(part=PART, recipe=config.recipe, status=status, status_note=note, config=config,
+    record = run_record(part=part, recipe=config.recipe, status=status, status_note=note, config=config,
                         seed=config.base.seed, device="cpu", data_source=data.source,
                         data_fingerprint=data.fingerprint, run_id=run_id, recipe_config=recipe_config)
     record.update({

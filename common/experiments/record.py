@@ -42,6 +42,7 @@ class RunOptions:
     """How to run, not what: nothing here changes a result (the config does that)."""
 
     out: Path  # the report folder
+    part: str = ""  # the part the run is of (parts/<part>.py): its title and catalog entry
     data: str | None = None  # CIFAR-10 source; None: the usual search (common/data/cifar10.py, SOURCE_ORDER)
     progress: bool = True  # progress bars (else a log line per epoch)
     resume: bool = False  # continue an interrupted run of the same config; keep a complete one
