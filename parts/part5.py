@@ -24,7 +24,7 @@ from common.cli import add_cnn_arguments, add_run_arguments, config_from_args, p
 from common.cnn.models import ABLATIONS
 from common.cnn.training import CNNConfig, pick_device
 from common.experiments.cnn import evaluate_checkpoint, run_cnn_part
-from common.report.drawing import draw_run_safely, finish_run
+from common.report.drawing import draw_model_folder, finish_run
 
 PART = "part5"  # this file's name: the make target and reports/part5/
 CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
@@ -93,7 +93,7 @@ def main(args: argparse.Namespace) -> int:
         run = replace(run_options(args, PART), out=Path(args.out) if args.out else path.parent)
         code = evaluate_checkpoint(path, run, device_name=args.device, overrides=overrides)
         if code == 0 and run.figures:  # the model folder's figures, from the record and checkpoint just written
-            draw_run_safely(PART, run.out.parent, data_source=run.data, redraw=True)
+            draw_model_folder(PART, run.out, data_source=run.data)
         return code
     recipe = resolve_recipe(args, pick_device(args.device))
     configs = configs_for(args, recipe)

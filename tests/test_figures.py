@@ -79,11 +79,13 @@ def test_part5_draws_filters_saliency_and_class_images_also_from_a_checkpoint(le
     assert part5.main(part5.build_parser().parse_args(argv)) == 0  # trained, nothing drawn: the figures come next
     assert not list((out / "improved").glob("*.png"))
     checkpoint = str(out / "improved" / "improved_cnn.pt")
+    elsewhere = tmp_path / "evaluated"  # make part5-eval --out: any folder name, figures by the model it holds
     assert part5.main(part5.build_parser().parse_args(["--data", str(learnable_folder), "--eval", checkpoint,
-                                                       "--no-progress"])) == 0
+                                                       "--out", str(elsewhere), "--no-progress"])) == 0
     for name, _ in PARTS["part5"].figures:  # every figure of the model's folder, drawn from the checkpoint
         if name.startswith("improved/") and name != "improved/mistakes.png":
-            assert_shows_something(out / name)
+            assert_shows_something(elsewhere / name.split("/", 1)[1])
+    assert not list((out / "improved").glob("*.png")) and not (out / "simple").exists()  # nothing else drawn
 
 
 def test_gradient_ascent_raises_every_class_score():
@@ -155,4 +157,9 @@ def test_make_report_draws_the_figures_from_the_saved_files_without_training(lea
     assert build_report.main(build_report.build_parser().parse_args(["--reports", str(reports)])) == 0
     assert (reports / "part1" / "loss_curve.png").stat().st_mtime_ns == before  # current: left as it is
     assert build_report.main(build_report.build_parser().parse_args(["--reports", str(reports), "--redraw"])) == 0
-    assert (reports / "part1" / "loss_curve.png").stat().st_mtime_ns != before
+    redrawn = (reports / "part1" / "loss_curve.png").stat().st_mtime_ns
+    assert redrawn != before
+    moved = {**json.loads((reports / "part1" / "metrics.json").read_text()), "data_fingerprint": "other data"}
+    (reports / "part1" / "metrics.json").write_text(json.dumps(moved))  # the data it trained on is gone
+    assert build_report.main(build_report.build_parser().parse_args(["--reports", str(reports), "--redraw"])) == 0
+    assert (reports / "part1" / "loss_curve.png").stat().st_mtime_ns == redrawn  # other images: not drawn

@@ -211,5 +211,5 @@ def test_part4_quick_grid_end_to_end(learnable_folder, tmp_path):
                  "confusion_matrix.png", "loss_curve.png", "summary.md"):
         assert (out / name).stat().st_size > 0
     from common.report import drawing  # every figure of the catalog drawn or said why not: make report redraws none
-    assert drawing.figures_current(out, metrics, drawing.figure_names("part4", out, out))
+    assert drawing.figures_current(out, metrics, drawing.figure_names("part4", metrics, out, out))
     assert drawing.draw_run("part4", out) == []

@@ -202,6 +202,7 @@ class Solver:
         result = self.result
         meta = {"tag": self.checkpoint_tag, "epoch": self.epoch, "history": result.history,
                 "best_epoch": result.best_epoch, "best_val_loss": result.best_val_loss,
+                "best_val_acc": result.best_val_acc,
                 "train_seconds": result.train_seconds, "rng": self.rng.bit_generator.state}
         buffer = io.BytesIO()
         np.savez(buffer, meta=np.array(json.dumps(meta)), **arrays)
@@ -234,6 +235,7 @@ class Solver:
         self.epoch = meta["epoch"]
         self.result = FitResult(history=meta["history"], best_epoch=meta["best_epoch"],
                                 best_val_loss=meta["best_val_loss"] if meta["best_val_loss"] is not None else math.inf,
+                                best_val_acc=math.nan if meta.get("best_val_acc") is None else meta["best_val_acc"],
                                 train_seconds=meta["train_seconds"], resumed_after=meta["epoch"])
         log.info("resuming from %s after epoch %d", self.checkpoint, self.epoch)
         return True

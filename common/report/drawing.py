@@ -42,16 +42,25 @@ log = logging.getLogger("cifar")
 
 # ----------------------------------------------------------------------------- which figures
 
-def figure_names(part: str, folder: Path, part_folder: Path) -> list[str]:
-    """The catalog's figures of ``part`` that live in ``folder`` (the part's folder or one of its model
+def _prefix(record: dict, folder: Path, part_folder: Path) -> str:
+    """'' for the part's own folder; 'improved/' for a CNN model folder (by the model it holds, whatever
+    the folder is called, e.g. make part5-eval --out elsewhere)."""
+    if folder == part_folder and "checkpoint" not in record:
+        return ""
+    model = (record.get("config") or {}).get("model")
+    return f"{model}/" if isinstance(model, str) else f"{folder.name}/"
+
+
+def figure_names(part: str, record: dict, folder: Path, part_folder: Path) -> list[str]:
+    """The catalog's figures of ``part`` that belong in ``folder`` (the part's folder or one of its model
     folders), as names inside it."""
-    prefix = "" if folder == part_folder else f"{folder.name}/"
+    prefix = _prefix(record, folder, part_folder)
     return [name[len(prefix):] for name, _ in PARTS[part].figures
             if name.startswith(prefix) and "/" not in name[len(prefix):]]
 
 
-def captions(part: str, folder: Path, part_folder: Path) -> dict[str, str]:
-    prefix = "" if folder == part_folder else f"{folder.name}/"
+def captions(part: str, record: dict, folder: Path, part_folder: Path) -> dict[str, str]:
+    prefix = _prefix(record, folder, part_folder)
     return {name[len(prefix):]: caption for name, caption in PARTS[part].figures if name.startswith(prefix)}
 
 
@@ -124,8 +133,12 @@ def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: li
                                   "curves_by_activation.png", "curves_by_init.png")})
     else:
         skipped["scenario_curves.png"] = "this comparison has no fixed scenarios (the assignment's recipe has)"
-        histories = record.get("histories", {})
+        histories = record.get("histories")
         for attribute in ("optimizer", "activation", "init"):
+            if histories is None:  # a record of an older version: its curves cannot be drawn again
+                skipped[f"curves_by_{attribute}.png"] = "the record keeps no history per run (an older version " \
+                                                        "wrote it); rerun make part4 to draw it"
+                continue
             figures[f"curves_by_{attribute}.png"] = plot_overlaid_curves(
                 best_curve_per(record["ranking"], histories, attribute),
                 f"Part 4: best configuration of each {attribute}")
@@ -190,9 +203,14 @@ def cnn_figures(record: dict, folder: Path, test, device, wanted: list[str]) -> 
     images = test.images.permute(0, 2, 3, 1).cpu().numpy()
     drawn, skipped = prediction_figures(images, folder / "predictions.npz", name, run_id=record["run_id"])
     figures.update(drawn)
-    if not {"filters.png", "saliency.png", "class_images.png"} & set(wanted):
+    heavy = {"filters.png", "saliency.png", "class_images.png"} & set(wanted)
+    if not heavy:
         return figures, skipped
-    model = model_from_checkpoint(load_checkpoint(folder / f"{record['config']['model']}_cnn.pt"), device)
+    if record["status"] == "incomplete":  # drawn once, from the finished run's weights
+        return figures, {**skipped, **{f: "the run was interrupted: drawn when --resume finishes it" for f in heavy}}
+    checkpoint = folder / f"{record['config']['model']}_cnn.pt"
+    model = model_from_checkpoint(load_checkpoint(checkpoint if checkpoint.is_file() else record["checkpoint"]),
+                                  device)
     if record["config"].get("channels_last"):
         model = model.to(memory_format=torch.channels_last)
     figures["filters.png"] = plot_filters(first_filters(model), f"{name}: the 64 filters of its first convolution "
@@ -212,43 +230,62 @@ def cnn_figures(record: dict, folder: Path, test, device, wanted: list[str]) -> 
 
 # ----------------------------------------------------------------------------- a folder
 
-def draw_run(part: str, folder: Path, *, data_source: str | None = None, redraw: bool = False,
-             device: str = "cpu") -> list[str]:
+def draw_run(part: str, folder: Path, *, data_source: str | None = None, redraw: bool = False) -> list[str]:
     """Draw the figures of the run saved in ``folder`` (a part's folder; for Part 5 also each model folder)
     and rewrite its metrics.json and summary.md with them; returns the folders drawn. A folder whose
     figures are already its record's is left as it is unless ``redraw``."""
     folder = Path(folder)
     drawn = []
     for sub in [folder, *sorted(p.parent for p in folder.glob("*/metrics.json") if p.parent.name != "ablation")]:
-        path = sub / "metrics.json"
-        if not path.is_file():
-            continue
-        record = read_record(path)
-        wanted = figure_names(part, sub, folder)
-        if not wanted or (not redraw and figures_current(sub, record, wanted)):
-            continue
-        figures, skipped = _figures_of(record, sub, wanted, data_source, device)
-        write_run_report(sub, record, figures, {k: v for k, v in skipped.items() if k not in figures},
-                         captions(part, sub, folder))
-        drawn.append(str(sub))
+        if (sub / "metrics.json").is_file() and draw_folder(part, sub, folder, data_source=data_source,
+                                                             redraw=redraw):
+            drawn.append(str(sub))
     return drawn
 
 
-def _figures_of(record: dict, folder: Path, wanted: list[str], data_source: str | None, device: str):
+def draw_folder(part: str, folder: Path, part_folder: Path, *, data_source: str | None = None,
+                redraw: bool = False) -> bool:
+    """Draw the figures of the one record in ``folder`` (``part_folder``: the part's folder it belongs to);
+    True when it drew."""
+    record = read_record(folder / "metrics.json")
+    wanted = figure_names(part, record, folder, part_folder)
+    if not wanted or (not redraw and figures_current(folder, record, wanted)):
+        return False
+    figures, skipped = _figures_of(record, folder, wanted, data_source)
+    write_run_report(folder, record, figures, {k: v for k, v in skipped.items() if k not in figures},
+                     captions(part, record, folder, part_folder))
+    return True
+
+
+def _figures_of(record: dict, folder: Path, wanted: list[str], data_source: str | None):
     from common.data.cifar10 import load_cifar10
 
+    if "models" in record:  # Part 5's own folder: its figures are its model folders'
+        return {}, {}
     data = load_cifar10(data_source or record["data_source"], progress=False)
-    if "checkpoint" in record or "models" in record:
-        if "models" in record:  # Part 5's own folder: its figures are its model folders'
-            return {}, {}
+    if data.fingerprint != record["data_fingerprint"]:
+        raise UserError(f"the data at {data.source} is not what the run in {folder} trained on (another "
+                        f"fingerprint); its figures need the same test images: pass the run's data source")
+    if "checkpoint" in record:
         import torch
 
         from common.cnn.training import DeviceData
-        test = DeviceData(data.x_test, data.y_test, torch.device(device))
-        return cnn_figures(record, folder, test, torch.device(device), wanted)
+        device = record["environment"].get("device", "cpu")  # where the run trained, when it is still there
+        device = torch.device(device if device.startswith("cuda") and torch.cuda.is_available() else "cpu")
+        test = DeviceData(data.x_test, data.y_test, device)
+        return cnn_figures(record, folder, test, device, wanted)
     if "headline" in record:
         return grid_figures(record, folder, data.x_test, wanted)
     return mlp_figures(record, folder, data.x_test, wanted)
+
+
+def draw_model_folder(part: str, folder: Path, *, data_source: str | None = None) -> bool:
+    """make part5-eval: draw the model folder it wrote (wherever --out put it), and nothing else."""
+    try:
+        return draw_folder(part, Path(folder), Path(folder).parent, data_source=data_source, redraw=True)
+    except Exception as error:  # the evaluation's record is written: a figure never changes its exit code
+        log.warning("figures of %s not drawn (%s: %s)", folder, type(error).__name__, error)
+        return False
 
 
 def draw_run_safely(part: str, folder: Path, **kwargs) -> list[str]:
@@ -256,7 +293,7 @@ def draw_run_safely(part: str, folder: Path, **kwargs) -> list[str]:
     moved, a missing file) is logged, never allowed to stop the part or the report."""
     try:
         return draw_run(part, folder, **kwargs)
-    except (UserError, OSError, KeyError, ValueError) as error:
+    except Exception as error:  # a figure never stops the part that trained, nor the report
         log.warning("figures of %s not drawn (%s: %s)", folder, type(error).__name__, error)
         return []
 
