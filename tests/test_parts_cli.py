@@ -123,7 +123,10 @@ def test_ctrl_c_exits_130_with_a_valid_incomplete_report(tmp_path, learnable_fol
     process = subprocess.Popen([sys.executable, "-m", "parts.part3", "--data", str(learnable_folder), "--out",
                                 str(out), "--val-size", "60", "--epochs", "100000", "--patience", "0",
                                 "--batch-size", "8", "--no-progress"], cwd=PROJECT_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               # a test run in the background inherits SIGINT ignored, and then Python
+                               # installs no Ctrl-C handler: give the child the default back
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = ""
     for line in process.stderr:  # one log line per epoch: wait for the first finished one
         seen += line
