@@ -19,7 +19,7 @@ from common.console import EXIT_INTERRUPTED, EXIT_USER_ERROR, setup_logging
 from common.data.cifar10 import source_order_text
 from common.errors import UserError
 from common.experiments.record import RunOptions
-from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
+from common.paths import REPORTS_DIR, recipe_root
 
 # ----------------------------------------------------------------------------- argument types
 
@@ -220,9 +220,9 @@ def refuse_inert_flags(config, given) -> None:
                             f"(or change what makes it idle).")
 
 
-def default_out(part: str, recipe: str, assignment_recipes: tuple[str, ...] = ("assignment",)) -> Path:
+def default_out(part: str, recipe: str) -> Path:
     """reports/<part>/, or reports/assignment/<part>/ for the assignment's recipe."""
-    return (ASSIGNMENT_REPORTS_DIR if recipe in assignment_recipes else REPORTS_DIR) / part
+    return recipe_root(REPORTS_DIR, recipe) / part
 
 
 def out_folder(args: argparse.Namespace, part: str) -> Path:

@@ -22,7 +22,7 @@ from common.errors import UserError
 from common.experiments.grid import combination_name
 from common.experiments.record import changes_text, mixed_files, now_iso, read_record
 from common.files import ReportFolder, atomic_write_text, run_id_of
-from common.paths import ASSIGNMENT_REPORTS_DIR, REPORTS_DIR
+from common.paths import REPORTS_DIR, recipe_root
 from common.render.tables import markdown_table
 from common.report.analysis import index_analysis_markdown, read_ablation, read_parts, write_part_analysis
 from common.report.assignment import HEADLINE
@@ -304,9 +304,9 @@ def build_markdown(reports: Path) -> tuple[str, str]:
     is named where its part would be; it never stops the page."""
     problems, assignment_problems = {}, {}
     runs = read_parts(reports, strict=False, problems=problems)
-    assignment = read_parts(reports / ASSIGNMENT_REPORTS_DIR.name, strict=False, problems=assignment_problems)
+    assignment = read_parts(recipe_root(reports, "assignment"), strict=False, problems=assignment_problems)
     try:
-        analysis = index_analysis_markdown(runs, assignment, reports / ASSIGNMENT_REPORTS_DIR.name,
+        analysis = index_analysis_markdown(runs, assignment, recipe_root(reports, "assignment"),
                                            read_ablation(reports / "part5" / "ablation"))
     except Exception as error:  # the page still shows every run; the analysis says why it is missing
         log.error("the analysis could not be built (%s: %s)", type(error).__name__, error)
@@ -361,7 +361,7 @@ def parts_markdown() -> str:
 def readme_results(reports: Path) -> str:
     """The README's results: one row per part (plus runs on a GPU), each from a clean commit."""
     runs = read_parts(reports)
-    assignment = read_parts(reports / ASSIGNMENT_REPORTS_DIR.name)
+    assignment = read_parts(recipe_root(reports, "assignment"))
     variants = {k: v for k, v in load_variants(reports).items() if v["environment"]["device"] != "cpu"}
     records = [m for m in [*runs.values(), *assignment.values(), *variants.values()] if m]
     dirty = sorted({f"{m['part']} ({m['recipe']}): {m['git_commit']}" for m in records
@@ -403,7 +403,7 @@ def build_parser() -> argparse.ArgumentParser:
 def refresh_part_analyses(reports: Path) -> list[Path]:
     """Rewrite every finished part's analysis.md from the saved runs: its comparisons read the other
     parts, which may have run after it. A folder a run holds is left to that run."""
-    roots = (reports, reports / ASSIGNMENT_REPORTS_DIR.name)
+    roots = (reports, recipe_root(reports, "assignment"))
     recipes = tuple(read_parts(root, strict=False) for root in roots)  # each record read once, not once a folder
     written = []
     for root, records in zip(roots, recipes):
@@ -424,7 +424,7 @@ def draw_missing_figures(reports: Path, redraw: bool = False) -> list[str]:
     """Draw the figures of every saved run whose figures are missing or not its own (``redraw``: all of
     them), from what the runs saved; a folder a run holds is left to it."""
     drawn = []
-    for root in (reports, reports / ASSIGNMENT_REPORTS_DIR.name):
+    for root in (reports, recipe_root(reports, "assignment")):
         for part in PARTS:
             if not (root / part / "metrics.json").is_file():
                 continue

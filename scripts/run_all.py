@@ -25,7 +25,7 @@ from common.cli import run_main
 from common.console import EXIT_INTERRUPTED, log
 from common.experiments.record import git_commit, now_iso, read_record
 from common.files import atomic_write_json
-from common.paths import ASSIGNMENT_REPORTS_DIR, PROJECT_ROOT, REPORTS_DIR
+from common.paths import PROJECT_ROOT, REPORTS_DIR, recipe_root
 
 OUTCOMES = {0: "ok", 1: "diverged", 2: "error", EXIT_INTERRUPTED: "interrupted"}
 
@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     gpu, device = gpu_available()
     reports = Path(args.reports)
-    root = reports / ASSIGNMENT_REPORTS_DIR.name if args.recipe == "assignment" else reports
+    root = recipe_root(reports, args.recipe)
     command_name = "make reproduce" if args.recipe == "assignment" else "make all"
     steps, skipped = [], []
     for part in args.parts:

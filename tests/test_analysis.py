@@ -201,8 +201,9 @@ def test_each_part_folder_gets_an_analysis_with_its_claims(tmp_path):
     assert "- Test accuracy is 0.9500, 5.0 points above" in text
     assert "| part1 | test accuracy 0.9130 | <span class=\"verdict-does-not-hold\">does not hold</span>" in text
     assert "final training loss about 0.245 | <span class=\"verdict-does-not-hold\">" in text
-    assert A.recipe_roots(out) == (tmp_path / "reports", tmp_path / "reports" / "assignment")
-    assert A.recipe_roots(tmp_path / "reports" / "part2") == (tmp_path / "reports", tmp_path / "reports" / "assignment")
+    from common.paths import recipe_roots
+    assert recipe_roots(out) == (tmp_path / "reports", tmp_path / "reports" / "assignment")
+    assert recipe_roots(tmp_path / "reports" / "part2") == (tmp_path / "reports", tmp_path / "reports" / "assignment")
 
 
 def ablated(val: float, test: float, parameters: int = 3_249_610) -> dict:

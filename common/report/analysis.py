@@ -761,15 +761,6 @@ def index_analysis_markdown(tuned: dict[str, dict | None], assignment: dict[str,
 
 # ----------------------------------------------------------------------------- files
 
-def recipe_roots(out: Path) -> tuple[Path, Path]:
-    """(this suite's reports folder, the assignment reruns' folder) for a part writing to ``out``:
-    reports/partN pairs with reports/assignment/partN, and the other way round."""
-    out = Path(out)
-    if out.parent.name == "assignment":
-        return out.parent.parent, out.parent
-    return out.parent, out.parent / "assignment"
-
-
 def read_parts(root: Path, strict: bool = True, problems: dict[str, str] | None = None) -> dict[str, dict | None]:
     """{part: root/part/metrics.json or None}. Not ``strict``: an unreadable file counts as not run, and
     ``problems`` (when given) gets {part: why it could not be read}."""
@@ -796,6 +787,7 @@ def write_part_analysis(part: str, out: Path, record: dict,
     verdicts on its claims (from whichever runs exist). ``recipes``: (this suite's, the assignment's)
     records when the caller has read them already (``read_parts``); else they are read here."""
     from common.files import atomic_write_text, stamp_markdown
+    from common.paths import recipe_roots
 
     tuned_root, assignment_root = recipe_roots(out)
     tuned, assignment = recipes or (read_parts(tuned_root, strict=False), read_parts(assignment_root, strict=False))
