@@ -20,6 +20,7 @@ class PartInfo:
     title: str  # heading in reports and logs
     summary: str  # one line: what is trained, on which task, in what
     figures: tuple[tuple[str, str], ...]  # (file under reports/<part>/, what to look for in it)
+    drawn_by: tuple[tuple[str, str], ...] = ()  # (file, name): drawn by common/render/figures.py's draw_<name>
 
 
 _RUN_FIGURES = (
@@ -39,8 +40,10 @@ PARTS_DIR = Path(__file__).resolve().parents[1] / "parts"
 
 def part_info(path: Path) -> PartInfo:
     """The part that ``path`` (parts/partN.py) declares in its ``CATALOG = {...}`` literal, read without
-    importing the file. "figures" lists [file, caption] pairs, names of FIGURE_SETS, and
-    {"set": name, "under": folder, "label": model} for a set drawn once per model folder."""
+    importing the file. "figures" lists [file, caption] pairs, names of FIGURE_SETS,
+    {"set": name, "under": folder, "label": model} for a set drawn once per model folder, and
+    {"file": file, "caption": caption, "draw": name} for a figure the part declares whole: drawn by
+    ``draw_<name>(run)`` in common/render/figures.py from the saved run."""
     path = Path(path)
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     for node in tree.body:
@@ -50,16 +53,19 @@ def part_info(path: Path) -> PartInfo:
     else:
         raise ValueError(f"{path} declares no CATALOG = {{'title': ..., 'summary': ..., 'figures': [...]}}: every "
                          f"part file declares its entry of the catalog")
-    figures = []
+    figures, drawn_by = [], []
     for entry in spec.get("figures", ()):
         if isinstance(entry, str):
             figures += FIGURE_SETS[entry]
+        elif isinstance(entry, dict) and "draw" in entry:
+            figures.append((entry["file"], entry["caption"]))
+            drawn_by.append((entry["file"], entry["draw"]))
         elif isinstance(entry, dict):
             figures += [(f"{entry['under']}/{name}", f"{entry['label']}: {caption}")
                         for name, caption in FIGURE_SETS[entry["set"]]]
         else:
             figures.append(tuple(entry))
-    return PartInfo(path.stem, spec["title"], spec["summary"], tuple(figures))
+    return PartInfo(path.stem, spec["title"], spec["summary"], tuple(figures), tuple(drawn_by))
 
 
 def discover(folder: Path = PARTS_DIR) -> dict[str, PartInfo]:

@@ -464,3 +464,29 @@ def plot_scenario_curves(curves: dict[str, list[dict]], title: str):
     fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- figures a part declares
+# A part's CATALOG entry {"file": ..., "caption": ..., "draw": "<name>"} is drawn by draw_<name>(run), where
+# ``run`` is the saved run (common/report/drawing.py's SavedRun: .record, .folder, .test_images, .arrays(file)).
+# A new figure of this kind is this function and that line: nothing else changes.
+
+def draw_per_class_scores(run):
+    """Precision, recall and F1 of every class on the test set, side by side: which classes the model
+    finds (recall) and how often its calls of them are right (precision)."""
+    plt = pyplot()
+    per_class = run.record["test"]["per_class"]
+    names = list(per_class)
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(10, 4.2))
+    for i, (key, colour) in enumerate((("precision", "#4c72b0"), ("recall", "#dd8452"), ("f1", "#55a868"))):
+        ax.bar(x + (i - 1) * 0.27, [per_class[n][key] * 100 for n in names], width=0.27, label=key, color=colour)
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("test score (%)")
+    ax.set_xlabel("class")
+    ax.set_title(f"{run.record['title']}: precision, recall and F1 per class (test set)")
+    ax.legend(ncols=3, fontsize=9)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    return fig

@@ -5,12 +5,13 @@ a changed figure needs no retraining.
 
 Which figures a part has is its catalog entry (parts/partN.py, ``CATALOG``); how a figure is drawn
 depends on what the record holds (a numpy MLP, Part 4's comparison, a CNN model folder), never on the
-part's name. A new figure: its function in common/render/figures.py, a branch here, a line in its
-part's catalog entry.
+part's name. A new figure: a function ``draw_<name>(run)`` in common/render/figures.py and one line in
+its part's catalog entry, {"file": ..., "caption": ..., "draw": "<name>"} -- nothing else.
 """
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -251,14 +252,30 @@ def draw_folder(part: str, folder: Path, part_folder: Path, *, data_source: str 
     wanted = figure_names(part, record, folder, part_folder)
     if not wanted or (not redraw and figures_current(folder, record, wanted)):
         return False
-    figures, skipped = _figures_of(record, folder, wanted, data_source)
+    declared = {file: name for file, name in PARTS[part].drawn_by if file in wanted}
+    figures, skipped = _figures_of(record, folder, wanted, data_source, declared)
     write_run_report(folder, record, figures, {k: v for k, v in skipped.items() if k not in figures},
                      captions(part, record, folder, part_folder))
     return True
 
 
-def _figures_of(record: dict, folder: Path, wanted: list[str], data_source: str | None):
+@dataclass(frozen=True)
+class SavedRun:
+    """What a declared figure (common/render/figures.py's draw_<name>) is drawn from."""
+
+    record: dict  # the run's metrics.json
+    folder: Path  # its folder
+    test_images: np.ndarray  # (N, 32, 32, 3) uint8, the test set it was evaluated on
+
+    def arrays(self, file: str) -> dict[str, np.ndarray]:
+        """A saved .npz of the run (predictions.npz, model.npz), refused when another run wrote it."""
+        return load_run_arrays(self.folder / file, self.record.get("run_id"))
+
+
+def _figures_of(record: dict, folder: Path, wanted: list[str], data_source: str | None,
+                declared: dict[str, str] | None = None):
     from common.data.cifar10 import load_cifar10
+    from common.render import figures as render
 
     if "models" in record:  # Part 5's own folder: its figures are its model folders'
         return {}, {}
@@ -266,6 +283,15 @@ def _figures_of(record: dict, folder: Path, wanted: list[str], data_source: str 
     if data.fingerprint != record["data_fingerprint"]:
         raise UserError(f"the data at {data.source} is not what the run in {folder} trained on (another "
                         f"fingerprint); its figures need the same test images: pass the run's data source")
+    figures, skipped = _figures_by_kind(record, folder, wanted, data)
+    run = SavedRun(record, folder, data.x_test)
+    for file, name in (declared or {}).items():
+        figures[file] = getattr(render, f"draw_{name}")(run)
+    return figures, skipped
+
+
+def _figures_by_kind(record: dict, folder: Path, wanted: list[str], data):
+    """The figures every run of its kind gets (a numpy MLP, Part 4's comparison, a CNN model folder)."""
     if "checkpoint" in record:
         import torch
 
