@@ -401,3 +401,27 @@ def test_the_compiled_forward_is_off_on_a_cpu_and_falls_back_to_eager_when_compi
 def test_fused_optimizers_only_on_cuda():
     optimizer = TT.make_optimizer(SimpleCNN(), TT.CNNConfig(optimizer="sgd"))
     assert not optimizer.param_groups[0].get("fused")
+
+
+def test_a_resume_with_other_code_or_precision_is_refused_and_segments_say_what_ran(tmp_path, monkeypatch):
+    """Issue 24: one run, one code and one arithmetic; each stretch of epochs records its commit and precision."""
+    config = TT.CNNConfig(model="simple", epochs=3, batch_size=32, val_size=0, amp=False, channels_last=False)
+    train = tiny_data()
+    interrupt_after_epoch(monkeypatch, 1)
+    TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "s.pt", code_version="abc")
+    monkeypatch.undo()
+    state = TT.load_checkpoint(tmp_path / "s.pt")
+    assert state["segments"] == [{"first_epoch": 1, "last_epoch": 1, "commit": "abc", "precision": "fp32",
+                                  "device": "cpu"}]
+    with pytest.raises(CheckpointError, match="with commit abc, and this run would go on with def"):
+        TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "s.pt", resume=state, code_version="def")
+    _, result = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "s.pt", resume=state,
+                             code_version="abc")
+    assert [(s["first_epoch"], s["last_epoch"]) for s in result.segments] == [(1, 1), (2, 3)]
+    assert TT.CNNSolver(TT.CNNConfig(model="simple", amp=True), train, torch.device("cpu"), tmp_path / "x.pt",
+                        code_version="abc").precision in ("bf16 autocast", "fp32")  # bf16 only where the CPU has it
+
+
+def test_the_reports_recipe_trains_in_fp32_as_the_report_did():
+    assert {config.amp for config in part5.RECIPES["assignment"].values()} == {False}
+    assert part5.RECIPES["best"]["improved"].amp  # bf16 is this suite's speed setting

@@ -375,7 +375,7 @@ class CNNSolver:
 
     def __init__(self, config: CNNConfig, train: DeviceData, device: torch.device, checkpoint: Path, *,
                  validation: DeviceData | None = None, test: DeviceData | None = None, data_fingerprint: str = "",
-                 on_epoch=None, extra_state: dict | None = None):
+                 on_epoch=None, extra_state: dict | None = None, code_version: str | None = None):
         torch.manual_seed(config.seed)  # initialization; on resume the checkpoint's random states replace it
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True  # fixed input sizes: let cuDNN pick the fastest kernels
@@ -392,6 +392,8 @@ class CNNSolver:
         self.loss_fn = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.autocast = config.amp and autocast_supported(device)
         self.result = FitResult(best_val_acc=-1.0)
+        # One segment per stretch of epochs trained by one process: the code and precision it trained with.
+        self.code_version, self.segments = code_version, []
         self.best_state = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
         self.epoch = 0  # epochs completed
 
@@ -403,6 +405,8 @@ class CNNSolver:
         config, result = self.config, self.result
         if resume is not None:
             self._load_checkpoint(resume)
+        self.segments.append({"first_epoch": self.epoch + 1, "commit": self.code_version,
+                              "precision": self.precision, "device": str(self.device)})
         try:
             while self.epoch < config.epochs:
                 record = self._epoch(self.epoch + 1)
@@ -433,6 +437,11 @@ class CNNSolver:
         seen = len(self.train_data) * len(result.history)
         result.images_per_second = seen / result.train_seconds if result.train_seconds else 0.0
         return self.model, result
+
+    @property
+    def precision(self) -> str:
+        """'bf16 autocast' or 'fp32': the arithmetic the training steps run in."""
+        return "bf16 autocast" if self.autocast else "fp32"
 
     def _epoch(self, epoch: int) -> dict | None:
         """One pass over a fresh shuffle of the training images, then the measurements; None (and the
@@ -493,11 +502,22 @@ class CNNSolver:
             "scheduler": scheduler.state_dict() if scheduler else None, "generator": self.generator.get_state(),
             "random_states": random_states(self.device), "history": result.history, "best_epoch": result.best_epoch,
             "best_val_acc": result.best_val_acc, "best_model": self.best_state, "note": result.note,
+            "segments": [{**segment, "last_epoch": self.epoch} if i == len(self.segments) - 1 else segment
+                         for i, segment in enumerate(self.segments)],
             "complete": complete})
 
     def _load_checkpoint(self, state: dict) -> None:
         """Continue from a checkpoint's ``state`` (load_checkpoint): weights, optimizer, schedule, random
-        generators, history and the best epoch so far."""
+        generators, history and the best epoch so far. A resume that would train on with other code or
+        another precision than the checkpoint's last segment is refused: one run, one code."""
+        last = (state.get("segments") or [{}])[-1]
+        for key, now in (("commit", self.code_version), ("precision", self.precision)):
+            if key in last and last[key] != now:
+                raise CheckpointError(f"{self.checkpoint} was trained up to epoch {state['epoch']} with {key} "
+                                      f"{last[key]}, and this run would go on with {now}: one run is one code and "
+                                      f"one arithmetic. Resume at {key} {last[key]}, or start afresh (no --resume, "
+                                      f"make: ARGS=--force).")
+        self.segments = [dict(segment) for segment in state.get("segments", [])]
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler"):
@@ -513,12 +533,16 @@ class CNNSolver:
 
 def train_cnn(config: CNNConfig, train: DeviceData, val: DeviceData | None, device: torch.device,
               checkpoint_path: Path, *, test: DeviceData | None = None, resume: dict | None = None,
-              data_fingerprint: str = "", on_epoch=None,
-              extra_state: dict | None = None) -> tuple[nn.Module, FitResult]:
-    """``CNNSolver(...).train(resume)`` in one call: the trained model and what training measured."""
+              data_fingerprint: str = "", on_epoch=None, extra_state: dict | None = None,
+              code_version: str | None = None) -> tuple[nn.Module, FitResult]:
+    """``CNNSolver(...).train(resume)`` in one call: the trained model and what training measured (its
+    ``segments``: the code and precision of each stretch of epochs, in ``FitResult.segments``)."""
     solver = CNNSolver(config, train, device, checkpoint_path, validation=val, test=test,
-                       data_fingerprint=data_fingerprint, on_epoch=on_epoch, extra_state=extra_state)
-    return solver.train(resume)
+                       data_fingerprint=data_fingerprint, on_epoch=on_epoch, extra_state=extra_state,
+                       code_version=code_version)
+    model, result = solver.train(resume)
+    result.segments = [{**s, "last_epoch": s.get("last_epoch", len(result.history))} for s in solver.segments]
+    return model, result
 
 
 def random_states(device: torch.device) -> dict:

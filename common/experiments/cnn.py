@@ -38,6 +38,7 @@ from common.data.cifar10 import CLASS_NAMES, N_TRAIN, load_cifar10
 from common.data.preprocess import train_validation_indices
 from common.experiments.record import (
     RunOptions,
+    git_commit,
     keep_complete_run,
     new_run_id,
     print_estimate,
@@ -96,6 +97,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                 with epoch_progress(config.epochs, name, bar=run.progress, done=done) as on_epoch:
                     model, result = train_cnn(config, train, val, device, checkpoint, test=test, resume=state,
                                               data_fingerprint=data.fingerprint, on_epoch=on_epoch,
+                                              code_version=git_commit(),
                                               extra_state={"recipe_changes": recipe_changes(recipes.get(name),
                                                                                             config)})
             records[name] = report_model(run.part, out / name, model, result, config, val, test, device, data.source,
@@ -131,7 +133,7 @@ def result_from_checkpoint(state: dict) -> FitResult:
                        status=STATUS_COMPLETE if state.get("complete") else STATUS_INCOMPLETE,
                        note=state.get("note", "") if state.get("complete") else
                        f"checkpoint after epoch {state['epoch']} of {state['config']['epochs']}",
-                       train_seconds=sum(h["seconds"] for h in history))
+                       train_seconds=sum(h["seconds"] for h in history), segments=list(state.get("segments", [])))
     if result.train_seconds:
         result.images_per_second = sum(h["images_per_second"] * h["seconds"] for h in history) / result.train_seconds
     return result
@@ -170,6 +172,7 @@ def report_model(part: str, out: Path, model, result: FitResult, config: CNNConf
         "timing": {"train_seconds": result.train_seconds,
                    "seconds_per_epoch": result.train_seconds / max(1, len(result.history))},
         "checkpoint": str(checkpoint),
+        "segments": result.segments,
     })
     if recipe_note:
         record["recipe_note"] = recipe_note

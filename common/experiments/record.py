@@ -115,6 +115,8 @@ OPTIONAL_SCHEMA: dict[str, tuple[str, str]] = {
     "models": ("object", "part5: both models side by side"),
     "headline_model": ("str", "part5: the model the part's test figures are of"),
     "checkpoint": ("str", "part5 model folders: the checkpoint file"),
+    "segments": ("list", "part5 model folders: each stretch of epochs one process trained (first_epoch, last_epoch, "
+                         "commit, precision, device); a resume with other code or precision is refused"),
     "recipe_note": ("str", "what the recipe assumes where the assignment is silent"),
     "extra_tables": ("object", "{heading: markdown table} shown in summary.md and the report"),
 }

@@ -62,6 +62,7 @@ class FitResult:
     resumed_after: int = 0  # epochs a checkpoint had already done (0 = trained from scratch)
     best_val_acc: float = math.nan  # validation accuracy of the best epoch (the CNN trainer chooses on it)
     images_per_second: float = 0.0  # training images over train_seconds, every epoch of the history counted
+    segments: list[dict] = field(default_factory=list)  # CNN: each stretch of epochs and its code and precision
 
 
 def scheduled_lr(base_lr: float, schedule: str, epoch: int, epochs: int) -> float:
