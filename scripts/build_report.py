@@ -20,8 +20,8 @@ from common.cli import run_main
 from common.console import log
 from common.errors import UserError
 from common.experiments.grid import combination_name
-from common.experiments.record import changes_text, mixed_files, now_iso, read_record
-from common.files import ReportFolder, atomic_write_text, run_id_of
+from common.experiments.record import changes_text, mixed_files, now_iso, read_record, vouches_for
+from common.files import ReportFolder, atomic_write_text
 from common.paths import REPORTS_DIR, recipe_root
 from common.render.tables import markdown_table
 from common.report.analysis import index_analysis_markdown, read_ablation, read_parts, write_part_analysis
@@ -242,8 +242,7 @@ def figures_block(part: str, folder: Path, href_prefix: str) -> list[str]:
         record = records.get(path.parent)
         if not path.is_file():
             continue
-        if record is not None and (path.name not in record.get("figures", {}) or
-                                   run_id_of(path) != record.get("run_id")):
+        if record is not None and not vouches_for(path.parent, record, path.name):
             continue  # an earlier run's figure, or one the record does not vouch for
         shown.append(figure_html(f"{href_prefix}/{name}", caption, not name.endswith(SQUARE_FIGURES)))
     lines = ['<div class="figs">', *shown, "</div>", ""] if shown else []

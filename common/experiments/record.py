@@ -352,6 +352,12 @@ def completed_run(out: Path, config, data_fingerprint: str) -> dict | None:
 STAMPED_FILES = ("summary.md", "analysis.md", "predictions.npz", "model.npz", "ranking.md", "model_summary.md")
 
 
+def vouches_for(folder: Path, record: dict, name: str) -> bool:
+    """True when ``record`` lists the figure ``name`` and the file in ``folder`` carries its run id: the one
+    test of "this figure is this run's", for the page and for redrawing alike."""
+    return name in record.get("figures", {}) and run_id_of(Path(folder) / name) == record.get("run_id")
+
+
 def mixed_files(folder: Path, record: dict) -> list[str]:
     """Files in ``folder`` that another run than ``record``'s wrote (one stopped between its files): its
     figures, the stamped files beside metrics.json and, for Part 5, each model folder's metrics.json.

@@ -18,7 +18,7 @@ import numpy as np
 
 from common.catalog import PARTS
 from common.errors import UserError
-from common.experiments.record import read_record, write_run_report
+from common.experiments.record import read_record, vouches_for, write_run_report
 from common.files import load_run_arrays
 from common.render.figures import (
     plot_class_images,
@@ -68,10 +68,8 @@ def captions(part: str, record: dict, folder: Path, part_folder: Path) -> dict[s
 def figures_current(folder: Path, record: dict, wanted: list[str]) -> bool:
     """True when every wanted figure is drawn or said skipped by ``record``, and every drawn one carries
     the record's run id."""
-    from common.files import run_id_of
     done = set(record.get("figures", {})) | set(record.get("figures_skipped", {}))
-    return set(wanted) <= done and all(run_id_of(folder / name) == record.get("run_id")
-                                       for name in record.get("figures", {}))
+    return set(wanted) <= done and all(vouches_for(folder, record, name) for name in record.get("figures", {}))
 
 
 # ----------------------------------------------------------------------------- one run's figures
