@@ -1,20 +1,22 @@
 # The suite's interface. On a fresh machine `make part1` or `make test` is all it takes: every target
 # depends on `make setup`, which checks PYTHON and builds the virtual environment once from requirements.txt,
 # or says in one line why it cannot (scripts/setup_env.py). Another interpreter:  make part1 PYTHON=python3.11
-# Pass a part's flags through ARGS, e.g.  make part1 ARGS="--recipe assignment"  (python -m parts.part1 --help)
+# Pass a part's flags through ARGS, e.g.  make part1 ARGS="--report 000"  (python -m parts.part1 --help)
+# A report to check is a file student_reports/<id>.toml (student_reports/README.md): make reproduce REPORT=<id>
 
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 ARGS   ?=
 CKPT   ?= reports/part5/improved/improved_cnn.pt
+REPORT ?= 000
 PARTS  := $(basename $(notdir $(wildcard parts/part*.py)))  # every parts/partN.py is a target
 
 .DEFAULT_GOAL := help
-.PHONY: help setup $(PARTS) part5-eval ablation eda all reproduce report test lint bench clean
+.PHONY: help setup $(PARTS) part5-eval ablation eda all reproduce check-report report test lint bench clean
 
 help: ## list the targets
-	@echo "The parts (each writes reports/<part>/; ARGS=\"--recipe assignment\" runs the assignment's own recipe):"
+	@echo "The parts (each writes reports/<part>/; ARGS=\"--report 000\" reruns report 000's recipe into reports/000/<part>/):"
 	@$(PYTHON) -m common.catalog
 	@echo "  ARGS=--estimate   what a part would run and how long, without training (make all prints its plan first)"
 	@echo "  ARGS=--resume     continue an interrupted run from its checkpoint; ARGS=--no-figures: record only"
@@ -51,8 +53,11 @@ eda: setup ## the data before any model: counts, samples, class means, pixel val
 all: setup ## make eda, parts 1-5 with this suite's recipes, then the report (complete parts are kept; ARGS=--force)
 	$(PY) -m scripts.run_all $(ARGS)
 
-reproduce: setup ## the assignment's own recipes into reports/assignment/ (Part 5 only on a GPU), then the report
-	$(PY) -m scripts.run_all --recipe assignment $(ARGS)
+reproduce: setup ## a report's recipes (REPORT=000: student_reports/000.toml) into reports/000/, its verdicts, the page
+	$(PY) -m scripts.run_all --report $(REPORT) $(ARGS)
+
+check-report: setup ## check a report file and say what it holds, without running: make check-report REPORT=001
+	$(PY) -m scripts.run_all --report $(REPORT) --check
 
 report: setup ## build reports/index.md and index.html from the saved runs (ARGS=--update-readme: the README too)
 	$(PY) -m scripts.build_report $(ARGS)

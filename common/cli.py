@@ -19,7 +19,7 @@ from common.console import EXIT_INTERRUPTED, EXIT_USER_ERROR, setup_logging
 from common.data.cifar10 import source_order_text
 from common.errors import UserError
 from common.experiments.record import RunOptions
-from common.paths import REPORTS_DIR, recipe_root
+from common.paths import REPORTS_DIR, run_folder
 
 # ----------------------------------------------------------------------------- argument types
 
@@ -66,17 +66,24 @@ def part_parser(part: str, doc: str) -> argparse.ArgumentParser:
 
 
 def recipe_values(recipes: dict, name: str) -> str:
-    """'tuned: 0.01; assignment: 0.01' -- what each recipe sets ``name`` to, for a flag's help."""
+    """'tuned: 0.01; quick: 0.01' -- what each recipe sets ``name`` to, for a flag's help."""
     def shown(value):
         return " ".join(map(str, value)) or "none" if isinstance(value, (tuple, list)) else value
     return "; ".join(f"{recipe}: {shown(getattr(config, name))}" for recipe, config in recipes.items()
                      if hasattr(config, name))
 
 
-def add_recipe_argument(parser: argparse.ArgumentParser, recipes: dict, default: str, notes: str = "") -> None:
-    parser.add_argument("--recipe", choices=list(recipes), default=default,
-                        help=f"where every setting's default comes from (default: %(default)s){notes}; "
-                             f"flags below override single settings")
+def add_recipe_argument(parser: argparse.ArgumentParser, recipes, default: str, notes: str = "") -> None:
+    """--recipe (this suite's recipes) and --report ID (a report's recipe, from student_reports/ID.toml)."""
+    group = parser.add_argument_group("what to run")
+    choice = group.add_mutually_exclusive_group()
+    choice.add_argument("--recipe", choices=list(recipes), default=default,
+                        help=f"this suite's recipe, where every setting's default comes from (default: %(default)s)"
+                             f"{notes}; flags below override single settings (a run that differs from its recipe "
+                             f"is a variant, kept in its own folder)")
+    choice.add_argument("--report", metavar="ID", default=None,
+                        help="rerun a report's recipe instead: its [partN.recipe] in student_reports/ID.toml "
+                             "(e.g. --report 000); runs go to reports/ID/<part>/")
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, part: str) -> None:
@@ -87,8 +94,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, part: str) -> None:
                             "image-folder tree train/<class>/, test/<class>/ as a folder, .zip or .tar(.gz). "
                             f"Without it the loader looks at {source_order_text()}")
     group.add_argument("--out", metavar="DIR", default=None,
-                       help=f"report folder (default: reports/{part}/, or reports/assignment/{part}/ for the "
-                            f"assignment's recipe)")
+                       help=f"report folder (default: reports/{part}/, reports/ID/{part}/ with --report ID, and a "
+                            f"folder under variants/ beside them for a run that differs from its recipe)")
     group.add_argument("--resume", action="store_true",
                        help="continue an interrupted run of the same config from its checkpoint; a complete run "
                             "of the same config on the same data is kept as it is")
@@ -179,7 +186,7 @@ def add_cnn_arguments(parser: argparse.ArgumentParser, recipes: dict) -> None:
 
 def add_binary_arguments(parser: argparse.ArgumentParser, recipes: dict) -> None:
     parser.add_argument("--airplane-label", type=int, choices=[0, 1],
-                        help=f"label of the airplane class: 1 makes it the positive class, 0 is the assignment's "
+                        help=f"label of the airplane class: 1 makes it the positive class, 0 is report 000's "
                              f"convention; metrics are reported per class by name either way "
                              f"({recipe_values(recipes, 'airplane_label')})")
 
@@ -200,7 +207,7 @@ def config_from_args(args: argparse.Namespace, base, *, check_inert: bool = True
 
     A flag that cannot act in the resulting config (its ``inert_settings()``, e.g. --momentum with plain
     SGD) is refused with a UserError that says why, rather than saved in metrics.json and ignored."""
-    names = {f.name for f in dataclasses.fields(base)}
+    names = {f.name for f in dataclasses.fields(base)} - {"recipe"}  # --recipe chose ``base``; its name stays
     given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
     if isinstance(given.get("hidden"), list):
         given["hidden"] = tuple(given["hidden"])
@@ -220,21 +227,114 @@ def refuse_inert_flags(config, given) -> None:
                             f"(or change what makes it idle).")
 
 
-def default_out(part: str, recipe: str) -> Path:
-    """reports/<part>/, or reports/assignment/<part>/ for the assignment's recipe."""
-    return recipe_root(REPORTS_DIR, recipe) / part
+def chosen_recipe(args: argparse.Namespace, part: str, recipes: dict, report_base):
+    """(recipe name, recipe config): --report's, built from its file's [<part>.recipe] over the part's
+    ``report_base``, else this suite's --recipe from ``recipes``."""
+    report_id = getattr(args, "report", None)
+    if not report_id:
+        return args.recipe, recipes[args.recipe]
+    from common.report.report_file import load_report
+    report = load_report(report_id)
+    table = report.parts.get(part)
+    if table is None or not table.recipe:
+        raise UserError(f"{report.path.name} has no [{part}.recipe] table, so {report.title} gives no recipe to "
+                        f"rerun for {part}; add one (student_reports/README.md) or run this suite's: drop --report")
+    config = config_with(report_base, table.recipe, f"{report.path.name}: {part}.recipe")
+    return report.recipe, named(config, report.recipe)
 
 
-def out_folder(args: argparse.Namespace, part: str) -> Path:
-    return Path(args.out) if args.out else default_out(part, args.recipe)
+def report_notes(args: argparse.Namespace, part: str) -> str:
+    """The report file's notes on ``part``'s recipe (its assumptions), for the record; '' without --report."""
+    if not getattr(args, "report", None):
+        return ""
+    from common.report.report_file import load_report
+    table = load_report(args.report).parts.get(part)
+    return "; ".join(table.notes) if table else ""
 
 
-def run_options(args: argparse.Namespace, part: str, **extra) -> RunOptions:
-    """How to run, from the flags add_run_arguments defined (``extra``: e.g. ``recipe_config``, the
-    chosen recipe's own config, against which the record lists the run's changes)."""
-    return RunOptions(out=out_folder(args, part), part=part, data=args.data, progress=not args.no_progress,
-                      resume=args.resume,
-                      estimate=args.estimate, figures=not args.no_figures, **extra)
+def named(config, recipe: str):
+    """``config`` (or {model: config}, or a grid with its base) labelled with the recipe's name."""
+    if isinstance(config, dict):
+        return {key: named(value, recipe) for key, value in config.items()}
+    changes = {"recipe": recipe}
+    if dataclasses.is_dataclass(getattr(config, "base", None)):
+        changes["base"] = named(config.base, recipe)
+    return dataclasses.replace(config, **changes)
+
+
+def config_with(base, overrides: dict, where: str):
+    """``base`` with the settings of a report file's recipe table; every key and type is checked, and a
+    problem stops with one line naming ``where`` and the key. ``base`` may be {model: config}: a
+    setting applies to every model, a table named after a model to that model only."""
+    if isinstance(base, dict):
+        for key, value in overrides.items():
+            if isinstance(value, dict) and key not in base:
+                raise UserError(f"{where}.{key}: no model is called {key!r}; per-model tables are "
+                                f"{', '.join(f'[...recipe.{m}]' for m in base)}")
+        return {name: config_with(config, {**{k: v for k, v in overrides.items() if not isinstance(v, dict)},
+                                           **overrides.get(name, {})}, where)
+                for name, config in base.items()}
+    fields = {f.name: f for f in dataclasses.fields(base) if f.name != "recipe"}
+    changes = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise UserError(f"{where}.{key}: unknown setting; the settings of {type(base).__name__} are "
+                            f"{', '.join(fields)}")
+        current = getattr(base, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, dict):
+                raise UserError(f"{where}.{key}: expected a table [{where.split(': ')[-1]}.{key}] of settings")
+            changes[key] = config_with(current, value, f"{where}.{key}")
+        else:
+            changes[key] = _setting(value, str(fields[key].type), f"{where}.{key}")
+    try:
+        return dataclasses.replace(base, **changes)
+    except UserError as error:
+        raise UserError(f"{where}: {error}") from None
+    except (TypeError, ValueError) as error:
+        raise UserError(f"{where}: {error}") from None
+
+
+def _setting(value, annotation: str, where: str):
+    """A TOML value converted to a config field's type (by its annotation), or a UserError."""
+    def wrong(expected):
+        return UserError(f"{where}: expected {expected}, got {value!r}")
+    if annotation.startswith("tuple"):
+        if not isinstance(value, list):
+            raise wrong("an array")
+        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+    if annotation.startswith("dict"):
+        if not isinstance(value, dict):
+            raise wrong("a table")
+        return value
+    if annotation == "bool":
+        if not isinstance(value, bool):
+            raise wrong("true or false")
+        return value
+    if "float" in annotation:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise wrong("a number")
+        return float(value)
+    if "int" in annotation:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise wrong("an integer")
+        return value
+    if "str" in annotation and not isinstance(value, str):
+        raise wrong("a string")
+    return value
+
+
+def run_options(args: argparse.Namespace, part: str, *, config=None, recipe_config=None, **extra) -> RunOptions:
+    """How to run, from the flags add_run_arguments defined. ``recipe_config``: the chosen recipe's own
+    config, against which the record lists the run's changes; a ``config`` that differs from it is a
+    variant, whose default folder is its own (paths.run_folder)."""
+    from common.experiments.record import changes_text, recipe_changes
+    variant = ""
+    if config is not None and recipe_config is not None:
+        variant = changes_text(recipe_changes(recipe_config, config) or {}, short=True)
+    out = Path(args.out) if args.out else run_folder(REPORTS_DIR, part, getattr(args, "report", None), variant)
+    return RunOptions(out=out, part=part, data=args.data, progress=not args.no_progress, resume=args.resume,
+                      estimate=args.estimate, figures=not args.no_figures, recipe_config=recipe_config, **extra)
 
 
 def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,

@@ -1,28 +1,44 @@
-"""Where things live: the project root, the data folder, the reports folder and Keras' cache."""
+"""Where things live: the project root, the report files, the data folder, the reports folder and
+Keras' cache -- and which folder of reports/ a run writes to, decided here once:
+
+    reports/partN/                       this suite's recipes (tuned, quick)
+    reports/<report id>/partN/           a report's recipe rerun (--report 000: student_reports/000.toml)
+    reports/[<report id>/]variants/partN/<changes>/
+                                         a run whose settings differ from its recipe's (a variant); the
+                                         page finds variants by their records' fields, not by this name
+"""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REPORTS_DIR = PROJECT_ROOT / "reports"  # generated output, git-ignored
-ASSIGNMENT_REPORTS_DIR = REPORTS_DIR / "assignment"  # `make reproduce`: the assignment's recipes rerun
-REPORT_RECIPES = ("assignment",)  # the recipes of a student's report; every other recipe is this suite's
+REPORT_FILES_DIR = PROJECT_ROOT / "student_reports"  # the reports checked, one TOML file each (tracked)
+VARIANTS = "variants"  # the folder of a recipe's variants, beside its parts' folders
 
 
-def recipe_root(reports: Path, recipe: str) -> Path:
-    """The folder whose partN/ subfolders hold runs of ``recipe``: reports/assignment/ for a report's
-    recipe, reports/ itself for this suite's. The one place that decides where a recipe's runs go."""
-    return Path(reports) / ASSIGNMENT_REPORTS_DIR.name if recipe in REPORT_RECIPES else Path(reports)
+def recipe_folder(reports: Path, report_id: str | None = None) -> Path:
+    """The folder whose partN/ subfolders hold runs of a recipe: reports/ for this suite's, reports/<id>/
+    for a report's."""
+    return Path(reports) / report_id if report_id else Path(reports)
 
 
-def recipe_roots(out: Path) -> tuple[Path, Path]:
-    """(this suite's root, the report's root) for a part folder ``out``: reports/partN pairs with
-    reports/assignment/partN, and the other way round."""
-    out = Path(out)
-    if out.parent.name == ASSIGNMENT_REPORTS_DIR.name:
-        return out.parent.parent, out.parent
-    return out.parent, recipe_root(out.parent, REPORT_RECIPES[0])
+def run_folder(reports: Path, part: str, report_id: str | None = None, variant: str = "") -> Path:
+    """Where a run of ``part`` goes: its recipe's folder, or, for a variant (``variant``: what it changed,
+    as text), a folder of its own under the recipe's variants/."""
+    root = recipe_folder(reports, report_id)
+    return root / VARIANTS / part / variant_slug(variant) if variant else root / part
+
+
+def variant_slug(changes: str, limit: int = 60) -> str:
+    """A folder name from a variant's changes: 'epochs-3_lr-0.1'; long ones cut, with a hash to stay apart."""
+    slug = re.sub(r"[^A-Za-z0-9.+=-]+", "_", changes).strip("_").replace("=", "-") or "variant"
+    if len(slug) > limit:
+        import hashlib
+        slug = f"{slug[:limit - 9]}_{hashlib.sha256(changes.encode()).hexdigest()[:8]}"
+    return slug
 
 
 def data_dir() -> Path:

@@ -1,20 +1,17 @@
 """The neuron is the one-layer case of the shared MLP (common/nn): logits = x @ w + b, trained with
 binary cross-entropy by mini-batch gradient descent, every gradient written by hand.
 
-Recipes (--recipe):
-  tuned       the default: the assignment's SGD, lr 0.01 and batch 64, plus what validation chose
+Recipes (--recipe; --report ID reruns a report's own, from student_reports/ID.toml):
+  tuned       the default: report 000's SGD, lr 0.01 and batch 64, plus what validation chose
               (mirrored training copies, L2 0.01, a 20-epoch cosine decay); validation picks the
               epoch and the decision threshold; the test set is evaluated once
-  assignment  the assignment's own recipe (see common/experiments/mlp.py, ASSIGNMENT_RECIPE):
-              1000 epochs of plain SGD on all 50,000 images, pixels / 255, threshold 0.5
 """
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 
-from common.cli import config_from_args, mlp_part_parser, run_main, run_options
-from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig, run_mlp_part
+from common.cli import chosen_recipe, config_from_args, mlp_part_parser, run_main, run_options
+from common.experiments.mlp import MLPConfig, run_mlp_part
 from common.report.drawing import finish_run
 
 PART = "part1"  # this file's name: the make target and reports/part1/
@@ -29,8 +26,9 @@ RECIPES = {
     # Chosen by validation ROC-AUC; the test set played no part in the choice.
     "tuned": MLPConfig(task="binary", hidden=(), optimizer="sgd", lr=0.01, batch_size=64, epochs=20, patience=10,
                        schedule="cosine", l2=0.01, hflip=True),
-    "assignment": replace(ASSIGNMENT_RECIPE, task="binary", hidden=()),
 }
+# What a report's [part1.recipe] table overrides: this part's network, every other setting at MLPConfig's default.
+REPORT_BASE = MLPConfig(task="binary", hidden=())
 
 
 def build_parser():
@@ -38,8 +36,10 @@ def build_parser():
 
 
 def main(args) -> int:
-    run = run_options(args, PART, recipe_config=RECIPES[args.recipe])
-    return finish_run(PART, run, run_mlp_part(PART, config_from_args(args, RECIPES[args.recipe]), run))
+    _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
+    config = config_from_args(args, recipe)
+    run = run_options(args, PART, config=config, recipe_config=recipe)
+    return finish_run(PART, run, run_mlp_part(PART, config, run))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,11 @@
-"""Every combination runs on Part 3's network (3072-64-10), so every scenario of the assignment is
+"""Every combination runs on Part 3's network (3072-64-10), so every scenario of a report is
 in the grid; common/experiments/grid.py says how the comparison is kept fair.
 
-Recipes (--recipe):
+Recipes (--recipe; --report ID reruns a report's own, from student_reports/ID.toml, e.g. report
+000's four scenarios, each for 1000 epochs, nothing chosen):
   tuned       the default: the full grid, a learning rate swept per optimizer and activation on
               validation, 20 epochs with a cosine decay, L2 and early stopping for every run,
               ranked by validation accuracy; the top three rerun over three seeds
-  assignment  the assignment's four scenarios at its settings: Momentum lr 0.05 (beta 0.9),
-              1000 epochs, batch 64 on all 50,000 images, pixels / 255 -- sigmoid + small random,
-              ReLU + He, sigmoid + He, tanh + He; nothing is chosen
 --quick cuts either to 10,000 training images, 8 epochs and a 2-epoch sweep.
 """
 from __future__ import annotations
@@ -20,6 +18,7 @@ from common.cli import (
     add_mlp_arguments,
     add_recipe_argument,
     add_run_arguments,
+    chosen_recipe,
     config_from_args,
     nonnegative_int,
     part_parser,
@@ -31,7 +30,7 @@ from common.cli import (
 )
 from common.experiments import grid
 from common.experiments.grid import GridConfig, run_grid_part
-from common.experiments.mlp import ASSIGNMENT_RECIPE, MLPConfig
+from common.experiments.mlp import MLPConfig
 from common.report.drawing import finish_run
 
 PART = "part4"  # this file's name: the make target and reports/part4/
@@ -47,8 +46,8 @@ CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it with
         ["curves_by_optimizer.png", "Validation curves of each optimizer's best configuration."],
         ["curves_by_activation.png", "Validation curves of each activation's best configuration."],
         ["curves_by_init.png", "Validation curves of each initialization's best configuration."],
-        ["scenario_curves.png", "The assignment's four scenarios: training loss and test accuracy per epoch (the "
-                                "test set is watched, never used to choose)."],
+        ["scenario_curves.png", "A report's fixed scenarios: training loss and test accuracy per epoch (the test "
+                                "set is watched, never used to choose)."],
         ["toy_boundaries.png", "Decision regions of a small network on 2-D toy sets: only a nonlinear activation "
                                "can bend the boundary; the linear control cannot."],
     ],
@@ -56,12 +55,10 @@ CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it with
 RECIPES = {
     "tuned": GridConfig(base=MLPConfig(task="multiclass", hidden=(64,), batch_size=64, epochs=20, patience=5,
                                        schedule="cosine", l2=1e-3, momentum=0.9), sweep_epochs=4, top=3, seeds=3),
-    "assignment": GridConfig(
-        base=replace(ASSIGNMENT_RECIPE, task="multiclass", hidden=(64,), optimizer="momentum", lr=0.05, momentum=0.9),
-        recipe="assignment", sweep_epochs=0, top=0, seeds=1,
-        scenarios=(("sigmoid", "momentum", "small"), ("relu", "momentum", "he"), ("sigmoid", "momentum", "he"),
-                   ("tanh", "momentum", "he"))),
 }
+# What a report's [part4.recipe] table overrides (its [part4.recipe.base] the runs' shared MLPConfig):
+# Part 3's network, every other setting at its config's default.
+REPORT_BASE = GridConfig(base=MLPConfig(task="multiclass", hidden=(64,)))
 
 
 def build_parser():
@@ -90,14 +87,14 @@ def build_parser():
 
 
 def main(args) -> int:
-    recipe = RECIPES[args.recipe]
+    _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
     start = recipe.quick_version() if args.quick else recipe  # the flags given act on top of the quick cut
     config = config_from_args(args, replace(start, base=config_from_args(args, start.base, check_inert=False)),
                               check_inert=False)
     given = [name for name in ("momentum", *(f.name for f in fields(GridConfig))) if getattr(args, name, None)
              is not None]
     refuse_inert_flags(config, given)
-    run = run_options(args, PART, workers=args.workers, recipe_config=recipe)
+    run = run_options(args, PART, workers=args.workers, config=config, recipe_config=recipe)
     return finish_run(PART, run, run_grid_part(config, run))
 
 

@@ -1,15 +1,13 @@
 """How the two CNNs compare with each other and with the numpy MLPs of Parts 3 and 4 is in the
 report index (make report) and in analysis.md.
 
-Recipes (--recipe):
-  auto        the default: best on a GPU, quick on a CPU (it says which it picked)
-  best        our recipe for the highest accuracy in 30 epochs: random crop + flip + 8x8 cutout,
+Recipes (--recipe; --report ID reruns a report's own, from student_reports/ID.toml, e.g. report
+000's 100 epochs of Adam in fp32):
+  auto        the default: tuned on a GPU, quick on a CPU (it says which it picked)
+  tuned       our recipe for the highest accuracy in 30 epochs: random crop + flip + 8x8 cutout,
               SGD with Nesterov momentum and a one-cycle schedule, label smoothing 0.1, weight
               decay 5e-4; validation and test predictions average each image and its mirror
-  quick       the best recipe cut to 8 (SimpleCNN) and 6 (ImprovedCNN) epochs, for a CPU
-  assignment  the assignment's own, in fp32 as it ran: inputs normalized with CIFAR-10's channel mean and std, no
-              augmentation, batch 128, 100 epochs, lr 0.001 on all 50,000 images, the last epoch
-              reported; Adam is an assumption (the assignment names only the learning rate)
+  quick       the tuned recipe cut to 8 (SimpleCNN) and 6 (ImprovedCNN) epochs, for a CPU
 Flags override single settings. With a validation split (carved from the training images) the
 epoch of the best validation accuracy is reported; the test set is evaluated once.
 """
@@ -20,7 +18,17 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from common.cli import add_cnn_arguments, add_run_arguments, config_from_args, part_parser, run_main, run_options
+from common.cli import (
+    add_cnn_arguments,
+    add_recipe_argument,
+    add_run_arguments,
+    chosen_recipe,
+    config_from_args,
+    part_parser,
+    report_notes,
+    run_main,
+    run_options,
+)
 from common.cnn.models import ABLATIONS
 from common.cnn.training import CNNConfig, pick_device
 from common.experiments.cnn import evaluate_checkpoint, run_cnn_part
@@ -45,24 +53,22 @@ CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it with
                                          "matters most."],
     ],
 }
-BEST = CNNConfig(recipe="best", model="improved", epochs=30, batch_size=128, optimizer="sgd", lr=0.1,
-                 weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1, augment=True, cutout=8, tta=True)
+TUNED = CNNConfig(recipe="tuned", model="improved", epochs=30, batch_size=128, optimizer="sgd", lr=0.1,
+                  weight_decay=5e-4, schedule="onecycle", label_smoothing=0.1, augment=True, cutout=8, tta=True)
 RECIPES = {
-    "best": {"simple": replace(BEST, model="simple"), "improved": BEST},
-    "quick": {"simple": replace(BEST, recipe="quick", model="simple", epochs=8),
-              "improved": replace(BEST, recipe="quick", epochs=6)},
-    # fp32, as the report's PyTorch code trained (no autocast in it); bf16 is this suite's speed setting
-    "assignment": {model: CNNConfig(recipe="assignment", model=model, epochs=100, batch_size=128, optimizer="adam",
-                                    lr=1e-3, val_size=0, amp=False) for model in ("simple", "improved")},
+    "tuned": {"simple": replace(TUNED, model="simple"), "improved": TUNED},
+    "quick": {"simple": replace(TUNED, recipe="quick", model="simple", epochs=8),
+              "improved": replace(TUNED, recipe="quick", epochs=6)},
 }
-RECIPE_NOTES = {"assignment": "Adam is an assumption: the assignment names only the learning rate 0.001"}
+# What a report's [part5.recipe] table overrides (a setting there applies to both models, a [part5.recipe.simple]
+# or [part5.recipe.improved] table to one): each model at CNNConfig's defaults.
+REPORT_BASE = {model: CNNConfig(model=model) for model in ("simple", "improved")}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = part_parser(PART, __doc__)
-    group = parser.add_argument_group("what to run")
-    group.add_argument("--recipe", choices=["auto", *RECIPES], default="auto",
-                       help="where every setting's default comes from (default: auto = best on a GPU, quick on a CPU)")
+    add_recipe_argument(parser, ["auto", *RECIPES], "auto", " = tuned on a GPU, quick on a CPU")
+    group = parser.add_argument_group("which networks")
     group.add_argument("--model", choices=["simple", "improved", "both"], default="both",
                        help="which network(s) to train (default: %(default)s)")
     group.add_argument("--ablation", choices=list(ABLATIONS),
@@ -70,21 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
     group.add_argument("--eval", metavar="CKPT", default=None,
                        help="evaluate a saved checkpoint and redraw its figures, without training")
-    add_cnn_arguments(parser, {"best": BEST, "assignment": RECIPES["assignment"]["improved"]})
+    add_cnn_arguments(parser, {"tuned": TUNED})
     add_run_arguments(parser, PART)
     return parser
 
 
 def resolve_recipe(args: argparse.Namespace, device) -> str:
-    if args.recipe != "auto":
+    if args.recipe != "auto" or args.report:
         return args.recipe
-    return "best" if device.type == "cuda" else "quick"
+    return "tuned" if device.type == "cuda" else "quick"
 
 
-def configs_for(args: argparse.Namespace, recipe: str) -> dict[str, CNNConfig]:
+def configs_for(args: argparse.Namespace, recipe: dict[str, CNNConfig]) -> dict[str, CNNConfig]:
     """One config per model to train: the recipe's, with the flags given replacing its settings."""
     models = ["simple", "improved"] if args.model == "both" else [args.model]
-    return {m: config_from_args(args, RECIPES[recipe][m], recipe=recipe, model=m) for m in models}
+    return {m: config_from_args(args, recipe[m], model=m) for m in models}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -96,10 +102,11 @@ def main(args: argparse.Namespace) -> int:
         if code == 0 and run.figures:  # the model folder's figures, from the record and checkpoint just written
             draw_model_folder(PART, run.out, data_source=run.data)
         return code
-    recipe = resolve_recipe(args, pick_device(args.device))
+    args.recipe = resolve_recipe(args, pick_device(args.device))
+    _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
     configs = configs_for(args, recipe)
-    run = run_options(args, PART, recipe_config={m: RECIPES[recipe][m] for m in configs})
-    code = run_cnn_part(configs, run, device_name=args.device, recipe_note=RECIPE_NOTES.get(recipe, ""))
+    run = run_options(args, PART, config=configs, recipe_config={m: recipe[m] for m in configs})
+    code = run_cnn_part(configs, run, device_name=args.device, recipe_note=report_notes(args, PART))
     return finish_run(PART, run, code)
 
 

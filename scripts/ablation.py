@@ -27,10 +27,12 @@ from common.render.tables import markdown_table
 from common.report.analysis import ABLATION_CHANGES, ablation_rows, read_ablation
 
 
-def variant_command(variant: str, recipe: str, out: Path, data: str | None, force: bool) -> list[str]:
+def variant_command(variant: str, recipe: str, out: Path, data: str | None, force: bool,
+                    report: str | None = None) -> list[str]:
     # The variants' own figures are not drawn: the ablation's figure is their curves side by side
     # (make part5-eval draws a variant's from its checkpoint).
-    return [sys.executable, "-m", "parts.part5", "--model", "improved", "--ablation", variant, "--recipe", recipe,
+    return [sys.executable, "-m", "parts.part5", "--model", "improved", "--ablation", variant,
+            *(["--report", report] if report else ["--recipe", recipe]),
             "--out", str(out / variant), "--no-figures", *([] if force else ["--resume"]),
             *(["--data", data] if data else [])]
 
@@ -58,8 +60,10 @@ def write_ablation_report(out: Path) -> Path:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.ablation", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", choices=["auto", "best", "quick", "assignment"], default="auto",
-                        help="Part 5's recipe for every variant (default: auto = best on a GPU, quick on a CPU)")
+    parser.add_argument("--recipe", choices=["auto", "tuned", "quick"], default="auto",
+                        help="Part 5's recipe for every variant (default: auto = tuned on a GPU, quick on a CPU)")
+    parser.add_argument("--report", metavar="ID", default=None,
+                        help="a report's Part 5 recipe instead (student_reports/ID.toml)")
     parser.add_argument("--out", default=str(REPORTS_DIR / "part5" / "ablation"), help="(default: %(default)s)")
     parser.add_argument("--variants", nargs="+", choices=list(ABLATIONS), default=list(ABLATIONS))
     parser.add_argument("--data", metavar="PATH", help="CIFAR-10 source (else the usual search)")
@@ -73,7 +77,7 @@ def main(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     with ReportFolder(out):
         for i, variant in enumerate(args.variants, 1):
-            command = variant_command(variant, args.recipe, out, args.data, args.force)
+            command = variant_command(variant, args.recipe, out, args.data, args.force, args.report)
             log.info("[%d/%d] ImprovedCNN, %s (%s)", i, len(args.variants), variant, ABLATION_CHANGES[variant])
             code = subprocess.call(command, cwd=PROJECT_ROOT)
             if code != 0:

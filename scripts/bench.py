@@ -92,12 +92,12 @@ def cnn_throughput(device_name: str, batch_sizes: tuple[int, ...], steps: int) -
 
     from common.cnn.models import ImprovedCNN, forward_flops
     from common.cnn.training import autocast_supported, pick_device, time_training_steps
-    from parts.part5 import BEST  # the training step make part5 runs on a GPU
+    from parts.part5 import TUNED  # the training step make part5 runs on a GPU
 
     device = pick_device(device_name)
     amp = autocast_supported(device)
     name = torch.cuda.get_device_name() if device.type == "cuda" else None
-    rows = [time_training_steps(BEST, device, batch_size, steps, warmup=3) for batch_size in batch_sizes]
+    rows = [time_training_steps(TUNED, device, batch_size, steps, warmup=3) for batch_size in batch_sizes]
     flops = forward_flops(ImprovedCNN()) * 3
     peak = bf16_peak(name)
     for row in rows:

@@ -1,6 +1,6 @@
 """`make report`: one page of results, reports/index.md and reports/index.html, built from the saved
-runs. Nothing is retrained and no number is typed in: each comes from a run's metrics.json (the
-assignment's own figures from common/report/assignment.py).
+runs. Nothing is retrained and no number is typed in: each comes from a run's metrics.json (a
+report's own figures from its file in student_reports/).
 
 index.md is the page; index.html is the same markdown rendered by Python-Markdown into a Jinja2
 template (scripts/templates/report.html). ``--update-readme`` also rewrites the README's generated
@@ -22,11 +22,18 @@ from common.errors import UserError
 from common.experiments.grid import combination_name
 from common.experiments.record import changes_text, mixed_files, now_iso, read_record, vouches_for
 from common.files import ReportFolder, atomic_write_text
-from common.paths import REPORTS_DIR, recipe_root
+from common.paths import REPORTS_DIR, recipe_folder
 from common.render.tables import markdown_table
-from common.report.analysis import index_analysis_markdown, read_ablation, read_parts, write_part_analysis
-from common.report.assignment import HEADLINE
+from common.report.analysis import (
+    all_verdicts,
+    index_analysis_markdown,
+    read_ablation,
+    read_parts,
+    write_part_analysis,
+)
+from common.report.claims import RunBook, Unmeasured
 from common.report.drawing import draw_run_safely
+from common.report.report_file import Report, available_reports
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html"
 TITLE = "CIFAR-10 course suite: results"
@@ -34,10 +41,27 @@ TITLE = "CIFAR-10 course suite: results"
 
 # ----------------------------------------------------------------------------- reading the runs
 
-def load_variants(reports: Path) -> dict[str, dict]:
-    """Extra runs saved beside a part's folder, e.g. reports/part5-gpu/ (``--out`` elsewhere)."""
-    return {path.parent.name: read_record(path) for part in PARTS
-            for path in sorted(reports.glob(f"{part}-*/metrics.json"))}
+def other_runs(reports: Path) -> dict[str, dict]:
+    """{folder relative to ``reports``: record} of every part's run that is not in its recipe's own folder
+    (reports/partN, reports/<id>/partN) or differs from its recipe: the variants (their records'
+    ``recipe_changes``, not their folders' names, say so) and runs kept elsewhere with --out."""
+    found = {}
+    for depth in range(1, 5):
+        for path in sorted(reports.glob("*/" * depth + "metrics.json")):
+            folder = path.parent
+            if folder.name in ("eda",) or (folder.parent / "metrics.json").is_file():
+                continue  # a model's folder inside a part's run
+            try:
+                record = read_record(path)
+            except UserError:
+                continue
+            if record.get("part") not in PARTS or isinstance(record.get("model"), str):
+                continue  # not a part's record (a model's, written without its part's)
+            from common.report.report_file import report_id_of
+            home = recipe_folder(reports, report_id_of(record.get("recipe", ""))) / record["part"]
+            if folder != home or record.get("recipe_changes"):
+                found[str(folder.relative_to(reports))] = record
+    return found
 
 
 def _fmt(value, spec: str = ".4f") -> str:
@@ -62,62 +86,72 @@ def headline_of(record: dict) -> str:
 
 # ----------------------------------------------------------------------------- tables
 
-RESULT_COLUMNS = ["part", "assignment_reported", "assignment_rerun", "tuned", "baseline", "seconds", "device"]
-RESULT_HEADERS = {"assignment_reported": "assignment reported", "assignment_rerun": "assignment's recipe rerun here",
-                  "tuned": "this suite's recipe", "baseline": "majority baseline", "seconds": "time (s)"}
+RESULT_COLUMNS = ["part", "tuned", "baseline", "seconds", "device"]
+RESULT_HEADERS = {"tuned": "this suite's recipe", "baseline": "majority baseline", "seconds": "time (s)"}
 
 
-def results_rows(runs: dict, assignment: dict, variants: dict | None = None) -> list[dict]:
-    """One row per part (test accuracy three ways), then one per variant run (e.g. on a GPU)."""
+def results_rows(runs: dict, others: dict | None = None) -> list[dict]:
+    """One row per part (this suite's recipe), then one per other run of the part (a variant, a GPU run)."""
     rows = []
     for part, info in PARTS.items():
-        reported_what, reported = HEADLINE.get(part, ("", None))  # a part the report gives no figure for: '-'
-        row = {"part": f"{part}: {info.title.split(': ', 1)[-1]}",
-               "assignment_reported": "-" if reported is None else f"{reported:.4f}"
-               + (f" ({reported_what})" if reported_what != "accuracy" else "")}
-        rerun = assignment.get(part)
-        row["assignment_rerun"] = _accuracy_cell(rerun, part)
-        rows.append({**row, **_measured(runs[part], part)})
-        for name, variant in (variants or {}).items():
-            if name.split("-", 1)[0] == part:
-                rows.append({"part": name, "assignment_reported": "", "assignment_rerun": "",
-                             **_measured(variant, part)})
+        rows.append({"part": f"{part}: {info.title.split(': ', 1)[-1]}", **_measured(runs[part], part)})
+        for name, record in (others or {}).items():
+            if record["part"] == part and not record["recipe"].startswith("report "):
+                rows.append({"part": name, **_measured(record, part)})
     return rows
 
 
-def _accuracy_cell(record: dict | None, part: str) -> str:
-    if record is None:
-        return f"not run (`make reproduce`{' on a GPU' if part == 'part5' else ''})"
+def _accuracy_cell(record: dict) -> str:
     changes = record.get("recipe_changes")
-    if changes:  # a run of other settings than its recipe's: shown, and said to be so
-        return _plain_accuracy_cell(record, part) + f" (not the recipe: changed {changes_text(changes)})"
-    return _plain_accuracy_cell(record, part)
-
-
-def _plain_accuracy_cell(record: dict, part: str) -> str:
-    if part == "part4" and "scenarios" in record:  # the assignment's headline scenario, like for like
-        name = HEADLINE["part4"][0]
-        match = [s for s in record["scenarios"] if combination_name(s) == name]
-        if match:
-            return f"{match[0]['test_acc']:.4f} ({name})" + ("" if record["status"] == "complete"
-                                                             else f", {record['status']}")
-    what = headline_of(record)
-    return f"{record['test']['accuracy']:.4f}" + (f" ({what})" if what else "") + \
+    cell = f"{record['test']['accuracy']:.4f}" + (f" ({headline_of(record)})" if headline_of(record) else "") + \
         ("" if record["status"] == "complete" else f", {record['status']}")
+    if changes:  # a run of other settings than its recipe's: shown, and said to be so
+        return cell + f" (a variant: changed {changes_text(changes)})"
+    return cell
 
 
 def _measured(record: dict | None, part: str) -> dict:
     if record is None:
         return {"tuned": f"not run (`make {part}`)"}
     recipe = "" if record["recipe"] == "tuned" else f", {record['recipe']} recipe"
-    return {"tuned": _accuracy_cell(record, part) + recipe,
+    return {"tuned": _accuracy_cell(record) + recipe,
             "baseline": record.get("baseline", {}).get("majority_accuracy"),
             "seconds": record["timing"]["total_seconds"], "device": device_label(record["environment"])}
 
 
 def results_markdown(rows: list[dict]) -> str:
     return markdown_table(rows, RESULT_COLUMNS, {"baseline": ".4f", "seconds": ".0f"}, RESULT_HEADERS,
-                          right=("assignment_reported", "assignment_rerun", "tuned"))
+                          right=("tuned",))
+
+
+def report_rows(report: Report, reports: Path, others: dict | None = None) -> list[dict]:
+    """A report's headline figure per part beside its rerun here (reports/<id>/partN), and the variants of
+    its recipe."""
+    book = RunBook(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title)
+    rows = []
+    for part, info in PARTS.items():
+        claim = report.headline(part)
+        row = {"part": f"{part}: {info.title.split(': ', 1)[-1]}", "reported": "-", "rerun": "-"}
+        if claim is not None:
+            row["reported"] = claim.says
+            view = book.view(claim.fields["run"])
+            try:
+                if view.why:
+                    raise Unmeasured(view.why)
+                row["rerun"] = f"{view.measure(claim.fields['metric']):.4f}"
+            except Unmeasured as why:
+                row["rerun"] = str(why).replace("not measured: ", "not run: " if "has not run" in str(why) else "")
+        rows.append(row)
+        for name, record in (others or {}).items():
+            if record["part"] == part and record["recipe"] == report.recipe:
+                rows.append({"part": name, "reported": "", "rerun": _accuracy_cell(record)})
+    return rows
+
+
+def report_results_markdown(report: Report, reports: Path, others: dict | None = None) -> str:
+    return markdown_table(report_rows(report, reports, others), ["part", "reported", "rerun"],
+                          headers={"reported": f"{report.title} reported", "rerun": "its recipe rerun here"},
+                          right=("rerun",))
 
 
 def mlp_vs_cnn_rows(reports: Path) -> list[dict]:
@@ -153,11 +187,12 @@ def mlp_vs_cnn_markdown(reports: Path) -> str:
                            "images_per_second": "training images/s"})
 
 
-def part5_run_rows(reports: Path) -> list[dict]:
-    """One row per trained CNN in reports/part5/ and its variants (reports/part5-*/): the recipe, validation
-    accuracy (what recipes are chosen on) and test accuracy."""
+def part5_run_rows(reports: Path, others: dict | None = None) -> list[dict]:
+    """One row per trained CNN in reports/part5/ and its other runs (variants, --out elsewhere): the recipe,
+    validation accuracy (what recipes are chosen on) and test accuracy."""
     rows = []
-    for folder in [reports / "part5", *sorted(reports.glob("part5-*"))]:
+    extra = [reports / name for name, record in (others or {}).items() if record["part"] == "part5"]
+    for folder in [reports / "part5", *extra]:
         for model in ("simple", "improved"):
             path = folder / model / "metrics.json"
             if not path.is_file():
@@ -176,8 +211,8 @@ def part5_run_rows(reports: Path) -> list[dict]:
     return rows
 
 
-def part5_runs_markdown(reports: Path) -> str:
-    rows = part5_run_rows(reports)
+def part5_runs_markdown(reports: Path, others: dict | None = None) -> str:
+    rows = part5_run_rows(reports, others)
     return markdown_table(rows, list(rows[0]), {"val_acc": ".4f", "test_acc": ".4f", "train_s": ".0f", "img_s": ",.0f"},
                           {"val_acc": "validation accuracy", "test_acc": "test accuracy", "train_s": "training (s)",
                            "img_s": "images/s"}) if rows else ""
@@ -186,7 +221,7 @@ def part5_runs_markdown(reports: Path) -> str:
 def run_all_lines(reports: Path) -> list[str]:
     """How long `make all` and `make reproduce` took, step by step, when they have run."""
     lines = []
-    for name in ("run_all.json", "assignment/run_all.json"):
+    for name in ["run_all.json", *(f"{report_id}/run_all.json" for report_id in available_reports())]:
         if (reports / name).is_file():
             r = json.loads((reports / name).read_text())
             steps = [s for s in r["steps"] if s["step"] != "report"]
@@ -298,40 +333,75 @@ def eda_section(folder: Path) -> list[str]:
     return lines + ["</div>", ""]
 
 
+def report_reruns(reports: Path, problems: dict[str, str] | None = None) -> dict[str, dict[str, dict | None]]:
+    """{report id: {part: its rerun's record or None}} for every report file."""
+    out = {}
+    for report_id in available_reports():
+        found = {}
+        out[report_id] = read_parts(recipe_folder(reports, report_id), strict=False, problems=found)
+        if problems is not None:
+            problems.update({f"{report_id}/{part}": why for part, why in found.items()})
+    return out
+
+
 def build_markdown(reports: Path) -> tuple[str, str]:
     """index.md, and the analysis it contains (also written to analysis.md). A record that cannot be read
     is named where its part would be; it never stops the page."""
-    problems, assignment_problems = {}, {}
+    problems, rerun_problems, file_problems = {}, {}, {}
     runs = read_parts(reports, strict=False, problems=problems)
-    assignment = read_parts(recipe_root(reports, "assignment"), strict=False, problems=assignment_problems)
+    reruns = report_reruns(reports, rerun_problems)
+    others = other_runs(reports)
+    verdicts = {}
     try:
-        analysis = index_analysis_markdown(runs, assignment, recipe_root(reports, "assignment"),
-                                           read_ablation(reports / "part5" / "ablation"))
+        verdicts = all_verdicts(reports, file_problems)
+        analysis = index_analysis_markdown(runs, reruns, verdicts, read_ablation(reports / "part5" / "ablation"))
     except Exception as error:  # the page still shows every run; the analysis says why it is missing
         log.error("the analysis could not be built (%s: %s)", type(error).__name__, error)
         analysis = (f"## What the runs answer <a id=\"analysis\"></a>\n\nThe analysis could not be built "
                     f"({type(error).__name__}: {html.escape(str(error))}).\n")
     lines = [f"# {TITLE}", "", f"Built {now_iso()} from the saved runs in this folder.", "",
              '## Results <a id="results"></a>', "",
-             "Test accuracy three ways: what the assignment reported, the assignment's own recipe rerun here "
-             "(`make reproduce`, into reports/assignment/), and this suite's recipe (`make all`).", "",
-             results_markdown(results_rows(runs, assignment, load_variants(reports))), "",
-             "### MLP vs CNN", "", mlp_vs_cnn_markdown(reports), "",
-             timings_markdown(reports), "", analysis, ""]
+             "Test accuracy of this suite's recipe per part (`make all`), with every other run kept here: a variant "
+             "is a run whose settings differ from its recipe's, listed with what it changed.", "",
+             results_markdown(results_rows(runs, others)), ""]
+    for report_id, (report, _) in verdicts.items():
+        lines += [f"### {report.title.capitalize()}: its figures and its recipe rerun here", "",
+                  f"What {report.title} (student_reports/{report.path.name}) gives as each part's result, beside "
+                  f"its own recipe rerun here (`make reproduce REPORT={report_id}`, into reports/{report_id}/); "
+                  f"[every figure and claim, judged](#verdicts-{report_id}).", "",
+                  report_results_markdown(report, reports, others), ""]
+    for report_id, why in file_problems.items():
+        lines += [f'<p class="status-not-run">student_reports/{html.escape(report_id)}.toml is not checked: '
+                  f'{html.escape(why)}</p>', ""]
+    lines += ["### MLP vs CNN", "", mlp_vs_cnn_markdown(reports), "", timings_markdown(reports), "", analysis, ""]
     lines += eda_section(reports / "eda")
     for part in PARTS:
         lines += part_section(part, runs[part], reports / part, part, problem=problems.get(part, ""))
-        if part == "part5" and part5_run_rows(reports):
-            lines += ["### Part 5 runs: recipes are compared on validation accuracy", "", part5_runs_markdown(reports),
-                      ""]
+        if part == "part5" and part5_run_rows(reports, others):
+            lines += ["### Part 5 runs: recipes are compared on validation accuracy", "",
+                      part5_runs_markdown(reports, others), ""]
         if part == "part5" and (reports / "part5" / "ablation" / "ablation.md").is_file():
             table = (reports / "part5" / "ablation" / "ablation.md").read_text().split("\n\n")[1]
             lines += ["### Ablation: ImprovedCNN without one of its changes (`make ablation`)", "", table, ""]
-    if any(assignment.values()):
-        lines += ['## The assignment\'s recipes, rerun <a id="assignment"></a>', ""]
-        for part, record in assignment.items():
+    for report_id, records in reruns.items():
+        if not any(records.values()):
+            continue
+        title = verdicts[report_id][0].title if report_id in verdicts else f"report {report_id}"
+        lines += [f'## {title.capitalize()}: its recipes, rerun <a id="rerun-{report_id}"></a>', ""]
+        for part, record in records.items():
             if record is not None:
-                lines += part_section(part, record, reports / "assignment" / part, f"assignment/{part}", "###")
+                lines += part_section(part, record, reports / report_id / part, f"{report_id}/{part}", "###")
+    if others:
+        lines += ['## Variants and other runs <a id="variants"></a>', "",
+                  "Runs whose settings differ from their recipe's (what each changed is listed), or kept outside "
+                  "their recipe's folder: never in a recipe's row, never behind a verdict.", "",
+                  markdown_table([{"folder": f"`{name}`", "part": r["part"], "recipe": r["recipe"],
+                                   "changed": changes_text(r["recipe_changes"]) if r.get("recipe_changes") else
+                                   "nothing (kept elsewhere)", "test accuracy": r["test"]["accuracy"],
+                                   "status": r["status"], "device": device_label(r["environment"])}
+                                  for name, r in others.items()],
+                                 ["folder", "part", "recipe", "changed", "test accuracy", "status", "device"],
+                                 {"test accuracy": ".4f"}), ""]
     return "\n".join(lines), analysis
 
 
@@ -343,7 +413,7 @@ def build_html(markdown_text: str) -> str:
     body = markdown.markdown(markdown_text, extensions=["tables", "fenced_code", "md_in_html"])
     template = jinja2.Template(TEMPLATE.read_text(), autoescape=False)
     nav = [("results", "Results"), ("analysis", "Analysis"), ("data", "Data"), *((p, p) for p in PARTS),
-           ("assignment", "Assignment reruns")]
+           *((f"rerun-{r}", f"Report {r} reruns") for r in available_reports()), ("variants", "Variants")]
     return template.render(title=TITLE, body=body, nav=nav)
 
 
@@ -360,9 +430,10 @@ def parts_markdown() -> str:
 def readme_results(reports: Path) -> str:
     """The README's results: one row per part (plus runs on a GPU), each from a clean commit."""
     runs = read_parts(reports)
-    assignment = read_parts(recipe_root(reports, "assignment"))
-    variants = {k: v for k, v in load_variants(reports).items() if v["environment"]["device"] != "cpu"}
-    records = [m for m in [*runs.values(), *assignment.values(), *variants.values()] if m]
+    reruns = report_reruns(reports)
+    others = {k: v for k, v in other_runs(reports).items() if v["environment"]["device"] != "cpu"}
+    records = [m for m in [*runs.values(), *(r for rs in reruns.values() for r in rs.values()), *others.values()]
+               if m]
     dirty = sorted({f"{m['part']} ({m['recipe']}): {m['git_commit']}" for m in records
                     if not m["git_commit"] or m["git_commit"].endswith("-dirty")})
     if dirty:
@@ -370,7 +441,11 @@ def readme_results(reports: Path) -> str:
                         f"({'; '.join(dirty)}); commit, rerun those parts, then update the README.")
     commits = sorted({m["git_commit"][:12] for m in records})
     timings = "\n".join(run_all_lines(reports)).strip()
-    return (results_markdown(results_rows(runs, assignment, variants)) + (f"\n\n{timings}" if timings else "") +
+    blocks = [results_markdown(results_rows(runs, others))]
+    for report_id, (report, _) in all_verdicts(reports).items():
+        if any(reruns.get(report_id, {}).values()):
+            blocks.append(report_results_markdown(report, reports))
+    return ("\n\n".join(blocks) + (f"\n\n{timings}" if timings else "") +
             f"\n\nMeasured at commit {', '.join(commits) or '-'} on the JPEG copy of CIFAR-10; generated by "
             f"`make report ARGS=--update-readme`.")
 
@@ -402,16 +477,16 @@ def build_parser() -> argparse.ArgumentParser:
 def refresh_part_analyses(reports: Path) -> list[Path]:
     """Rewrite every finished part's analysis.md from the saved runs: its comparisons read the other
     parts, which may have run after it. A folder a run holds is left to that run."""
-    roots = (reports, recipe_root(reports, "assignment"))
-    recipes = tuple(read_parts(root, strict=False) for root in roots)  # each record read once, not once a folder
+    roots = [reports, *(recipe_folder(reports, report_id) for report_id in available_reports())]
+    verdicts = all_verdicts(reports)  # judged once, not once a folder
     written = []
-    for root, records in zip(roots, recipes):
-        for part, record in records.items():
+    for root in roots:
+        for part, record in read_parts(root, strict=False).items():
             if record is None:
                 continue
             try:
                 with ReportFolder(root / part):
-                    written.append(write_part_analysis(part, root / part, record, recipes))
+                    written.append(write_part_analysis(part, root / part, record, verdicts))
             except UserError as error:
                 log.info("analysis.md not refreshed: %s", error)
             except Exception as error:  # one part's analysis never stops the report
@@ -423,7 +498,7 @@ def draw_missing_figures(reports: Path, redraw: bool = False) -> list[str]:
     """Draw the figures of every saved run whose figures are missing or not its own (``redraw``: all of
     them), from what the runs saved; a folder a run holds is left to it."""
     drawn = []
-    for root in (reports, recipe_root(reports, "assignment")):
+    for root in [reports, *(recipe_folder(reports, report_id) for report_id in available_reports())]:
         for part in PARTS:
             if not (root / part / "metrics.json").is_file():
                 continue

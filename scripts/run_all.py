@@ -1,8 +1,10 @@
 """`make all` and `make reproduce`: every part in turn, with a plan and a time estimate up front,
 each part's progress while it runs, and a summary at the end.
 
-    make all         make eda, this suite's recipes into reports/partN/, then the report
-    make reproduce   the assignment's recipes into reports/assignment/partN/, then the report
+    make all                    make eda, this suite's recipes into reports/partN/, then the report
+    make reproduce REPORT=000   a report's recipes (student_reports/000.toml) into reports/000/partN/,
+                                then the report, with that report's verdict table (reports/000/verdicts.md)
+    make check-report REPORT=001  check a report file (every key, type, run and setting) and say what it holds
 
 Each part runs as its own process, so one failing part is reported and the others still run.
 Every part runs with --resume: a folder that already holds a complete run of the same config on
@@ -13,6 +15,8 @@ again. The estimates are each part's own (--estimate: a few training steps timed
 from __future__ import annotations
 
 import argparse
+import fnmatch
+import importlib
 import json
 import os
 import subprocess
@@ -21,24 +25,89 @@ import time
 from pathlib import Path
 
 from common.catalog import PARTS
-from common.cli import run_main
+from common.cli import config_with, named, run_main
 from common.console import EXIT_INTERRUPTED, log
+from common.errors import UserError
+from common.experiments.grid import GridConfig, combination_name
 from common.experiments.record import git_commit, now_iso, read_record
-from common.files import atomic_write_json
-from common.paths import PROJECT_ROOT, REPORTS_DIR, recipe_root
+from common.files import atomic_write_json, atomic_write_text
+from common.paths import PROJECT_ROOT, REPORTS_DIR, recipe_folder
+from common.report.analysis import report_verdicts, verdict_counts, verdict_markdown
+from common.report.claims import KINDS, parse_ref
+from common.report.report_file import Report, load_report
 
 OUTCOMES = {0: "ok", 1: "diverged", 2: "error", EXIT_INTERRUPTED: "interrupted"}
 
 
-def part_command(part: str, recipe: str, quick: bool, data: str | None, out: Path) -> list[str]:
+def part_command(part: str, report: str | None, quick: bool, data: str | None, out: Path) -> list[str]:
     command = [sys.executable, "-m", f"parts.{part}", "--out", str(out)]
-    if recipe == "assignment":
-        command += ["--recipe", "assignment"]
+    if report:
+        command += ["--report", report]
     if quick and part == "part4":
         command.append("--quick")
-    if quick and part == "part5" and recipe != "assignment":
+    if quick and part == "part5" and not report:
         command += ["--recipe", "quick"]
     return command + (["--data", data] if data else [])
+
+
+def run_names(config) -> list[str]:
+    """The runs inside one run of a part that claims may name: a grid's combinations (its scenarios), a
+    per-model recipe's models; none for a single network."""
+    if isinstance(config, dict):
+        return list(config)
+    if isinstance(config, GridConfig):
+        return [combination_name(dict(zip(("activation", "optimizer", "init"), c))) for c in config.combinations]
+    return []
+
+
+def check_report(report: Report) -> dict[str, object]:
+    """Every part's recipe of ``report`` built over the part's REPORT_BASE, and every run a claim names found
+    among the runs its recipe defines; the first problem stops with one line. Returns {part: recipe config}."""
+    configs = {}
+    for part, table in report.parts.items():
+        if table.recipe:
+            module = importlib.import_module(f"parts.{part}")
+            configs[part] = named(config_with(module.REPORT_BASE, table.recipe, f"{report.path.name}: {part}.recipe"),
+                                  report.recipe)
+    for claim in report.claims:
+        for key in KINDS[claim.kind].runs:
+            ref = parse_ref(claim.fields[key])
+            if ref.recipe:
+                config = importlib.import_module(f"parts.{ref.part}").RECIPES["tuned"]
+            elif ref.part in configs:
+                config = configs[ref.part]
+            else:
+                raise UserError(f"{report.path.name}: {claim.where}.{key}: {ref.text!r} names a rerun of {ref.part}, "
+                                f"but the file gives no [{ref.part}.recipe] to rerun; add one, or name this suite's "
+                                f"run (tuned:{ref.text})")
+            names = run_names(config)
+            if ref.name and not any(fnmatch.fnmatchcase(name, ref.name) for name in names):
+                runs = "; ".join(names) if names else "none (it is one network: name it as " + ref.part + ")"
+                raise UserError(f"{report.path.name}: {claim.where}.{key}: {ref.part} defines no run {ref.name!r} "
+                                f"under {'this suite' if ref.recipe else report.title}'s recipe; its runs: {runs}")
+    return configs
+
+
+def print_check(report: Report) -> None:
+    configs = check_report(report)
+    print(f"{report.path.name}: {report.title}, good. Recipes for {', '.join(configs) or 'no part'}; "
+          f"{len(report.claims)} figures and claims:", file=sys.stderr)
+    for part, table in report.parts.items():
+        kinds = {}
+        for claim in table.claims:
+            kinds[claim.kind] = kinds.get(claim.kind, 0) + 1
+        settings = ", ".join(f"{k}={v}" for k, v in table.recipe.items() if not isinstance(v, dict))
+        print(f"  {part}: {', '.join(f'{n} {k}' for k, n in kinds.items()) or 'no claims'}"
+              f"{'; recipe: ' + settings if settings else ''}", file=sys.stderr)
+
+
+def write_verdicts(report: Report, reports: Path) -> Path:
+    """reports/<id>/verdicts.md: the report's verdict table, from the runs as they are now."""
+    rows = report_verdicts(report, reports)
+    path = recipe_folder(reports, report.id) / "verdicts.md"
+    atomic_write_text(path, f"# {report.title.capitalize()}: every figure and claim\n\n{verdict_counts(rows)}.\n\n"
+                            f"{verdict_markdown(rows)}\n")
+    return path
 
 
 def eda_command(out: Path, data: str | None) -> list[str]:
@@ -65,28 +134,39 @@ def gpu_available() -> tuple[bool, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.run_all", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--recipe", choices=["tuned", "assignment"], default="tuned",
-                        help="tuned: this suite's recipes (make all); assignment: the assignment's (make reproduce)")
+    parser.add_argument("--report", metavar="ID", default=None,
+                        help="rerun the recipes of student_reports/ID.toml (make reproduce REPORT=ID) instead of "
+                             "this suite's (make all)")
+    parser.add_argument("--check", action="store_true", help="only check the report file and say what it holds")
     parser.add_argument("--quick", action="store_true", help="Part 4's reduced grid and Part 5's quick recipe")
     parser.add_argument("--force", action="store_true", help="train every part again, even a complete one")
     parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS), help="only these parts")
     parser.add_argument("--data", metavar="PATH", help="CIFAR-10 source for every part (else the usual search)")
     parser.add_argument("--reports", metavar="DIR", default=str(REPORTS_DIR),
-                        help="reports folder (default: %(default)s); the assignment's recipes go to DIR/assignment")
+                        help="reports folder (default: %(default)s); a report's recipes go to DIR/<report id>")
     parser.add_argument("--debug", action="store_true")
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
+    report = load_report(args.report) if args.report else None
+    if report is not None:
+        configs = check_report(report)
+        if args.check:
+            print_check(report)
+            return 0
+    elif args.check:
+        raise UserError("--check checks a report file: give --report ID (make check-report REPORT=ID)")
     gpu, device = gpu_available()
     reports = Path(args.reports)
-    root = recipe_root(reports, args.recipe)
-    command_name = "make reproduce" if args.recipe == "assignment" else "make all"
+    root = recipe_folder(reports, report.id if report else None)
+    command_name = f"make reproduce REPORT={report.id}" if report else "make all"
+    parts = [p for p in args.parts if report is None or p in configs]
     steps, skipped = [], []
-    for part in args.parts:
-        command = part_command(part, args.recipe, args.quick, args.data, root / part)
+    for part in parts:
+        command = part_command(part, report.id if report else None, args.quick, args.data, root / part)
         plan = estimate(command, resume=not args.force)
-        if part == "part5" and args.recipe == "assignment" and not gpu:
+        if part == "part5" and report is not None and not gpu:
             skipped.append((part, plan))
             continue
         steps.append((part, command + ([] if args.force else ["--resume"]), plan))
@@ -95,14 +175,14 @@ def main(args: argparse.Namespace) -> int:
         state = "complete: kept" if plan["complete"] and not args.force else f"~{plan['seconds'] / 60:5.1f} min"
         print(f"  {part:<6} {state:<16} {plan['what']}", file=sys.stderr)
     for part, plan in skipped:
-        print(f"  {part:<6} {'not run':<16} the assignment's 100-epoch recipe needs a GPU ({plan['what']}: about "
+        print(f"  {part:<6} {'not run':<16} {report.title}'s recipe needs a GPU here ({plan['what']}: about "
               f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine", file=sys.stderr)
     total_estimate = sum(0 if plan["complete"] and not args.force else plan["seconds"] for _, _, plan in steps)
-    print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{', after make eda' if args.recipe == 'tuned' else ''}, "
+    print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{', after make eda' if report is None else ''}, "
           f"then the report", file=sys.stderr)
 
     results, start_all = [], time.perf_counter()
-    if args.recipe == "tuned":
+    if report is None:
         start = time.perf_counter()
         code = subprocess.call(eda_command(reports / "eda", args.data), cwd=PROJECT_ROOT)
         results.append({"step": "eda", "exit_code": code, "seconds": time.perf_counter() - start,
@@ -125,6 +205,8 @@ def main(args: argparse.Namespace) -> int:
         code = subprocess.call([sys.executable, "-m", "scripts.build_report", "--reports", str(reports)],
                                cwd=PROJECT_ROOT)
         results.append({"step": "report", "exit_code": code, "seconds": 0.0, "estimated_seconds": 0.0})
+        if report is not None:
+            log.info("%s's verdicts: %s", report.title, write_verdicts(report, reports))
     total = time.perf_counter() - start_all
     print(f"\nSummary ({command_name}):", file=sys.stderr)
     for r in results:

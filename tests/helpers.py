@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import json
 import pickle
 import tarfile
 import zipfile
@@ -11,6 +12,7 @@ import numpy as np
 from PIL import Image
 
 from common.data.cifar10 import CLASS_NAMES
+from common.experiments import record as R
 
 # The tiny settings every end-to-end test trains with (on ``learnable_folder``'s 600 training images):
 # a few epochs, a small validation split, no progress bars. One place, so that every test trains alike.
@@ -108,3 +110,31 @@ def sorted_by_label(x: np.ndarray, y: np.ndarray):
     """Images and labels in (label, original order) order, as the image-folder reader returns them."""
     order = np.argsort(y, kind="stable")
     return x[order], y[order]
+
+
+def report_recipe(report_id: str, part: str):
+    """The recipe config a report file gives ``part`` (built over the part's REPORT_BASE, as --report does)."""
+    from common.report.report_file import load_report
+    from scripts.run_all import check_report
+    return check_report(load_report(report_id))[part]
+
+
+HISTORY = [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.6, "val_acc": 0.78}]
+
+
+def write_record(path: Path, part: str, recipe: str = "tuned", **extra) -> dict:
+    """A complete metrics.json as a part writes it (``extra`` replaces any of its sections)."""
+    record = R.run_record(part=part, recipe=recipe, status="complete", status_note="", config={"lr": 0.1}, seed=0,
+                          device="cpu", data_source="synthetic", data_fingerprint="abc", run_id="r",
+                          recipe_config={"lr": 0.1})
+    record.update({"parameters": 1000, "test": {"accuracy": 0.5, "macro_f1": 0.4}, "history": HISTORY,
+                   "best_epoch": 1, "epochs_run": 1, "timing": {"train_seconds": 1.0, "total_seconds": 2.0},
+                   "throughput": {"train_images_per_second": 500.0}, "figures": {"loss_curve.png": ""},
+                   "figures_skipped": {},
+                   "created": "2026-01-01T00:00:00", "git_commit": "a" * 40})
+    record.update(extra)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record))
+    return record
+
+

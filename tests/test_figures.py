@@ -25,7 +25,7 @@ def assert_shows_something(path: Path) -> None:
     assert min(pixels.shape) > 150 and pixels.std() > 10, f"{path.name} looks empty"
 
 
-@pytest.mark.parametrize("module, extra", [(part1, TINY), (part1, ["--recipe", "assignment", "--epochs", "2",
+@pytest.mark.parametrize("module, extra", [(part1, TINY), (part1, ["--report", "000", "--epochs", "2",
                                                                       "--no-progress"]), (part3, TINY)])
 def test_the_mlp_parts_draw_every_figure_of_the_catalog(module, extra, learnable_folder, tmp_path):
     out = tmp_path / "out"
@@ -64,7 +64,7 @@ def test_part4_draws_the_grid_at_a_glance_the_sweep_and_the_toy_boundaries(learn
     for name in ("grid_heatmap.png", "lr_sweep.png", "toy_boundaries.png", "predictions.png", "curves_by_init.png"):
         assert_shows_something(out / name)
     assignment = tmp_path / "p4a"
-    args = part4.build_parser().parse_args(["--recipe", "assignment", "--data", str(learnable_folder), "--out",
+    args = part4.build_parser().parse_args(["--report", "000", "--data", str(learnable_folder), "--out",
                                             str(assignment), "--epochs", "2", "--no-progress", "--workers", "1"])
     assert part4.main(args) == 0
     metrics = json.loads((assignment / "metrics.json").read_text())

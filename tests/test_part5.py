@@ -14,7 +14,7 @@ from common.cnn import training as TT
 from common.cnn.models import ABLATIONS, ImprovedCNN, SimpleCNN, build_model, count_parameters, layer_summary
 from common.errors import CheckpointError, UserError
 from parts import part5
-from tests.helpers import TINY_CNN
+from tests.helpers import TINY_CNN, report_recipe
 
 
 @pytest.mark.parametrize("cls, parameters", [(SimpleCNN, 545_098), (ImprovedCNN, 3_249_610)])
@@ -198,34 +198,35 @@ def test_cuda_without_cuda_is_a_clear_error(monkeypatch, capsys):
 def test_recipes_and_overrides():
     parser = part5.build_parser()
     args = parser.parse_args(["--recipe", "quick", "--lr", "0.05", "--no-augment"])
-    configs = part5.configs_for(args, "quick")
+    configs = part5.configs_for(args, part5.RECIPES["quick"])
     assert configs["improved"].epochs == 6 and configs["simple"].epochs == 8
     assert configs["improved"].lr == 0.05 and configs["improved"].augment is False and configs["improved"].cutout == 8
     assert {c.recipe for c in configs.values()} == {"quick"}
-    no_extras = part5.configs_for(parser.parse_args(["--cutout", "0", "--no-tta", "--model", "improved"]), "best")
+    no_extras = part5.configs_for(parser.parse_args(["--cutout", "0", "--no-tta", "--model", "improved"]),
+                                  part5.RECIPES["tuned"])
     assert list(no_extras) == ["improved"] and no_extras["improved"].cutout == 0 and not no_extras["improved"].tta
-    assignment = part5.configs_for(parser.parse_args(["--recipe", "assignment"]), "assignment")["simple"]
-    assert (assignment.epochs, assignment.optimizer, assignment.lr, assignment.batch_size) == (100, "adam", 1e-3, 128)
-    assert (assignment.val_size, assignment.augment, assignment.schedule) == (0, False, "none")
+    report = part5.configs_for(parser.parse_args(["--report", "000"]), report_recipe("000", "part5"))["simple"]
+    assert (report.epochs, report.optimizer, report.lr, report.batch_size) == (100, "adam", 1e-3, 128)
+    assert (report.val_size, report.augment, report.schedule, report.recipe) == (0, False, "none", "report 000")
     assert part5.resolve_recipe(parser.parse_args([]), torch.device("cpu")) == "quick"
-    assert part5.resolve_recipe(parser.parse_args([]), torch.device("cuda")) == "best"
+    assert part5.resolve_recipe(parser.parse_args([]), torch.device("cuda")) == "tuned"
     with pytest.raises(UserError, match="needs --model improved"):
-        part5.configs_for(parser.parse_args(["--ablation", "no-dropout"]), "best")
+        part5.configs_for(parser.parse_args(["--ablation", "no-dropout"]), part5.RECIPES["tuned"])
     for bad in (["--lr", "0"], ["--label-smoothing", "1.5"], ["--schedule", "step"], ["--model", "vgg"],
-                ["--ablation", "no-relu"], ["--recipe", "fast"]):
+                ["--ablation", "no-relu"], ["--recipe", "fast"], ["--recipe", "quick", "--report", "000"]):
         with pytest.raises(SystemExit) as caught:
             parser.parse_args(bad)
         assert caught.value.code == 2
 
 
-@pytest.mark.parametrize("recipe", ["best", "assignment"])
+@pytest.mark.parametrize("recipe", ["tuned", "report 000"])
 def test_each_recipes_settings_reach_the_optimizer_and_the_model(recipe):
-    config = part5.RECIPES[recipe]["improved"]
+    config = report_recipe("000", "part5")["improved"] if recipe == "report 000" else part5.RECIPES[recipe]["improved"]
     model = build_model(config.model, config.ablation)
     optimizer = TT.make_optimizer(model, config)
     group = optimizer.param_groups[0]
     assert group["lr"] == config.lr and group["weight_decay"] == config.weight_decay
-    if recipe == "assignment":  # Adam with lr 0.001 and no weight decay: AdamW with 0 is exactly Adam
+    if recipe == "report 000":  # Adam with lr 0.001 and no weight decay: AdamW with 0 is exactly Adam
         assert isinstance(optimizer, torch.optim.AdamW) and (group["lr"], group["weight_decay"]) == (1e-3, 0.0)
     else:
         assert isinstance(optimizer, torch.optim.SGD) and group["nesterov"] and group["momentum"] == 0.9
@@ -423,5 +424,5 @@ def test_a_resume_with_other_code_or_precision_is_refused_and_segments_say_what_
 
 
 def test_the_reports_recipe_trains_in_fp32_as_the_report_did():
-    assert {config.amp for config in part5.RECIPES["assignment"].values()} == {False}
-    assert part5.RECIPES["best"]["improved"].amp  # bf16 is this suite's speed setting
+    assert {config.amp for config in report_recipe("000", "part5").values()} == {False}
+    assert part5.RECIPES["tuned"]["improved"].amp  # bf16 is this suite's speed setting

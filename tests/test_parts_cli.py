@@ -168,12 +168,12 @@ def test_part4_invalid_arguments(argv, message, capsys):
 
 @pytest.mark.parametrize("part, argv, message", [
     ("part1", ["--activation", "relu"], "--activation cannot act in this run: the network has no hidden layer"),
-    ("part2", ["--recipe", "assignment", "--momentum", "0.5"], "--momentum cannot act in this run: only the "
+    ("part2", ["--report", "000", "--momentum", "0.5"], "--momentum cannot act in this run: only the "
                                                                "momentum optimizer uses it"),
-    ("part4", ["--recipe", "assignment", "--activations", "relu"], "--activations cannot act in this run: the recipe "
+    ("part4", ["--report", "000", "--activations", "relu"], "--activations cannot act in this run: the recipe "
                                                                    "runs its fixed scenarios"),
-    ("part4", ["--recipe", "assignment", "--top", "2"], "--top cannot act"),
-    ("part4", ["--recipe", "assignment", "--sweep-epochs", "3"], "--sweep-epochs cannot act"),
+    ("part4", ["--report", "000", "--top", "2"], "--top cannot act"),
+    ("part4", ["--report", "000", "--sweep-epochs", "3"], "--sweep-epochs cannot act"),
     ("part4", ["--top", "0", "--seeds", "3"], "--seeds cannot act in this run: --top 0 reruns no configuration"),
     ("part4", ["--optimizers", "adam", "--momentum", "0.8"], "--momentum cannot act in this run: no run of this "
                                                              "comparison uses the momentum optimizer")])

@@ -1,5 +1,6 @@
-"""--recipe: each recipe's settings reach the model and the optimizer; --resume keeps a complete run and
-continues an interrupted one; a report folder in use is refused."""
+"""--recipe and --report: each recipe's settings (report 000's from student_reports/000.toml) reach the
+model and the optimizer; --resume keeps a complete run and continues an interrupted one; a report
+folder in use is refused."""
 from __future__ import annotations
 
 import json
@@ -17,17 +18,19 @@ from common.nn.layers import sigmoid
 from common.nn.optim import SGD, Momentum
 from common.paths import PROJECT_ROOT
 from parts import part1, part2, part3, part4
-from tests.helpers import TINY
+from tests.helpers import TINY, report_recipe
 
 
 @pytest.mark.parametrize("module, task, hidden", [(part1, "binary", ()), (part2, "binary", (64,)),
                                                   (part3, "multiclass", (64,))])
-def test_the_assignments_recipe_is_the_one_its_report_states(module, task, hidden):
-    config = module.RECIPES["assignment"]
+def test_report_000s_recipe_is_the_one_its_report_states(module, task, hidden):
+    config = report_recipe("000", module.PART)
+    assert config.recipe == "report 000"
     assert (config.task, config.hidden, config.init, config.optimizer, config.lr, config.batch_size) == \
         (task, hidden, "he", "sgd", 0.01, 64)
     assert (config.epochs, config.patience, config.schedule, config.l2, config.hflip) == (1000, 0, "constant", 0, False)
-    assert (config.inputs, config.val_size, config.airplane_label) == ("unit", 0, 0)
+    assert (config.inputs, config.val_size) == ("unit", 0)
+    assert config.airplane_label == 0 or task == "multiclass"  # airplane is label 0 in its binary parts
     model = ME.build_mlp(config)
     w1 = model.params[0]
     assert w1.std() == pytest.approx(np.sqrt(2 / 3072), rel=0.05) and not model.params[1].any()  # He, zero biases
@@ -37,8 +40,8 @@ def test_the_assignments_recipe_is_the_one_its_report_states(module, task, hidde
     assert tuned.val_size == 5000 and tuned.inputs == "standardized" and tuned.patience > 0
 
 
-def test_part4s_assignment_recipe_is_its_four_momentum_scenarios():
-    config = part4.RECIPES["assignment"]
+def test_part4s_recipe_in_report_000_is_its_four_momentum_scenarios():
+    config = report_recipe("000", "part4")
     assert config.combinations == [("sigmoid", "momentum", "small"), ("relu", "momentum", "he"),
                                    ("sigmoid", "momentum", "he"), ("tanh", "momentum", "he")]
     assert (config.base.lr, config.base.momentum, config.base.epochs, config.base.batch_size) == (0.05, 0.9, 1000, 64)
@@ -49,22 +52,23 @@ def test_part4s_assignment_recipe_is_its_four_momentum_scenarios():
 
 
 def test_flags_override_single_settings_of_the_recipe():
-    args = part2.build_parser().parse_args(["--recipe", "assignment", "--lr", "0.1", "--hidden", "32", "16"])
-    config = ME.MLPConfig(**{**ME.config_dict(part2.RECIPES["assignment"]), "lr": 0.1, "hidden": (32, 16)})
+    recipe = report_recipe("000", "part2")
+    args = part2.build_parser().parse_args(["--report", "000", "--lr", "0.1", "--hidden", "32", "16"])
+    config = ME.MLPConfig(**{**ME.config_dict(recipe), "lr": 0.1, "hidden": (32, 16)})
     from common.cli import config_from_args
-    assert config_from_args(args, part2.RECIPES["assignment"]) == config
+    assert config_from_args(args, recipe) == config
     with pytest.raises(Exception, match="early stopping \\(patience 5\\) needs a validation split"):
-        config_from_args(part2.build_parser().parse_args(["--recipe", "assignment", "--patience", "5"]),
-                         part2.RECIPES["assignment"])
+        config_from_args(part2.build_parser().parse_args(["--report", "000", "--patience", "5"]), recipe)
 
 
-def test_assignment_recipe_end_to_end_scales_pixels_and_keeps_the_last_epoch(learnable_folder, tmp_path):
-    out = tmp_path / "assignment" / "part1"
-    args = part1.build_parser().parse_args(["--recipe", "assignment", "--data", str(learnable_folder), "--out",
+def test_report_recipe_end_to_end_scales_pixels_and_keeps_the_last_epoch(learnable_folder, tmp_path):
+    out = tmp_path / "000" / "part1"
+    args = part1.build_parser().parse_args(["--report", "000", "--data", str(learnable_folder), "--out",
                                             str(out), "--epochs", "3", "--no-progress"])
     assert part1.main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["recipe"] == "assignment" and metrics["config"]["inputs"] == "unit"
+    assert metrics["recipe"] == "report 000" and metrics["config"]["inputs"] == "unit"
+    assert metrics["recipe_changes"] == {"epochs": {"recipe": 1000, "run": 3}}  # a variant of the recipe
     assert metrics["config"]["init"] == "he" and metrics["config"]["epochs"] == 3 and metrics["best_epoch"] == 3
     assert metrics["classes"] == ["airplane", "rest"] and metrics["test"]["threshold"] == 0.5
     assert "validation" not in metrics and "test_at_threshold_0.5" not in metrics
@@ -78,7 +82,8 @@ def test_assignment_recipe_end_to_end_scales_pixels_and_keeps_the_last_epoch(lea
         p_rest = sigmoid(x @ model["W1"] + model["b1"])[:, 0]
         np.testing.assert_allclose(predictions["probabilities"][:, 1], p_rest, rtol=1e-5)
         assert list(predictions["class_names"]) == ["airplane", "rest"]
-    assert "## The assignment's claims" in (out / "analysis.md").read_text()
+    analysis = (out / "analysis.md").read_text()
+    assert "## Report 000: its figures and claims on part1" in analysis and "This run gives no verdict" in analysis
 
 
 def test_resume_keeps_a_complete_run_and_retrains_another_config(learnable_folder, tmp_path, caplog):
@@ -139,7 +144,7 @@ def test_part4s_estimate_counts_every_epoch_of_the_four_scenarios_on_the_workers
                                                                                   monkeypatch, capsys):
     from common.experiments import grid
     monkeypatch.setattr(grid, "concurrent_seconds_per_epoch", lambda config, workers: 0.5)
-    argv = ["--data", str(learnable_folder), "--out", str(tmp_path / "p4"), "--recipe", "assignment", "--estimate",
+    argv = ["--data", str(learnable_folder), "--out", str(tmp_path / "p4"), "--report", "000", "--estimate",
             "--workers", "2"]
     assert part4.main(part4.build_parser().parse_args(argv)) == 0
     plan = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

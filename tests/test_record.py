@@ -13,6 +13,7 @@ from common.errors import UserError
 from common.experiments import record as R
 from common.paths import PROJECT_ROOT
 from common.render import figures as FIG
+from tests.helpers import report_recipe
 
 HISTORY = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.5 + e / 100, "val_loss": 1.2 / e,
             "val_acc": 0.45 + e / 100} for e in range(1, 6)]
@@ -141,13 +142,14 @@ def test_recipe_changes_list_every_result_changing_setting_and_nothing_else():
     from dataclasses import replace
 
     from common.cnn.training import CNNConfig
-    from common.experiments.mlp import ASSIGNMENT_RECIPE
     from parts import part4
-    assert R.recipe_changes(ASSIGNMENT_RECIPE, replace(ASSIGNMENT_RECIPE, recipe="other label")) == {}
-    changed = R.recipe_changes(ASSIGNMENT_RECIPE, replace(ASSIGNMENT_RECIPE, epochs=2, train_subset=3000))
+    recipe = report_recipe("000", "part1")
+    assert R.recipe_changes(recipe, replace(recipe, recipe="other label")) == {}
+    changed = R.recipe_changes(recipe, replace(recipe, epochs=2, train_subset=3000))
     assert changed == {"epochs": {"recipe": 1000, "run": 2}, "train_subset": {"recipe": None, "run": 3000}}
     assert R.changes_text(changed) == "epochs 2 (recipe: 1000), train_subset 3000 (recipe: None)"
-    assert R.recipe_changes(None, ASSIGNMENT_RECIPE) is None
+    assert R.changes_text(changed, short=True) == "epochs=2 train_subset=3000"  # a variant's folder name
+    assert R.recipe_changes(None, recipe) is None
     cnn = CNNConfig()
     for setting, value in {"amp": False, "channels_last": False, "compile": "off", "seed": 1}.items():
         assert set(R.recipe_changes(cnn, replace(cnn, **{setting: value}))) == {setting}  # arithmetic or draws

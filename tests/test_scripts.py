@@ -15,26 +15,9 @@ from common.errors import UserError
 from common.experiments import record as R
 from common.render.figures import plot_history, save_figure
 from scripts import bench, build_report, run_all, screenshot_report
-from tests.helpers import TINY
+from tests.helpers import HISTORY, TINY, report_recipe, write_record
 
-HISTORY = [{"epoch": 1, "train_loss": 0.5, "train_acc": 0.8, "val_loss": 0.6, "val_acc": 0.78}]
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track", "wbr"}
-
-
-def write_record(path: Path, part: str, recipe: str = "tuned", **extra) -> dict:
-    """A complete metrics.json as a part writes it."""
-    record = R.run_record(part=part, recipe=recipe, status="complete", status_note="", config={"lr": 0.1}, seed=0,
-                          device="cpu", data_source="synthetic", data_fingerprint="abc", run_id="r",
-                          recipe_config={"lr": 0.1})
-    record.update({"parameters": 1000, "test": {"accuracy": 0.5, "macro_f1": 0.4}, "history": HISTORY,
-                   "best_epoch": 1, "epochs_run": 1, "timing": {"train_seconds": 1.0, "total_seconds": 2.0},
-                   "throughput": {"train_images_per_second": 500.0}, "figures": {"loss_curve.png": ""},
-                   "figures_skipped": {},
-                   "created": "2026-01-01T00:00:00", "git_commit": "a" * 40})
-    record.update(extra)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record))
-    return record
 
 
 def binary_test(accuracy: float) -> dict:
@@ -67,8 +50,9 @@ def fixture_reports(tmp_path) -> Path:
                  test={"accuracy": 0.8}, models={name: {"test_accuracy": acc, "parameters": 1000, "train_seconds": 1.0,
                                                         "epochs_run": 1, "images_per_second": 500.0}
                                                  for name, acc in (("SimpleCNN", 0.6), ("ImprovedCNN", 0.8))})
-    write_record(reports / "assignment" / "part1" / "metrics.json", "part1", recipe="assignment",
-                 test=binary_test(0.905), baseline={"majority_class": "rest", "majority_accuracy": 0.9})
+    write_record(reports / "000" / "part1" / "metrics.json", "part1", recipe="report 000",
+                 config=R.config_dict(report_recipe("000", "part1")), test=binary_test(0.905),
+                 baseline={"majority_class": "rest", "majority_accuracy": 0.9})
     for folder in ("part1", "part2", "part3", "part5/improved"):
         save_figure(plot_history(HISTORY, folder), reports / folder / "loss_curve.png", run_id="r")
     return reports  # part4 has not run
@@ -96,7 +80,9 @@ def test_report_builds_from_fixture_runs(fixture_reports):
     assert build_report.main(build_report.build_parser().parse_args(["--reports", str(fixture_reports)])) == 0
     markdown = (fixture_reports / "index.md").read_text()
     assert "Not run yet: <code>make part4</code>" in markdown
-    assert "| part1: a single logistic neuron | 0.9130 | 0.9050 | 0.9100 | 0.9000 |" in markdown
+    assert "| part1: a single logistic neuron | 0.9100 | 0.9000 | 2 | cpu |" in markdown
+    assert "| part1: a single logistic neuron | test accuracy 0.9130 | 0.9050 |" in markdown  # report 000's table
+    assert "| part1 | 1.9 | test accuracy 0.9130 | <span class=\"verdict-holds\">holds</span> |" in markdown
     assert "Status: diverged. the loss became nan in epoch 3" in markdown and "Status: incomplete" in markdown
     page = (fixture_reports / "index.html").read_text()
     checker = _Checker()
@@ -105,7 +91,7 @@ def test_report_builds_from_fixture_runs(fixture_reports):
     assert checker.images and all((fixture_reports / src).is_file() for src in checker.images)
     assert '<a href="part1/loss_curve.png"><img' in page  # figures open full size
     assert "<figcaption><b>loss_curve.png</b>: Loss and accuracy per epoch" in page
-    assert '<td style="text-align: right;">0.9130</td>' in page  # numbers right-aligned by the markdown library
+    assert '<td style="text-align: right;">0.9050</td>' in page  # numbers right-aligned by the markdown library
 
 
 def test_report_with_no_runs(tmp_path):
@@ -141,11 +127,13 @@ def test_mlp_vs_cnn_rows_read_saved_metrics(fixture_reports):
 
 
 def test_part5_runs_table_lists_every_trained_cnn_with_its_recipe(fixture_reports):
-    write_record(fixture_reports / "part5-gpu" / "improved" / "metrics.json", "part5", recipe="best",
+    write_record(fixture_reports / "part5-gpu" / "metrics.json", "part5", recipe="tuned", test={"accuracy": 0.9},
+                 environment={**R.environment_info(), "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"})
+    write_record(fixture_reports / "part5-gpu" / "improved" / "metrics.json", "part5", recipe="tuned",
                  model="ImprovedCNN", test={"accuracy": 0.9}, config={**json.loads(
                      (fixture_reports / "part5" / "improved" / "metrics.json").read_text())["config"], "cutout": 0},
                  environment={**R.environment_info(), "device": "cuda", "device_name": "NVIDIA H100 80GB HBM3"})
-    rows = build_report.part5_run_rows(fixture_reports)
+    rows = build_report.part5_run_rows(fixture_reports, build_report.other_runs(fixture_reports))
     assert [(r["run"], r["test_acc"]) for r in rows] == [("part5/simple", 0.6), ("part5/improved", 0.8),
                                                          ("part5-gpu/improved", 0.9)]
     assert "cutout 8" in rows[0]["settings"] and "cutout 0" in rows[2]["settings"]
@@ -160,7 +148,8 @@ def test_readme_blocks_are_generated_and_dirty_results_refused(fixture_reports, 
     text = readme.read_text()
     assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text and "middle" in text
     assert "| `make part3` | 3072 -> 64 sigmoid -> 10 softmax" in text
-    assert "| part1: a single logistic neuron | 0.9130 | 0.9050 | 0.9100 |" in text and "aaaaaaaaaaaa" in text
+    assert "| part1: a single logistic neuron | 0.9100 | 0.9000 |" in text and "aaaaaaaaaaaa" in text
+    assert "| part1: a single logistic neuron | test accuracy 0.9130 | 0.9050 |" in text
     write_record(fixture_reports / "part3" / "metrics.json", "part3", git_commit="b" * 40 + "-dirty")
     with pytest.raises(UserError, match="refusing to quote results measured at an uncommitted tree"):
         build_report.update_readme(readme, fixture_reports)
@@ -219,23 +208,25 @@ def test_make_reproduce_on_a_cpu_says_part5_needs_a_gpu(learnable_folder, tmp_pa
     real_command = run_all.part_command
     monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + ["--epochs", "1", "--no-progress"])
     reports = tmp_path / "reports"
-    argv = ["--recipe", "assignment", "--parts", "part1", "part5", "--data", str(learnable_folder), "--reports",
+    argv = ["--report", "000", "--parts", "part1", "part5", "--data", str(learnable_folder), "--reports",
             str(reports)]
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     err = capsys.readouterr().err
-    assert "Plan (make reproduce" in err and "the assignment's 100-epoch recipe needs a GPU" in err
-    assert (reports / "assignment" / "part1" / "metrics.json").is_file()
-    assert not (reports / "assignment" / "part5").exists()
-    assert json.loads((reports / "assignment" / "run_all.json").read_text())["not_run"] == ["part5"]
+    assert "Plan (make reproduce REPORT=000" in err and "report 000's recipe needs a GPU here" in err
+    assert (reports / "000" / "part1" / "metrics.json").is_file()
+    assert not (reports / "000" / "part5").exists()
+    assert json.loads((reports / "000" / "run_all.json").read_text())["not_run"] == ["part5"]
+    verdicts = (reports / "000" / "verdicts.md").read_text()  # the report's table, from the runs as they are
+    assert "| part1 | 1.9 | test accuracy 0.9130 | <span class=\"verdict-not-measured\">not measured</span>" in verdicts
+    assert "changed epochs 1 (recipe: 1000)" in verdicts
 
 
 def test_part_command_follows_the_recipe():
     out = Path("r/part4")
-    assert run_all.part_command("part4", "assignment", False, None, out)[3:] == ["--out", "r/part4", "--recipe",
-                                                                                 "assignment"]
-    assert run_all.part_command("part4", "tuned", True, "d.tgz", out)[-3:] == ["--quick", "--data", "d.tgz"]
-    assert run_all.part_command("part5", "tuned", True, None, out)[-2:] == ["--recipe", "quick"]
-    assert run_all.part_command("part1", "tuned", False, None, out)[0] == sys.executable
+    assert run_all.part_command("part4", "000", False, None, out)[3:] == ["--out", "r/part4", "--report", "000"]
+    assert run_all.part_command("part4", None, True, "d.tgz", out)[-3:] == ["--quick", "--data", "d.tgz"]
+    assert run_all.part_command("part5", None, True, None, out)[-2:] == ["--recipe", "quick"]
+    assert run_all.part_command("part1", None, False, None, out)[0] == sys.executable
 
 
 # ----------------------------------------------------------------------------- bench
@@ -282,5 +273,5 @@ def test_make_report_refreshes_each_finished_parts_analysis_but_not_a_folder_in_
     with ReportFolder(fixture_reports / "part3"):
         written = build_report.refresh_part_analyses(fixture_reports)
     assert fixture_reports / "part1" / "analysis.md" in written
-    assert "# Part 1" in (fixture_reports / "assignment" / "part1" / "analysis.md").read_text().split("\n")[1]
+    assert "# Part 1" in (fixture_reports / "000" / "part1" / "analysis.md").read_text().split("\n")[1]
     assert not (fixture_reports / "part3" / "analysis.md").exists()  # held by a run: left to it

@@ -37,7 +37,7 @@ CHECKPOINT_FORMAT = "cifar10-suite-part5-v1"
 class CNNConfig:
     """Everything that decides a Part 5 training run (saved in metrics.json and checkpoints)."""
 
-    recipe: str = "best"  # the recipe these values come from
+    recipe: str = "tuned"  # the recipe these values come from
     model: str = "improved"  # simple or improved
     ablation: str = "none"  # ImprovedCNN without one of its changes: no-batchnorm, no-dropout, no-third-block
     epochs: int = 30  # epochs of the schedule

@@ -19,7 +19,7 @@ def airplane_vs_rest(labels: np.ndarray, airplane_label: int = 1) -> tuple[np.nd
     """Relabel CIFAR-10 labels (N,) as airplane vs the rest.
 
     ``airplane_label=1`` (default) makes airplane the positive class; ``airplane_label=0`` is the
-    assignment's convention (airplane 0, rest 1). Returns labels (N,) int64 in {0, 1} and the
+    convention of report 000 (airplane 0, rest 1). Returns labels (N,) int64 in {0, 1} and the
     two class names in label order.
     """
     if airplane_label not in (0, 1):

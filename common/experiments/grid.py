@@ -5,7 +5,7 @@
 
 Every run's config is ``replace(config.base, activation=..., optimizer=..., init=..., lr=..., seed=...)``.
 With ``scenarios`` the runs are those (activation, optimizer, init) triples at ``base.lr``, as the
-assignment's recipe has them. Otherwise the whole product runs, and it is made fair like this:
+recipe of a report has them (report 000's four). Otherwise the whole product runs, and it is made fair like this:
 each (optimizer, activation) pair gets the learning rate that did best on validation in a short
 sweep (a trial is the first ``sweep_epochs`` epochs of the full run, at its learning rates); every
 configuration gets the same epochs, schedule, L2 and early stopping; the ranking is by validation
@@ -471,7 +471,7 @@ def write_grid_report(part: str, out: Path, config: GridConfig, records: list[Gr
                         data_fingerprint=data.fingerprint, run_id=run_id, recipe_config=recipe_config)
     record.update({
         "task": "multiclass", "classes": list(splits.class_names), "parameters": headline.parameters,
-        "headline": {**headline.row(), "why": "the assignment's first scenario (nothing is chosen without a "
+        "headline": {**headline.row(), "why": "the recipe's first scenario (nothing is chosen without a "
                                               "validation split)" if scenario_mode else
                                        "the best validation accuracy of the grid"},
         "throughput": {"train_images_per_second": headline.images_per_second},

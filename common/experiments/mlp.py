@@ -7,7 +7,7 @@
 core's Solver (``train_mlp``), evaluates the test set once (``evaluate_binary`` /
 ``evaluate_multiclass``) and writes metrics.json, summary.md and the figures. With a validation
 split, validation picks the epoch and (binary task) the decision threshold; without one (the
-assignment's recipe) the last epoch and the threshold 0.5 are reported, and the test set is
+report 000's recipe) the last epoch and the threshold 0.5 are reported, and the test set is
 watched every epoch for the curves only.
 """
 from __future__ import annotations
@@ -72,7 +72,7 @@ class MLPConfig:
     # data
     inputs: str = "standardized"  # standardized per pixel with the training images' statistics, or unit: /255
     hflip: bool = False  # add a left-right mirrored copy of every training image
-    airplane_label: int = 1  # binary task: 1 makes airplane the positive class; 0 is the assignment's convention
+    airplane_label: int = 1  # binary task: 1 makes airplane the positive class; 0 is report 000's convention
     val_size: int = 5000  # validation images carved from the 50,000; 0 trains on all of them, choosing nothing
     train_subset: int | None = None  # train on a random N of the training images (quick checks)
     seed: int = 0  # initialization, shuffling and the split
@@ -113,17 +113,6 @@ class MLPConfig:
     def watches_test(self) -> bool:
         """Without a validation split the test set is measured every epoch, for the curves only."""
         return self.val_size == 0
-
-
-# What the assignment's report states for its numpy networks (Parts 1-4): pixels divided by 255,
-# all 50,000 training images (no validation split), airplane = 0 and rest = 1 in the binary task,
-# threshold 0.5, He-initialized weights N(0, 1) * sqrt(2 / fan_in) and zero biases, plain SGD
-# w -= lr * dw on batch-mean gradients, lr 0.01, mini-batches of 64 from a fresh shuffle each epoch,
-# 1000 epochs. One difference remains, named here: its loss adds 1e-8 inside log(p); this suite's
-# computes the same cross-entropy from the logits (stable), which differs only where p < 1e-6.
-ASSIGNMENT_RECIPE = MLPConfig(recipe="assignment", init="he", optimizer="sgd", lr=0.01, batch_size=64, epochs=1000,
-                              patience=0, schedule="constant", l2=0.0, inputs="unit", hflip=False, airplane_label=0,
-                              val_size=0)
 
 
 # ----------------------------------------------------------------------------- data

@@ -61,7 +61,8 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "schema": ("int", f"layout version ({SCHEMA_VERSION})"),
     "part": ("str", "part1 ... part5"),
     "title": ("str", "heading of the report"),
-    "recipe": ("str", "tuned, assignment, best or quick: where the config's values came from"),
+    "recipe": ("str", "tuned or quick (this suite's), or 'report <id>' (a report's, from "
+                      "student_reports/<id>.toml): where the config's values came from"),
     "recipe_changes": ("object|null", "{setting: {recipe: value, run: value}} for every result-changing setting in "
                                       "which the run differs from its recipe ({} = the recipe exactly; null = no "
                                       "recipe named). A verdict comes only from a complete run with none"),
@@ -111,13 +112,14 @@ OPTIONAL_SCHEMA: dict[str, tuple[str, str]] = {
     "seeds": ("list", "part4, tuned recipe: the top configurations over seeds (mean and std)"),
     "histories": ("object", "part4, tuned recipe: {'<configuration>, lr <lr>, seed <seed>': its history}, which "
                             "the curves are drawn from"),
-    "scenarios": ("list", "part4, assignment recipe: one row per scenario with its history"),
+    "scenarios": ("list", "part4, a recipe with fixed scenarios (a report's): one row per scenario with its history"),
     "models": ("object", "part5: both models side by side"),
     "headline_model": ("str", "part5: the model the part's test figures are of"),
     "checkpoint": ("str", "part5 model folders: the checkpoint file"),
     "segments": ("list", "part5 model folders: each stretch of epochs one process trained (first_epoch, last_epoch, "
                          "commit, precision, device); a resume with other code or precision is refused"),
-    "recipe_note": ("str", "what the recipe assumes where the assignment is silent"),
+    "recipe_note": ("str", "part5, a report's recipe: the report file's notes (what the recipe assumes where the "
+                           "report is silent)"),
     "extra_tables": ("object", "{heading: markdown table} shown in summary.md and the report"),
 }
 # The keys of "test" (SCHEMA documents them in words; these are what a record may hold). Binary parts add
@@ -224,11 +226,20 @@ def recipe_changes(recipe_config, config) -> dict[str, dict] | None:
             if recipe.get(k) != run.get(k)}
 
 
-def changes_text(changes: dict[str, dict]) -> str:
-    """'epochs 2 (recipe: 1000), train_subset 3000 (recipe: None)' -- a record's recipe_changes, for a reader."""
+def changes_text(changes: dict[str, dict], short: bool = False) -> str:
+    """'epochs 2 (recipe: 1000), train_subset 3000 (recipe: None)' -- a record's recipe_changes, for a reader;
+    ``short``: 'epochs=2 train_subset=3000', a variant's folder name."""
     def name(key):
         return key.removeprefix("base.").replace(".", " ")
+    if short:
+        return " ".join(f"{name(k).replace(' ', '.')}={_short(v['run'])}" for k, v in changes.items())
     return ", ".join(f"{name(k)} {v['run']} (recipe: {v['recipe']})" for k, v in changes.items())
+
+
+def _short(value) -> str:
+    if isinstance(value, (list, tuple)):
+        return "+".join(_short(v) for v in value) or "none"
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def run_record(*, part: str, recipe: str, status: str, status_note: str, config, seed: int, device: str,

@@ -40,7 +40,7 @@ def flush_subnormals(a: np.ndarray) -> np.ndarray:
     Why: once a network has trained long enough to saturate its units, sigmoid outputs and the
     gradients behind them (s (1 - s) times a small upstream gradient) land there, and x86 CPUs
     multiply subnormals many times more slowly than normal numbers: a 64-image weight-gradient product
-    with a few per mille subnormal entries ran 6x slower, and the assignment's 1000-epoch Part 4 runs
+    with a few per mille subnormal entries ran 6x slower, and report 000's 1000-epoch Part 4 runs
     slowed from 0.7 s to 1.5 s per epoch. Flushing changes no value by more than 1.2e-38.
     """
     a[np.abs(a) < np.finfo(a.dtype).tiny] = 0

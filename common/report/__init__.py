@@ -1,2 +1,2 @@
-"""What the saved runs say: the statements and verdicts (analysis.py) against the report's figures
-(assignment.py)."""
+"""What the saved runs say: statements (analysis.py), and verdicts on the reports' figures and claims:
+the report files (report_file.py, student_reports/) and the claim vocabulary (claims.py)."""

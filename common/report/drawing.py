@@ -126,12 +126,12 @@ def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: li
     which = "headline scenario" if "scenarios" in record else "winner"
     if "scenarios" in record:
         figures["scenario_curves.png"] = plot_scenario_curves(
-            {combination_name(s): s["history"] for s in record["scenarios"]}, "Part 4, the assignment's scenarios")
-        skipped.update({f: "the assignment's recipe runs four fixed scenarios: no grid, no learning-rate sweep"
+            {combination_name(s): s["history"] for s in record["scenarios"]}, f"Part 4, {record['recipe']}'s scenarios")
+        skipped.update({f: "the recipe runs fixed scenarios: no grid, no learning-rate sweep"
                         for f in ("grid_heatmap.png", "lr_sweep.png", "curves_by_optimizer.png",
                                   "curves_by_activation.png", "curves_by_init.png")})
     else:
-        skipped["scenario_curves.png"] = "this comparison has no fixed scenarios (the assignment's recipe has)"
+        skipped["scenario_curves.png"] = "this comparison has no fixed scenarios (a report's recipe has)"
         histories = record.get("histories")
         for attribute in ("optimizer", "activation", "init"):
             if histories is None:  # a record of an older version: its curves cannot be drawn again

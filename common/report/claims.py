@@ -1,0 +1,828 @@
+"""The claim vocabulary: what a report file may state, and how each kind is judged from the saved runs.
+
+A claim names runs by reference, ``[tuned:]partN[/name]``:
+
+    part3                              the report's recipe rerun: reports/<report id>/part3/
+    part4/sigmoid + momentum + small   one run inside a part: a Part 4 scenario, a Part 5 model folder
+    tuned:part4/* + momentum + *       this suite's recipe (reports/part4/); '*' matches several runs of
+                                       its grid, and a figure of the group is their mean
+
+and figures by metric name (``METRICS``) or curve name (``CURVES``). Each kind (``KINDS``) declares
+its fields, their types and defaults, a sentence on when it holds, and its judge; student_reports/
+README.md shows an example of each. A new kind is one ``Kind`` entry and its judge function here.
+
+Every verdict is one of holds / does not hold / too close to call / not measured, and comes only
+from complete runs of exactly the recipe the claim names (``why_not_judged``); anything else reads
+"not measured" with the reason.
+"""
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from common.catalog import PARTS
+from common.data.cifar10 import CLASS_NAMES
+from common.paths import VARIANTS
+
+HOLDS, FAILS, NOT_MEASURED, TOO_CLOSE = "holds", "does not hold", "not measured", "too close to call"
+VERDICTS = (HOLDS, FAILS, TOO_CLOSE, NOT_MEASURED)
+TUNED = "tuned"  # this suite's recipe: the prefix "tuned:" of a run reference
+CLASSES = (*CLASS_NAMES, "rest")  # the ten classes, and the binary parts' "rest"
+
+# metric: (arguments it takes, what it reads). Figures a run records at its reported epoch.
+METRICS: dict[str, tuple[tuple[str, ...], str]] = {
+    "accuracy": ((), "test accuracy"),
+    "val_accuracy": ((), "validation accuracy (a grid's runs: each run's best)"),
+    "precision": (("class",), "test precision of one class"),
+    "recall": (("class",), "test recall of one class"),
+    "f1": (("class",), "test F1 of one class"),
+    "class_accuracy": (("class",), "test accuracy on one class's images (its recall)"),
+    "macro_precision": ((), "test precision, the mean over the classes"),
+    "macro_recall": ((), "test recall, the mean over the classes"),
+    "macro_f1": ((), "test F1, the mean over the classes"),
+    "confusion": (("true class", "predicted class"), "test images of one class predicted as another"),
+    "final_train_loss": ((), "training loss of the last epoch"),
+    "parameters": ((), "trainable parameters"),
+    "train_seconds": ((), "seconds of training"),
+}
+# Curves: a history key per epoch.
+CURVES = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
+          "val_acc": "validation accuracy", "test_loss": "test loss (watched)", "test_acc": "test accuracy (watched)"}
+
+_REF = re.compile(r"^(?:(?P<recipe>[a-z]+):)?(?P<part>[A-Za-z0-9_]+)(?:/(?P<name>.+))?$")
+_METRIC = re.compile(r"^(?P<name>[a-z_0-9]+)(?:\[(?P<args>[^\]]*)\])?$")
+
+
+# ----------------------------------------------------------------------------- what a claim is
+
+@dataclass(frozen=True)
+class Claim:
+    part: str  # the part whose table lists it
+    kind: str  # a key of KINDS
+    says: str  # the report's words (a figure's are made from its metric and value)
+    section: str  # the report's section number: "1.9"
+    fields: dict  # the kind's fields, defaults filled in
+    where: str = ""  # its key path in the file: "part4.claims[2]"
+    garbled: bool = False  # read through garbled text
+    not_compared: str = ""  # why it is not compared ('' = it is)
+    note: str = ""  # what a reader should know when reading the verdict
+    headline: bool = False  # the part's result, shown in the results table
+
+
+@dataclass(frozen=True)
+class Verdict:
+    claim: Claim
+    verdict: str  # holds, does not hold, too close to call, not measured
+    numbers: str  # the measurements behind it, or why it is not measured
+    source: str = ""  # which runs
+
+    @property
+    def part(self) -> str:
+        return self.claim.part
+
+
+class Unmeasured(Exception):
+    """A figure a run cannot give; the message is why (the verdict's "not measured: ...")."""
+
+
+# ----------------------------------------------------------------------------- references
+
+@dataclass(frozen=True)
+class RunRef:
+    text: str
+    part: str
+    name: str = ""  # a run inside the part ('' = the part's own record)
+    recipe: str = ""  # '' = the report's recipe; "tuned" = this suite's
+
+    @property
+    def group(self) -> bool:
+        return "*" in self.name
+
+
+def parse_ref(text: str) -> RunRef:
+    """A run reference; ValueError saying what is wrong."""
+    match = _REF.match(text.strip()) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"{text!r} is not a run reference; write partN, partN/<run> or tuned:partN[/<run>]")
+    recipe, part, name = match["recipe"] or "", match["part"], (match["name"] or "").strip()
+    if recipe and recipe != TUNED:
+        raise ValueError(f"{text!r}: unknown recipe prefix {recipe!r}; only 'tuned:' (this suite's recipe) is known")
+    if part not in PARTS:
+        raise ValueError(f"{text!r} names no part; the parts are {', '.join(PARTS)}")
+    if "*" in name and not recipe:
+        raise ValueError(f"{text!r}: '*' matches runs of this suite's grid only; write tuned:{part}/{name}")
+    return RunRef(text.strip(), part, name, recipe)
+
+
+def parse_metric(text: str) -> tuple[str, tuple[str, ...]]:
+    """("precision", ("rest",)) from "precision[rest]"; ValueError saying what is wrong."""
+    match = _METRIC.match(text.strip()) if isinstance(text, str) else None
+    if not match or match["name"] not in METRICS:
+        raise ValueError(f"{text!r} is not a metric; use one of {', '.join(METRICS)} (with [class] where it takes "
+                         f"one)")
+    wants = METRICS[match["name"]][0]
+    args = tuple(a.strip() for a in match["args"].split(",")) if match["args"] else ()
+    if len(args) != len(wants):
+        shown = f"{match['name']}[{', '.join(wants)}]" if wants else match["name"]
+        raise ValueError(f"{text!r}: write {shown}")
+    for arg in args:
+        if arg not in CLASSES:
+            raise ValueError(f"{text!r}: unknown class {arg!r}; the classes are {', '.join(CLASSES)}")
+    return match["name"], args
+
+
+def metric_words(metric: str) -> str:
+    """'test accuracy', "'rest' precision", 'ImprovedCNN ...' -- a metric for a sentence."""
+    name, args = parse_metric(metric)
+    if name == "confusion":
+        return f"test {args[0]} images taken for {args[1]}"
+    if args:
+        return f"'{args[0]}' {METRICS[name][1].replace(' of one class', '').replace(' one class', '')}"
+    return METRICS[name][1]
+
+
+def figure_words(fields_: dict) -> str:
+    ref = parse_ref(fields_["run"])
+    who = f"{ref.name}: " if ref.name else ""
+    return f"{who}{metric_words(fields_['metric'])} {_shown(fields_['metric'], fields_['value'])}"
+
+
+def _shown(metric: str, value: float) -> str:
+    name = metric.split("[", 1)[0]
+    if name in ("parameters", "confusion"):
+        return f"{value:,.0f}"
+    if name == "train_seconds":
+        return f"{value:,.0f} s" if value >= 100 else f"{value:.3g} s"
+    return f"{value:.4f}"
+
+
+# ----------------------------------------------------------------------------- field checks
+
+FieldCheck = Callable[[object], object]  # returns the value (converted) or raises ValueError
+
+
+def _number(value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _int(value):
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"expected an integer, got {value!r}")
+    return value
+
+
+def _bool(value):
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _run(value):
+    parse_ref(value)
+    return value.strip()
+
+
+def _metric(value):
+    parse_metric(value)
+    return value.strip()
+
+
+def _curve(value):
+    if value not in CURVES:
+        raise ValueError(f"{value!r} is not a curve; use one of {', '.join(CURVES)}")
+    return value
+
+
+def _matrix(value):
+    if not isinstance(value, list) or not value or not all(isinstance(r, list) and len(r) == len(value)
+                                                           for r in value):
+        raise ValueError("expected a square array of arrays, one row per true class")
+    return [[_int(v) for v in row] for row in value]
+
+
+def _ints(value):
+    if not isinstance(value, list) or not value:
+        raise ValueError("expected a non-empty array of integers")
+    return [_int(v) for v in value]
+
+
+TYPES: dict[str, FieldCheck] = {"number": _number, "int": _int, "bool": _bool, "run": _run, "metric": _metric,
+                                "curve": _curve, "matrix": _matrix, "ints": _ints}
+
+
+# ----------------------------------------------------------------------------- the runs a claim reads
+
+@dataclass
+class RunView:
+    """What one reference resolves to: a record (a part's or a model folder's), a scenario row of a part
+    record, or a group of a grid's rows; ``why`` is '' when a verdict may come from it."""
+
+    ref: RunRef
+    label: str  # for the verdict's source: "report 000's recipe rerun (reports/000/part3)"
+    why: str = ""
+    record: dict | None = None  # a part or model record
+    row: dict | None = None  # a scenario row (Part 4)
+    rows: list = field(default_factory=list)  # a group of grid rows
+    part_record: dict | None = None  # the part's record the row(s) came from
+
+    @property
+    def history(self) -> list[dict]:
+        if self.row is not None:
+            return self.row.get("history") or []
+        return (self.record or {}).get("history") or []
+
+    def measure(self, metric: str) -> float:
+        name, args = parse_metric(metric)
+        if self.rows:
+            values = [self._row_value(row, name) for row in self.rows]
+            values = [v for v in values if v is not None and math.isfinite(v)]
+            if not values:
+                raise Unmeasured(f"not measured: no run of {self.ref.text} has {metric}")
+            return float(np.mean(values))
+        if self.row is not None:
+            value = self._row_value(self.row, name)
+            if value is None and name == "parameters" and self.part_record is not None:
+                value = self.part_record.get("parameters")
+            if value is None or not math.isfinite(value):
+                raise Unmeasured(f"not measured: the run's record has no {metric} for {self.ref.text}")
+            return float(value)
+        return _record_value(self.record or {}, name, args, self.ref.text)
+
+    @staticmethod
+    def _row_value(row: dict, name: str) -> float | None:
+        key = {"accuracy": "test_acc", "val_accuracy": "val_acc", "macro_f1": "test_macro_f1",
+               "train_seconds": "seconds", "parameters": "parameters"}.get(name)
+        if name == "final_train_loss":
+            history = row.get("history") or []
+            return history[-1]["train_loss"] if history else None
+        value = row.get(key) if key else None
+        return None if value is None or (key == "parameters" and not value) else float(value)
+
+    def curve(self, name: str) -> list[tuple[int, float]]:
+        points = [(h["epoch"], h[name]) for h in self.history if h.get(name) is not None]
+        if not points:
+            raise Unmeasured(f"not measured: {self.ref.text} recorded no {CURVES[name]} curve")
+        return points
+
+
+def _record_value(record: dict, name: str, args: tuple[str, ...], ref: str) -> float:
+    value = _read_value(record, name, args)
+    if value is None or not math.isfinite(value):
+        raise Unmeasured(f"not measured: {ref}'s record has no {name}{'[' + ','.join(args) + ']' if args else ''}")
+    return value
+
+
+def _read_value(record: dict, name: str, args: tuple[str, ...]) -> float | None:
+    test = record.get("test") or {}
+    per_class = test.get("per_class") or {}
+    try:
+        if name == "accuracy":
+            return float(test["accuracy"])
+        if name == "val_accuracy":
+            return float(record["validation"]["accuracy"])
+        if name in ("precision", "recall", "f1", "class_accuracy"):
+            return float(per_class[args[0]]["recall" if name == "class_accuracy" else name])
+        if name.startswith("macro_"):
+            if name == "macro_f1" and "macro_f1" in test:
+                return float(test["macro_f1"])
+            key = name.removeprefix("macro_")
+            return float(np.mean([scores[key] for scores in per_class.values()])) if per_class else None
+        if name == "confusion":
+            names = list(per_class)
+            return float(test["confusion_matrix"][names.index(args[0])][names.index(args[1])])
+        if name == "final_train_loss":
+            return float(record["history"][-1]["train_loss"])
+        if name == "parameters":
+            return float(record["parameters"])
+        if name == "train_seconds":
+            return float(record["timing"]["train_seconds"])
+    except (KeyError, IndexError, ValueError, TypeError):
+        return None
+    return None
+
+
+class RunBook:
+    """Resolves run references to saved runs: the report's under ``reports``/<report id>/, this suite's
+    under ``reports``/. ``recipe_overrides``: {part: the report file's recipe table} -- a run made from
+    another version of the file is not judged against this one."""
+
+    def __init__(self, reports: Path, report_id: str | None = None,
+                 recipe_overrides: dict[str, dict] | None = None, title: str = ""):
+        self.reports = Path(reports)
+        self.report_id = report_id
+        self.title = title or f"report {report_id}"
+        self.recipe_overrides = recipe_overrides or {}
+        self._records: dict[Path, dict | None] = {}
+
+    def root(self, ref: RunRef) -> Path:
+        return self.reports if ref.recipe == TUNED else self.reports / str(self.report_id)
+
+    def recipe(self, ref: RunRef) -> str:
+        return TUNED if ref.recipe == TUNED else f"report {self.report_id}"
+
+    def read(self, path: Path) -> dict | None:
+        if path not in self._records:
+            from common.errors import UserError
+            from common.experiments.record import read_record
+            try:
+                self._records[path] = read_record(path) if path.is_file() else None
+            except UserError as error:  # unreadable: judged as not measured, never a crash
+                self._records[path] = {"status": "unreadable", "status_note": str(error), "recipe_changes": {}}
+        return self._records[path]
+
+    def view(self, text: str) -> RunView:
+        ref = parse_ref(text)
+        root, recipe = self.root(ref), self.recipe(ref)
+        folder = root / ref.part
+        shown = folder.relative_to(self.reports.parent) if folder.is_relative_to(self.reports.parent) else folder
+        label = (f"this suite's {TUNED} recipe ({shown})" if ref.recipe == TUNED else
+                 f"{self.title}'s recipe rerun ({shown})")
+        if ref.name and not ref.group and (folder / ref.name / "metrics.json").is_file():  # a model's own folder
+            sub = self.read(folder / ref.name / "metrics.json")
+            return RunView(ref, f"{label[:-1]}/{ref.name})", self._why(sub, ref, recipe, ref.name), record=sub)
+        record = self.read(folder / "metrics.json")
+        why = self._why(record, ref, recipe, ref.name)
+        if not ref.name:
+            return RunView(ref, label, why, record=record)
+        if why:
+            return RunView(ref, label, why)
+        if "scenarios" in record or "ranking" in record:
+            rows = record.get("scenarios") or record.get("ranking") or []
+            from common.experiments.grid import combination_name
+            matched = [r for r in rows if fnmatch.fnmatchcase(combination_name(r), ref.name)]
+            if not matched:
+                names = sorted({combination_name(r) for r in rows})
+                return RunView(ref, label, f"not measured: {ref.part}'s run has no {ref.name!r} (it ran: "
+                                           f"{'; '.join(names[:6])}{' ...' if len(names) > 6 else ''})")
+            if ref.group:
+                return RunView(ref, label, rows=matched, part_record=record)
+            row = matched[0]
+            if row.get("status") != "complete":
+                return RunView(ref, label, f"not measured: {ref.name} is {row.get('status')} after "
+                                           f"{row.get('epochs_run')} epochs")
+            return RunView(ref, label, row=row, part_record=record)
+        return RunView(ref, label, f"not measured: {ref.part}'s run has no {ref.name!r} (no {ref.name}/ folder in "
+                                   f"{shown})")
+
+    def seed_view(self, view: RunView, seed: int) -> RunView | None:
+        """The run of ``view``'s recipe with only its seed changed to ``seed`` (a variant of a part's record,
+        found by its record's fields), or None where none ran."""
+        if view.ref.name:
+            return None
+        folder = self.root(view.ref) / VARIANTS / view.ref.part
+        for path in sorted(folder.glob("*/metrics.json")):
+            record = self.read(path)
+            changes = (record or {}).get("recipe_changes") or {}
+            if record.get("recipe") != self.recipe(view.ref) or not changes or \
+                    any(key.rsplit(".", 1)[-1] != "seed" or change["run"] != seed for key, change in changes.items()):
+                continue
+            exact = {**record, "recipe_changes": {}}  # judged as its recipe but for the seed
+            return RunView(view.ref, f"{view.label[:-1]}, seed {seed})", why_not_judged(exact, view.ref.text),
+                           record=record)
+        return None
+
+    def _why(self, record: dict | None, ref: RunRef, recipe: str, name: str = "") -> str:
+        what = f"{ref.part}{'/' + name if name else ''}"
+        if record is None:
+            how = f"make {ref.part}" if ref.recipe == TUNED else \
+                f"make {ref.part} ARGS=\"--report {self.report_id}\" or make reproduce REPORT={self.report_id}"
+            return f"not measured: {what} has not run with {recipe}'s recipe ({how})"
+        why = why_not_judged(record, what, recipe)
+        if why or ref.recipe == TUNED:
+            return why
+        stale = stale_settings((record or {}).get("config") or {}, self.recipe_overrides.get(ref.part) or {})
+        if stale:
+            return (f"not measured: {what} ran an earlier version of report {self.report_id}'s recipe ("
+                    f"{'; '.join(stale)}); run it again")
+        return ""
+
+
+def stale_settings(config: dict, overrides: dict, prefix: str = "") -> list[str]:
+    """'lr 0.01 then, 0.05 now' for each setting of a report file's recipe table (``overrides``) that the
+    run's saved ``config`` does not have: the file changed after the run. A nested table applies to the
+    config entry of its name (Part 4's base, a Part 5 model), or to nothing in a config without it."""
+    stale = []
+    for key, wanted in overrides.items():
+        if isinstance(wanted, dict):
+            if isinstance(config.get(key), dict):
+                stale += stale_settings(config[key], wanted, f"{prefix}{key}.")
+            elif config.get("model") == key:  # a model's own table, in that model's record
+                stale += stale_settings(config, wanted, prefix)
+            continue
+        if any(isinstance(v, dict) and "model" in v for v in config.values()):  # {model: config}: each model
+            for name, sub in config.items():
+                stale += stale_settings(sub, {key: wanted}, f"{prefix}{name}.")
+            continue
+        had = config.get(key)
+        if _plain(had) != _plain(wanted):
+            stale.append(f"{prefix}{key} {had!r} then, {wanted!r} now")
+    return stale
+
+
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+# ----------------------------------------------------------------------------- which runs can be judged
+
+def why_not_judged(record: dict | None, what: str = "", recipe: str | None = None) -> str:
+    """'' when ``record`` is a complete run of exactly its recipe -- ``recipe``, when given: the one the
+    claim names -- so that a verdict may come from it; else the reason no verdict can, as "not measured:
+    ..." (``what`` names the run in the sentence)."""
+    name = f"{what} " if what else ""
+    if record is None:
+        return f"not measured: the {name}run is not there"
+    if recipe is not None and record.get("recipe") != recipe:
+        return f"not measured: the {name}run followed the {record.get('recipe')!r} recipe, not {recipe!r}"
+    if "recipe_changes" not in record:
+        return (f"not measured: the {name}run was written by an older version of the suite (schema "
+                f"{record.get('schema', '?')}), which did not record whether it ran its recipe unchanged; rerun it")
+    status, done = record.get("status"), record.get("epochs_run", len(record.get("history") or []))
+    planned = planned_epochs(record)
+    of = f" of {planned}" if planned else ""
+    if status == "incomplete" and isinstance((record.get("config") or {}).get("base"), dict):  # a grid of runs
+        return f"not measured: the {name}comparison was interrupted ({record.get('status_note', '')})"
+    if status == "incomplete":
+        return f"not measured: the {name}run was interrupted after {done}{of} epochs ({record.get('status_note', '')})"
+    if status == "diverged":
+        return f"not measured: the {name}run diverged after {done}{of} epochs ({record.get('status_note', '')})"
+    if status != "complete":
+        return f"not measured: the {name}run is {status} ({record.get('status_note', '')})"
+    if record["recipe_changes"] is None:
+        return f"not measured: the {name}run names no recipe it followed"
+    if record["recipe_changes"]:
+        from common.experiments.record import changes_text
+        return f"not measured: the {name}run changed {changes_text(record['recipe_changes'])}"
+    return ""
+
+
+def planned_epochs(record: dict) -> int | None:
+    """The epochs the record's config schedules (a grid: each run's), or None where it does not say."""
+    config = record.get("config") or {}
+    if isinstance(config.get("epochs"), int):
+        return config["epochs"]
+    if isinstance(config.get("base"), dict) and isinstance(config["base"].get("epochs"), int):
+        return config["base"]["epochs"]
+    return None
+
+
+def judged(record: dict | None, recipe: str | None = None) -> dict | None:
+    """``record`` when a verdict may come from it (``why_not_judged`` is empty), else None."""
+    return record if record is not None and not why_not_judged(record, recipe=recipe) else None
+
+
+# ----------------------------------------------------------------------------- comparing numbers
+
+def near(measured: float, reported: float, tolerance: float, relative: bool = False) -> str:
+    band = tolerance * abs(reported) if relative else tolerance
+    return HOLDS if abs(measured - reported) <= band + 1e-12 else FAILS
+
+
+def compare(a_name: str, a: float, b_name: str, b: float, tolerance: float, *, relative: bool = False,
+            unit: str = "", lower_is_better: bool = False) -> tuple[str, str]:
+    """The verdict on "A beats B" and the words behind it: holds / does not hold, or too close to call when
+    |a - b| is within ``tolerance`` (of the larger, when ``relative``)."""
+    difference = abs(a - b)
+    band = tolerance * max(abs(a), abs(b)) if relative else tolerance
+    shown = f"{tolerance:.0%} of the larger" if relative else f"{tolerance:g}"
+    if difference <= band + 1e-12:  # float noise: 0.43 - 0.42 is a hair above 0.01
+        return TOO_CLOSE, (f"{a_name} {a:.4g}{unit} vs {b_name} {b:.4g}{unit}: too close to call (difference "
+                           f"{difference:.4g}{unit}, tolerance {shown})")
+    better = a < b if lower_is_better else a > b
+    return (HOLDS if better else FAILS), f"{a_name} {a:.4g}{unit} vs {b_name} {b:.4g}{unit}"
+
+
+def points(a: float, b: float, digits: int = 1) -> str:
+    """'2.3 points' for the accuracy difference b - a (in percentage points, unsigned)."""
+    return f"{abs(b - a) * 100:.{digits}f} points"
+
+
+def first_epoch(history: list[dict], condition) -> dict | None:
+    """The first epoch's record of ``history`` for which ``condition(record)`` holds, else None."""
+    return next((h for h in history if condition(h)), None)
+
+
+def epochs_to_reach(history: list[dict], loss: float, curve: str = "train_loss") -> int | None:
+    """The first epoch whose ``curve`` value is at or below ``loss``."""
+    reached = first_epoch(history, lambda h: h.get(curve) is not None and h[curve] <= loss)
+    return None if reached is None else reached["epoch"]
+
+
+def watched_spread(history: list[dict], last: int = 100) -> str:
+    """'; over the last 100 epochs the watched test accuracy ran from 0.8969 to 0.9102 (mean 0.9050)'
+    -- how much one last epoch can differ from the next; empty without a watched test curve."""
+    values = [h["test_acc"] for h in history[-last:] if "test_acc" in h]
+    if len(values) < 2:
+        return ""
+    return (f"; over the last {len(values)} epochs the watched test accuracy ran from {min(values):.4f} to "
+            f"{max(values):.4f} (mean {np.mean(values):.4f})")
+
+
+def at_chance(history: list[dict], n_classes: int, within: float = 0.01) -> str:
+    """A clause naming a network that has stopped learning: its training loss ends within ``within`` of
+    ln(n_classes), the cross-entropy of a uniform guess (ln 10 = 2.3026); else an empty string."""
+    chance = math.log(n_classes)
+    if not history or abs(history[-1]["train_loss"] - chance) > within:
+        return ""
+    since = len(history)
+    while since > 1 and abs(history[since - 2]["train_loss"] - chance) <= within:
+        since -= 1
+    return (f"; from epoch {history[since - 1]['epoch']} on its training loss stayed within {within} of "
+            f"ln {n_classes} = {chance:.4f}, the loss of a uniform guess: the network stopped learning")
+
+
+# ----------------------------------------------------------------------------- the kinds
+
+Judge = Callable[[Claim, "RunBook"], tuple[str, str, str]]  # -> (verdict, numbers, source)
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    holds_when: str  # one sentence: when the verdict is "holds"
+    required: dict[str, str]  # field: type (a key of TYPES)
+    optional: dict[str, tuple[str, object]]  # field: (type, default)
+    judge: Judge
+    runs: tuple[str, ...] = ("run",)  # the fields that name runs
+
+
+def _views(claim: Claim, book: RunBook, *names: str) -> list[RunView]:
+    views = [book.view(claim.fields[name]) for name in names]
+    for view in views:
+        if view.why:
+            raise Unmeasured(view.why)
+    return views
+
+
+def _judge_figure(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    (view,) = _views(claim, book, "run")
+    value, metric = view.measure(f["metric"]), f["metric"]
+    verdict = near(value, f["value"], f["tolerance"], f["relative"])
+    difference = _shown(metric, abs(value - f["value"]))
+    side = "above" if value > f["value"] else "below"
+    same = difference == _shown(metric, 0.0)
+    numbers = f"rerun {_shown(metric, value)} " + ("(the report's figure, to the digits shown)" if same else
+                                                   f"({difference} {side} the report's)")
+    history = view.history
+    if metric == "accuracy":
+        numbers += watched_spread(history)
+        if value > f["value"] + f["tolerance"]:
+            reached = first_epoch(history, lambda h: h.get("test_acc", -1.0) >= f["value"])
+            if reached is not None:
+                numbers += f"; the watched test accuracy first reached {f['value']:.4f} at epoch {reached['epoch']}"
+        if view.row is not None:
+            numbers += at_chance(history, 10)
+    if metric == "final_train_loss" and history:
+        numbers = f"rerun {value:.4f} after epoch {history[-1]['epoch']}"
+        if verdict != HOLDS:
+            reached = first_epoch(history, lambda h: abs(h["train_loss"] - f["value"]) <= f["tolerance"])
+            if reached is not None:
+                numbers += (f"; its training loss was within {f['tolerance']:g} of the reported value at epoch "
+                            f"{reached['epoch']}" + (f" (test accuracy then {reached['test_acc']:.4f})"
+                                                     if "test_acc" in reached else ""))
+    return verdict, numbers, view.label
+
+
+def _judge_beats(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    a, b = _views(claim, book, "a", "b")
+    verdict, words = compare(f["a_label"] or a.ref.name or a.ref.part, a.measure(f["metric"]),
+                             f["b_label"] or b.ref.name or b.ref.part, b.measure(f["metric"]), f["tolerance"],
+                             relative=f["relative"], lower_is_better=f["lower_is_better"])
+    return verdict, f"{metric_words(f['metric'])}: {words}", _sources(a, b)
+
+
+def _judge_chance(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    (view,) = _views(claim, book, "run")
+    accuracy, loss = view.measure("accuracy"), view.measure("final_train_loss")
+    chance, chance_loss = 1 / f["classes"], math.log(f["classes"])
+    stuck = accuracy <= chance + f["accuracy_within"] and abs(loss - chance_loss) <= f["loss_within"]
+    numbers = (f"rerun test accuracy {accuracy:.4f} (chance {chance:.4f}, within {f['accuracy_within']:g} counts), "
+               f"final training loss {loss:.4f} (ln {f['classes']} = {chance_loss:.4f}, within {f['loss_within']:g} "
+               f"counts)")
+    matrix = ((view.record or {}).get("test") or {}).get("confusion_matrix")
+    if matrix:
+        predicted = int(np.count_nonzero(np.array(matrix).sum(axis=0)))
+        numbers += f", {predicted} of {len(matrix)} classes predicted"
+    return (HOLDS if stuck else FAILS), numbers, view.label
+
+
+def _peak(claim: Claim, view: RunView) -> tuple[int, float]:
+    f = claim.fields
+    points_ = view.curve(f["curve"])
+    pick = min if f["lowest"] else max
+    epoch, value = pick(points_, key=lambda p: p[1])
+    return epoch, value
+
+
+def _judge_peak(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    (view,) = _views(claim, book, "run")
+    epoch, value = _peak(claim, view)
+    verdict = near(value, f["value"], f["tolerance"])
+    if f["epoch"] is not None and f["epoch_within"] is not None and abs(epoch - f["epoch"]) > f["epoch_within"]:
+        verdict = FAILS
+    word = "lowest" if f["lowest"] else "highest"
+    reported = f" (reported {f['value']:.4g}" + (f" at epoch {f['epoch']}" if f["epoch"] is not None else "") + ")"
+    epochs = "" if f["epoch_within"] is None else f"; the epoch counts within {f['epoch_within']}"
+    return verdict, (f"the rerun's {CURVES[f['curve']]} is {word} at {value:.4f} in epoch {epoch}{reported}, "
+                     f"tolerance {f['tolerance']:g}{epochs}"), view.label
+
+
+def _judge_turns(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    (view,) = _views(claim, book, "run")
+    points_ = view.curve(f["curve"])
+    low_epoch, low = min(points_, key=lambda p: p[1])
+    last_epoch, last = points_[-1]
+    turned = low_epoch <= f["by_epoch"] and last >= f["rise"] * low
+    return (HOLDS if turned else FAILS), (
+        f"{CURVES[f['curve']]} lowest ({low:.3f}) in epoch {low_epoch}, {last:.3f} after epoch {last_epoch}: "
+        f"it holds when the lowest point comes by epoch {f['by_epoch']} and the curve ends at {f['rise']:g}x it or "
+        f"more"), view.label
+
+
+def _judge_fewer_parameters(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    a, b = _views(claim, book, "a", "b")
+    pa, pb = a.measure("parameters"), b.measure("parameters")
+    names = (f["a_label"] or a.ref.name or a.ref.part, f["b_label"] or b.ref.name or b.ref.part)
+    words = f"{names[0]} {pa:,.0f} vs {names[1]} {pb:,.0f} parameters"
+    try:
+        acc_a, acc_b = a.measure("accuracy"), b.measure("accuracy")
+        words += f" (test accuracy {acc_a:.4f} vs {acc_b:.4f})"
+    except Unmeasured:
+        pass
+    return (HOLDS if pa < pb else FAILS), words, _sources(a, b)
+
+
+def _judge_faster(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    a, b = _views(claim, book, "a", "b")
+    ca, cb = a.curve(f["curve"]), b.curve(f["curve"])
+    target = f["loss"] if f["loss"] is not None else max(ca[-1][1], cb[-1][1])
+    ea, eb = epochs_to_reach(a.history, target, f["curve"]), epochs_to_reach(b.history, target, f["curve"])
+    names = (f["a_label"] or a.ref.name or a.ref.part, f["b_label"] or b.ref.name or b.ref.part)
+    if ea is None or eb is None:
+        never = names[0] if ea is None else names[1]
+        verdict = FAILS if ea is None else HOLDS
+        return verdict, f"{never} never reached {CURVES[f['curve']]} {target:.4f}", _sources(a, b)
+    verdict, words = compare(names[0], ea, names[1], eb, f["tolerance"], relative=True, unit=" epochs",
+                             lower_is_better=True)
+    basis = "the higher of the two final values" if f["loss"] is None else "the report's"
+    return verdict, f"epochs to reach {CURVES[f['curve']]} {target:.4f} ({basis}): {words}", _sources(a, b)
+
+
+def _judge_confusion(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    (view,) = _views(claim, book, "run")
+    test = (view.record or {}).get("test") or {}
+    if "confusion_matrix" not in test:
+        raise Unmeasured(f"not measured: {view.ref.text} recorded no confusion matrix")
+    rerun, reported = np.array(test["confusion_matrix"]), np.array(f["matrix"])
+    if rerun.shape != reported.shape:
+        raise Unmeasured(f"not measured: the rerun's matrix is {rerun.shape}, the report's {reported.shape}")
+    names = list(test.get("per_class") or CLASS_NAMES)
+    diff = rerun - reported
+    order = np.dstack(np.unravel_index(np.argsort(-np.abs(diff), axis=None), diff.shape))[0][:3]
+    worst = "; ".join(f"{names[i]} taken for {names[j]} {rerun[i, j]} vs {reported[i, j]}" for i, j in order)
+    by_class = np.abs(diff).sum(axis=1)
+    classes = ", ".join(f"{names[i]} ({by_class[i]})" for i in np.argsort(-by_class)[:3])
+    verdict = HOLDS if np.abs(diff).max() <= f["tolerance"] else FAILS
+    return verdict, (f"largest cell differences: {worst}; the rows that differ most (images moved): {classes}; "
+                     f"mean |difference| {np.abs(diff).mean():.1f} images a cell, tolerance {f['tolerance']} a "
+                     f"cell"), view.label
+
+
+def _judge_spread(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    (view,) = _views(claim, book, "run")
+    values, missing = {}, []
+    for seed in f["seeds"]:
+        seed_view = view if seed == (view.record or {}).get("seed") else book.seed_view(view, seed)
+        if seed_view is None or seed_view.why:
+            missing.append(seed)
+        else:
+            values[seed] = seed_view.measure(f["metric"])
+    if missing:
+        raise Unmeasured(f"not measured: seeds {missing} of {view.ref.text} have not run complete (make "
+                         f"{view.ref.part} ARGS=\"--report {book.report_id} --seed N\")")
+    low, high = min(values.values()), max(values.values())
+    inside = low - f["tolerance"] <= f["value"] <= high + f["tolerance"]
+    shown = ", ".join(f"seed {s}: {v:.4f}" for s, v in values.items())
+    return (HOLDS if inside else FAILS), (f"{metric_words(f['metric'])} over {len(values)} seeds: {shown} (mean "
+                                          f"{np.mean(list(values.values())):.4f}, std "
+                                          f"{np.std(list(values.values())):.4f}); the report's {f['value']:.4f} "
+                                          f"{'lies' if inside else 'does not lie'} within their range +- "
+                                          f"{f['tolerance']:g}"), view.label
+
+
+def _judge_time_ratio(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    a, b = _views(claim, book, "a", "b")
+    ta, tb = a.measure("train_seconds"), b.measure("train_seconds")
+    ratio = ta / tb if tb else float("inf")
+    verdict = near(ratio, f["ratio"], f["tolerance"], relative=True)
+    return verdict, (f"{a.ref.text} {_shown('train_seconds', ta)} / {b.ref.text} {_shown('train_seconds', tb)} = "
+                     f"{ratio:.2f}x (reported {f['ratio']:g}x, "
+                     f"within {f['tolerance']:.0%} counts)"), _sources(a, b)
+
+
+def _sources(*views: RunView) -> str:
+    return "; ".join(dict.fromkeys(v.label for v in views))
+
+
+_PAIR = {"a": "run", "b": "run"}
+_LABELS = {"a_label": ("str", ""), "b_label": ("str", "")}
+KINDS: dict[str, Kind] = {k.name: k for k in (
+    Kind("figure", "the rerun's metric is within `tolerance` of `value` (of |value| x tolerance when `relative`)",
+         {"run": "run", "metric": "metric", "value": "number"},
+         {"tolerance": ("number", 0.01), "relative": ("bool", False)}, _judge_figure),
+    Kind("beats", "run `a` beats run `b` on `metric` (lower wins with `lower_is_better`); a difference within "
+                  "`tolerance` is too close to call",
+         _PAIR | {"metric": "metric"},
+         {"tolerance": ("number", 0.01), "relative": ("bool", False), "lower_is_better": ("bool", False), **_LABELS},
+         _judge_beats, ("a", "b")),
+    Kind("chance", "the run ends at chance: test accuracy within `accuracy_within` of 1/`classes` and final training "
+                   "loss within `loss_within` of ln(`classes`)",
+         {"run": "run"}, {"classes": ("int", 10), "accuracy_within": ("number", 0.05),
+                          "loss_within": ("number", 0.1)}, _judge_chance),
+    Kind("peak", "the curve's highest point (lowest with `lowest`) is within `tolerance` of `value`, and, when "
+                 "`epoch_within` is given, its epoch within that many epochs of `epoch`",
+         {"run": "run", "curve": "curve", "value": "number"},
+         {"epoch": ("int", None), "epoch_within": ("int", None), "tolerance": ("number", 0.01),
+          "lowest": ("bool", False)}, _judge_peak),
+    Kind("turns", "the curve (a loss) is lowest at or before epoch `by_epoch` and ends at `rise` times that or more: "
+                  "it turned, the run overfits",
+         {"run": "run", "curve": "curve", "by_epoch": "int"}, {"rise": ("number", 2.0)}, _judge_turns),
+    Kind("fewer_parameters", "run `a` has fewer trainable parameters than run `b`",
+         dict(_PAIR), dict(_LABELS), _judge_fewer_parameters, ("a", "b")),
+    Kind("faster", "run `a` reaches `loss` on `curve` in fewer epochs than run `b` (default loss: the higher of "
+                   "their final values); within `tolerance` (relative) too close to call",
+         dict(_PAIR), {"curve": ("curve", "train_loss"), "loss": ("number", None), "tolerance": ("number", 0.10),
+                       **_LABELS}, _judge_faster, ("a", "b")),
+    Kind("confusion", "every cell of the run's test confusion matrix is within `tolerance` images of the report's "
+                      "`matrix` (rows: true class, columns: predicted)",
+         {"run": "run", "matrix": "matrix"}, {"tolerance": ("int", 50)}, _judge_confusion),
+    Kind("spread", "the report's `value` lies within the range of `metric` over the run's `seeds` (+- `tolerance`)",
+         {"run": "run", "metric": "metric", "value": "number", "seeds": "ints"}, {"tolerance": ("number", 0.0)},
+         _judge_spread),
+    Kind("time_ratio", "run `a`'s training time over run `b`'s is within `tolerance` (relative) of `ratio`",
+         _PAIR | {"ratio": "number"}, {"tolerance": ("number", 0.5)}, _judge_time_ratio, ("a", "b")),
+)}
+
+
+def check_fields(kind: str, entry: dict, fail, part: str) -> dict:
+    """The claim's fields, checked against its kind and with defaults filled in; ``fail(key, problem)``
+    builds the error raised for the first problem."""
+    spec = KINDS[kind]
+    known = {**spec.required, **{k: t for k, (t, _) in spec.optional.items()}}
+    for key in entry:
+        if key not in known:
+            raise fail(key, f"unknown field of a {kind!r} claim; it takes {', '.join(known)} (besides section, "
+                            f"says, note, garbled, not_compared)")
+    out = {}
+    for key, type_name in known.items():
+        if key not in entry:
+            if key in spec.required:
+                raise fail(key, f"missing; a {kind!r} claim needs {', '.join(spec.required)}")
+            out[key] = spec.optional[key][1]
+            continue
+        value = entry[key]
+        if type_name == "str":
+            if not isinstance(value, str):
+                raise fail(key, f"expected a string, got {value!r}")
+            out[key] = value
+            continue
+        try:
+            out[key] = TYPES[type_name](value)
+        except ValueError as error:
+            raise fail(key, str(error)) from None
+    return out
+
+
+def judge(claim: Claim, book: RunBook) -> Verdict:
+    """The verdict on one claim from the runs ``book`` finds."""
+    if claim.not_compared:
+        return Verdict(claim, NOT_MEASURED, f"not compared: {claim.not_compared}")
+    try:
+        verdict, numbers, source = KINDS[claim.kind].judge(claim, book)
+    except Unmeasured as why:
+        return Verdict(claim, NOT_MEASURED, str(why))
+    if claim.note:
+        numbers += f" ({claim.note})"
+    return Verdict(claim, verdict, numbers, source)
+
+
+def referenced_runs(claim: Claim) -> list[RunRef]:
+    return [parse_ref(claim.fields[name]) for name in KINDS[claim.kind].runs]
