@@ -21,6 +21,9 @@ class PartInfo:
     summary: str  # one line: what is trained, on which task, in what
     figures: tuple[tuple[str, str], ...]  # (file under reports/<part>/, what to look for in it)
     drawn_by: tuple[tuple[str, str], ...] = ()  # (file, name): drawn by common/render/figures.py's draw_<name>
+    # (name, *siblings): the statements of common/report/analysis.py's STATEMENTS that analysis.md says, each
+    # given this part's record and the named other parts' runs of the same recipe
+    statements: tuple[tuple[str, ...], ...] = ()
 
 
 _RUN_FIGURES = (
@@ -40,7 +43,8 @@ PARTS_DIR = Path(__file__).resolve().parents[1] / "parts"
 
 def part_info(path: Path) -> PartInfo:
     """The part that ``path`` (parts/partN.py) declares in its ``CATALOG = {...}`` literal, read without
-    importing the file. "figures" lists [file, caption] pairs, names of FIGURE_SETS,
+    importing the file. "statements" lists [name, *other parts] (common/report/analysis.py's STATEMENTS);
+    "figures" lists [file, caption] pairs, names of FIGURE_SETS,
     {"set": name, "under": folder, "label": model} for a set drawn once per model folder, and
     {"file": file, "caption": caption, "draw": name} for a figure the part declares whole: drawn by
     ``draw_<name>(run)`` in common/render/figures.py from the saved run."""
@@ -65,7 +69,8 @@ def part_info(path: Path) -> PartInfo:
                         for name, caption in FIGURE_SETS[entry["set"]]]
         else:
             figures.append(tuple(entry))
-    return PartInfo(path.stem, spec["title"], spec["summary"], tuple(figures), tuple(drawn_by))
+    return PartInfo(path.stem, spec["title"], spec["summary"], tuple(figures), tuple(drawn_by),
+                    tuple(tuple(entry) for entry in spec.get("statements", ())))
 
 
 def discover(folder: Path = PARTS_DIR) -> dict[str, PartInfo]:

@@ -18,6 +18,7 @@ PART = "part1"  # this file's name: the make target and reports/part1/
 CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
     "title": "Part 1: a single logistic neuron",
     "summary": "one sigmoid neuron, 3072 -> 1, airplane vs the rest (numpy)",
+    "statements": [["binary"]],  # analysis.md: report/analysis.py STATEMENTS
     "figures": ["run", "binary",
                 ["weights.png", "The neuron's 3072 weights as an image, per colour channel: red pixels speak for "
                                 "airplane, blue against."]],

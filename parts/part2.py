@@ -18,6 +18,7 @@ PART = "part2"  # this file's name: the make target and reports/part2/
 CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
     "title": "Part 2: one hidden layer",
     "summary": "3072 -> 64 sigmoid -> 1, airplane vs the rest (numpy)",
+    "statements": [["binary"], ["hidden_layer", "part1"]],  # analysis.md: report/analysis.py STATEMENTS
     "figures": ["run", "binary"],
 }
 RECIPES = {

@@ -17,6 +17,7 @@ PART = "part3"  # this file's name: the make target and reports/part3/
 CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
     "title": "Part 3: multiclass softmax network",
     "summary": "3072 -> 64 sigmoid -> 10 softmax, all ten classes (numpy)",
+    "statements": [["ten_classes", "part2"]],  # analysis.md: report/analysis.py STATEMENTS
     "figures": ["run",
                 ["weights.png", "What the 64 hidden units look for (their input weights as images), and each class's "
                                 "effective template through them."],

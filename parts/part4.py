@@ -37,6 +37,7 @@ PART = "part4"  # this file's name: the make target and reports/part4/
 CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
     "title": "Part 4: activations, optimizers, initializations",
     "summary": "{sigmoid, ReLU, tanh} x {SGD, Momentum, Adam} x {small, He, Xavier} on Part 3's network (numpy)",
+    "statements": [["comparison"]],  # analysis.md: report/analysis.py STATEMENTS
     "figures": [
         "run",
         ["grid_heatmap.png", "Validation accuracy of every combination, one panel per initialization, one colour "

@@ -40,13 +40,17 @@ def test_binary_statements_against_the_baseline_both_ways():
 
 
 def test_what_the_hidden_layer_adds_is_said_the_way_it_went():
-    better = A.part2_statements(binary(auc=0.91, f1=0.55, seconds=50), binary(auc=0.84, f1=0.34, seconds=5,
-                                                                               parameters=3073))
+    better = A.hidden_layer_statements(binary(auc=0.91, f1=0.55, seconds=50),
+                                       A.Sibling("Part 1", binary(auc=0.84, f1=0.34, seconds=5, parameters=3073)))
     assert "the hidden layer raises ROC-AUC from 0.8400 to 0.9100, raises airplane F1 from 0.3400 to 0.5500" \
         in better[-1] and "10.0x the training time (50 s vs 5 s)" in better[-1]
-    worse = A.part2_statements(binary(auc=0.80, f1=0.30), binary(auc=0.84, f1=0.34, parameters=3073))
+    worse = A.hidden_layer_statements(binary(auc=0.80, f1=0.30), A.Sibling("Part 1", binary(auc=0.84, f1=0.34,
+                                                                                               parameters=3073)))
     assert "lowers ROC-AUC from 0.8400 to 0.8000" in worse[-1] and "lowers airplane F1" in worse[-1]
-    assert "not measured" in A.part2_statements(binary(), None)[-1]
+    assert A.hidden_layer_statements(binary(), A.Sibling("Part 1", None)) == [
+        "Part 1 has not run with this recipe, so what the hidden layer adds is not measured."]
+    both = A.part_statements("part2", binary(), {"part1": binary(parameters=3073)})  # as part2's CATALOG says
+    assert both[0].startswith("Test accuracy is 0.9300") and both[-1].startswith("Against Part 1 (same recipe)")
 
 
 def multiclass(cm: np.ndarray) -> dict:
@@ -62,7 +66,7 @@ def test_ten_classes_name_the_most_confused_pairs():
     cm[1, 9] = 20  # automobile taken for truck
     pairs = A.confused_pairs(multiclass(cm), n=2)
     assert pairs[0][:3] == ("cat", "dog", 55) and pairs[1][:3] == ("automobile", "truck", 22)
-    lines = A.part3_statements(multiclass(cm), binary())
+    lines = A.ten_classes_statements(multiclass(cm), A.Sibling("Part 2", binary()))
     assert "cat and dog, 55 images" in lines[-1] and "From two classes to ten" in lines[1]
 
 
@@ -81,7 +85,7 @@ def test_part4_names_each_factors_mean_over_the_other_two():
     assert means["activation"]["relu"] == pytest.approx(np.mean([r["val_acc"] for r in GRID if r["activation"] ==
                                                                  "relu"]))
     record = {"winner": {**grid_row("relu", "adam", "he", 0.48), "test_acc": 0.47}, "ranking": GRID, "seeds": []}
-    lines = A.part4_statements(record)
+    lines = A.comparison_statements(record)
     assert lines[1].startswith("By activation (mean validation accuracy over the optimizer x initialization runs): "
                                "relu 0.4600, sigmoid 0.4100") and "relu leads by 5.0 points" in lines[1]
     assert "adam leads" in lines[2]
@@ -93,11 +97,11 @@ def test_cnn_vs_mlp_says_more_or_fewer_parameters():
                         "ImprovedCNN": {"test_accuracy": 0.84, "parameters": 3_249_610, "train_seconds": 400,
                                         "epochs_run": 6}}}
     mlp = {"test": {"accuracy": 0.52}, "parameters": 197_322}
-    lines = A.part5_statements(part5, mlp, None)
+    lines = A.cnn_statements(part5, A.Sibling("Part 3", mlp))
     assert lines[0].startswith("ImprovedCNN beats SimpleCNN on test accuracy, 0.8400 vs 0.7600")
     assert "ImprovedCNN has more parameters (3,249,610 vs 197,322)" in " ".join(lines)
-    small = A.part5_statements({"models": {"SimpleCNN": {**part5["models"]["SimpleCNN"], "parameters": 100_000,
-                                                         "test_accuracy": 0.4}}}, mlp, None)
+    small = A.cnn_statements({"models": {"SimpleCNN": {**part5["models"]["SimpleCNN"], "parameters": 100_000,
+                                                         "test_accuracy": 0.4}}}, A.Sibling("Part 3", mlp))
     assert "Part 3's MLP beats SimpleCNN" in small[0] and "fewer parameters (100,000 vs 197,322)" in small[0]
 
 
@@ -130,7 +134,7 @@ def test_ablation_says_which_change_matters_most_and_which_way_each_goes():
 
 def test_a_network_stuck_at_the_uniform_guess_is_named_so():
     dead = [{"epoch": e, "train_loss": loss} for e, loss in enumerate([2.25, 2.2, 2.3030, 2.3020, 2.3026], 1)]
-    lines = A.part4_statements({"scenarios": [{**scenario("relu + momentum + he", 0.10, [2.2, 2.3026]),
+    lines = A.comparison_statements({"scenarios": [{**scenario("relu + momentum + he", 0.10, [2.2, 2.3026]),
                                                 "history": dead}]})
     assert lines[1].startswith("    - relu + momentum + he: test accuracy 0.1000") and "stopped learning" in lines[1]
     assert A.bullets(lines)[1] == lines[1]  # stays nested under the first statement
@@ -155,7 +159,7 @@ def test_ablation_statements_compare_only_runs_of_one_recipe_and_call_close_ones
 
 def test_a_grid_that_measured_no_validation_accuracy_still_reads():
     rows = [{**grid_row("relu", "sgd", "he", None), "test_acc": 0.1}]
-    lines = A.part4_statements({"winner": {**rows[0], "lr": 0.1}, "ranking": rows, "seeds": []})
+    lines = A.comparison_statements({"winner": {**rows[0], "lr": 0.1}, "ranking": rows, "seeds": []})
     assert lines == ["The grid's winner by validation accuracy is relu + sgd + he (lr 0.1): validation not "
                      "measured, test 0.1000."]
 

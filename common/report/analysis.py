@@ -13,6 +13,7 @@ part's folder (analysis.md) and for the report index.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -96,16 +97,26 @@ def binary_statements(record: dict) -> list[str]:
     return lines
 
 
-def part2_statements(record: dict, part1: dict | None) -> list[str]:
-    lines = binary_statements(record)
+@dataclass(frozen=True)
+class Sibling:
+    """Another part's run of the same recipe, as a part's statements compare with it."""
+
+    label: str  # "Part 1"
+    record: dict | None
+
+
+def hidden_layer_statements(record: dict, part1: Sibling) -> list[str]:
+    """What a hidden layer adds over the same task's single neuron (``part1``)."""
+    lines = []
+    label, part1 = part1.label, part1.record
     if part1 is None:
-        return lines + ["Part 1 has not run with this recipe, so what the hidden layer adds is not measured."]
+        return [f"{label} has not run with this recipe, so what the hidden layer adds is not measured."]
     a1, a2 = part1["test"]["per_class"]["airplane"]["f1"], record["test"]["per_class"]["airplane"]["f1"]
     t1, t2 = part1["timing"]["train_seconds"], record["timing"]["train_seconds"]
     auc = change("ROC-AUC", part1["test"]["roc_auc"], record["test"]["roc_auc"])
     accuracy = change("test accuracy", part1["test"]["accuracy"], record["test"]["accuracy"])
     f1 = change("airplane F1", a1, a2)
-    lines.append(f"Against Part 1 (same recipe), the hidden layer {auc}, {f1} and {accuracy}, "
+    lines.append(f"Against {label} (same recipe), the hidden layer {auc}, {f1} and {accuracy}, "
                  f"for {record['parameters'] / part1['parameters']:.0f}x the parameters and {times(t2, t1)} the "
                  f"training time ({t2:.0f} s vs {t1:.0f} s).")
     return lines
@@ -122,15 +133,18 @@ def confused_pairs(record: dict, n: int = 3) -> list[tuple[str, str, int, float]
     return [(names[i], names[j], int(count), count / (cm[i].sum() + cm[j].sum())) for count, i, j in pairs[:n]]
 
 
-def part3_statements(record: dict, part2: dict | None) -> list[str]:
+def ten_classes_statements(record: dict, binary: Sibling) -> list[str]:
+    """Ten classes against guessing and against the binary task's balanced accuracy (``binary``); the easiest
+    and hardest classes; the pairs mixed up most."""
+    part2 = binary.record
     test = record["test"]
     per_class = test["per_class"]
     lines = [f"With ten classes test accuracy is {test['accuracy']:.4f}: {test['accuracy'] / 0.1:.1f}x the 0.1000 "
              f"of guessing (every class is a tenth of the test set, so the majority class scores 0.1000 too)."]
     if part2 is not None:
         b2 = part2["test"]["balanced_accuracy"]
-        lines.append(f"From two classes to ten: Part 2's balanced accuracy (mean recall over its two classes, chance "
-                     f"0.5) was {b2:.4f}, {points(0.5, b2)} above its chance level; here it is "
+        lines.append(f"From two classes to ten: {binary.label}'s balanced accuracy (mean recall over its two classes, "
+                     f"chance 0.5) was {b2:.4f}, {points(0.5, b2)} above its chance level; here it is "
                      f"{test['balanced_accuracy']:.4f}, {points(0.1, test['balanced_accuracy'])} above chance 0.1.")
     best = max(per_class, key=lambda c: per_class[c]["recall"])
     worst = min(per_class, key=lambda c: per_class[c]["recall"])
@@ -155,7 +169,8 @@ def factor_means(ranking: list[dict], key: str = "val_acc") -> dict[str, dict[st
     return means
 
 
-def part4_statements(record: dict) -> list[str]:
+def comparison_statements(record: dict) -> list[str]:
+    """A grid's winner and each factor's mean over the others; or a recipe's fixed scenarios, each's result."""
     if "scenarios" in record:
         rows = record["scenarios"]
         lines = [f"The recipe's {len(rows)} fixed scenarios, each trained for its full schedule (no validation split, "
@@ -254,8 +269,8 @@ def ablation_statements(records: dict[str, dict]) -> list[str]:
     return lines
 
 
-def part5_statements(record: dict, part3: dict | None, part4: dict | None,
-                     ablation: dict[str, dict] | None = None) -> list[str]:
+def cnn_statements(record: dict, *mlps: Sibling) -> list[str]:
+    """The two CNNs against each other (accuracy, parameters, time per epoch) and against each MLP in ``mlps``."""
     models = record["models"]
     lines = []
     if {"SimpleCNN", "ImprovedCNN"} <= set(models):
@@ -264,31 +279,41 @@ def part5_statements(record: dict, part3: dict | None, part4: dict | None,
         lines.append(f"{compared('ImprovedCNN', i['test_accuracy'], 'SimpleCNN', s['test_accuracy'])}; ImprovedCNN "
                      f"has {times(i['parameters'], s['parameters'])} the parameters ({i['parameters']:,} vs "
                      f"{s['parameters']:,}) and takes {times(*per_epoch)} the training time per epoch.")
-    mlps = [(name, r) for name, r in (("Part 3's MLP", part3), ("Part 4's best MLP", part4)) if r is not None]
+    ran = [(f"{m.label}'s {'best ' if 'winner' in m.record else ''}MLP", m.record) for m in mlps if m.record]
     for model_name, model in models.items():
-        for mlp_name, mlp in mlps:
+        for mlp_name, mlp in ran:
             more = "more" if model["parameters"] > mlp["parameters"] else "fewer"
             lines.append(f"{compared(model_name, model['test_accuracy'], mlp_name, mlp['test']['accuracy'])}; "
                          f"{model_name} has {more} parameters ({model['parameters']:,} vs {mlp['parameters']:,}).")
-    if not mlps:
-        lines.append("Parts 3 and 4 have not run with this recipe, so CNN vs MLP is not measured.")
-    return lines + ablation_statements(ablation or {})
+    if mlps and not ran:
+        lines.append(f"{' and '.join(m.label for m in mlps)} have not run with this recipe, so CNN vs MLP is not "
+                     f"measured.")
+    return lines
+
+
+def ablation_of(record: dict, ablation: Sibling) -> list[str]:
+    """What removing each of ImprovedCNN's changes does (`make ablation`'s records, ``ablation.record``)."""
+    return ablation_statements(ablation.record or {})
+
+
+# The statements a part's CATALOG may name ("statements": [[name, *what it compares with]]): each is
+# name(record, *siblings), a sibling being another part's run of the same recipe (or "ablation").
+STATEMENTS = {"binary": binary_statements, "hidden_layer": hidden_layer_statements,
+              "ten_classes": ten_classes_statements, "comparison": comparison_statements, "cnn": cnn_statements,
+              "ablation": ablation_of}
 
 
 def part_statements(part: str, record: dict, siblings: dict) -> list[str]:
-    """The statements for ``part`` from its record and its siblings (the other parts with the same recipe;
-    "ablation": `make ablation`'s records, for Part 5)."""
-    if part == "part1":
-        return binary_statements(record)
-    if part == "part2":
-        return part2_statements(record, siblings.get("part1"))
-    if part == "part3":
-        return part3_statements(record, siblings.get("part2"))
-    if part == "part4":
-        return part4_statements(record)
-    if part == "part5":
-        return part5_statements(record, siblings.get("part3"), siblings.get("part4"), siblings.get("ablation"))
-    return generic_statements(record)
+    """The statements ``part``'s catalog entry names, from its record and its siblings ({part: its run of the
+    same recipe}, "ablation": `make ablation`'s records); a part that names none gets the generic ones."""
+    entries = PARTS[part].statements if part in PARTS else ()
+    if not entries:
+        return generic_statements(record)
+    lines = []
+    for name, *others in entries:
+        lines += STATEMENTS[name](record, *(Sibling(PARTS[o].title.split(":")[0] if o in PARTS else o,
+                                                    siblings.get(o)) for o in others))
+    return lines
 
 
 def generic_statements(record: dict) -> list[str]:

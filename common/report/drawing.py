@@ -115,8 +115,8 @@ def mlp_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: lis
 
 
 def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: list[str]) -> tuple[dict, dict]:
-    """Part 4's figures from its record (scenarios, or the ranking, sweep and every run's history) and
-    the headline run's predictions.npz."""
+    """A comparison's figures from its record (scenarios, or the ranking, sweep and every run's history) and
+    the headline run's predictions.npz; titles name the part by its record's title."""
     from common.experiments.grid import combination_name
     from common.experiments.toy import toy_results
 
@@ -124,9 +124,10 @@ def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: li
     headline = record["headline"]
     name = combination_name(headline)
     which = "headline scenario" if "scenarios" in record else "winner"
+    part = record["title"].split(":")[0]  # "Part 4"
     if "scenarios" in record:
         figures["scenario_curves.png"] = plot_scenario_curves(
-            {combination_name(s): s["history"] for s in record["scenarios"]}, f"Part 4, {record['recipe']}'s scenarios")
+            {combination_name(s): s["history"] for s in record["scenarios"]}, f"{part}, {record['recipe']}'s scenarios")
         skipped.update({f: "the recipe runs fixed scenarios: no grid, no learning-rate sweep"
                         for f in ("grid_heatmap.png", "lr_sweep.png", "curves_by_optimizer.png",
                                   "curves_by_activation.png", "curves_by_init.png")})
@@ -140,24 +141,24 @@ def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: li
                 continue
             figures[f"curves_by_{attribute}.png"] = plot_overlaid_curves(
                 best_curve_per(record["ranking"], histories, attribute),
-                f"Part 4: best configuration of each {attribute}")
+                f"{part}: best configuration of each {attribute}")
         figures["grid_heatmap.png"] = plot_grid_heatmap(
-            record["ranking"], "Part 4: validation accuracy (%) of every combination at its swept learning rate",
+            record["ranking"], f"{part}: validation accuracy (%) of every combination at its swept learning rate",
             config["activations"], config["optimizers"], config["inits"])
         if record.get("lr_sweep"):
             figures["lr_sweep.png"] = plot_lr_sweep(
-                record["lr_sweep"], f"Part 4: the learning-rate sweep ({config['sweep_epochs']}-epoch trials, "
+                record["lr_sweep"], f"{part}: the learning-rate sweep ({config['sweep_epochs']}-epoch trials, "
                                     f"reference initialization per activation)")
         else:
             skipped["lr_sweep.png"] = "no learning-rate sweep ran (--sweep-epochs 0)"
     figures["toy_boundaries.png"] = plot_toy_boundaries(
-        toy_results(), "Part 4: what a 2-16-1 network can draw with each activation (numpy core, 2-D toy sets)")
+        toy_results(), f"{part}: what a 2-16-1 network can draw with each activation (numpy core, 2-D toy sets)")
     figures["confusion_matrix.png"] = plot_confusion_matrix(
         np.array(record["test"]["confusion_matrix"]), tuple(record["classes"]),
-        f"Part 4 {which} ({name}): test confusion matrix")
+        f"{part} {which} ({name}): test confusion matrix")
     if record["history"] and (folder / "predictions.npz").is_file():
-        figures["loss_curve.png"] = plot_history(record["history"], f"Part 4 {which} ({name})", record["best_epoch"])
-        images, why = prediction_figures(test_images, folder / "predictions.npz", f"Part 4 {which} ({name})",
+        figures["loss_curve.png"] = plot_history(record["history"], f"{part} {which} ({name})", record["best_epoch"])
+        images, why = prediction_figures(test_images, folder / "predictions.npz", f"{part} {which} ({name})",
                                          run_id=record["run_id"])
         figures.update(images)
         skipped.update(why)
