@@ -185,6 +185,11 @@ def add_cnn_arguments(parser: argparse.ArgumentParser, recipes: dict) -> None:
 
 
 def add_binary_arguments(parser: argparse.ArgumentParser, recipes: dict) -> None:
+    from common.experiments.mlp import OUTPUT_GRADIENTS
+    parser.add_argument("--output-gradient", choices=OUTPUT_GRADIENTS,
+                        help=f"the gradient at the sigmoid output: cross_entropy (p - y, the loss's own) or "
+                             f"squared_error ((p - y) p (1 - p), what report 000's code computes while it reports "
+                             f"the cross-entropy) ({recipe_values(recipes, 'output_gradient')})")
     parser.add_argument("--airplane-label", type=int, choices=[0, 1],
                         help=f"label of the airplane class: 1 makes it the positive class, 0 is report 000's "
                              f"convention; metrics are reported per class by name either way "

@@ -428,3 +428,38 @@ def test_optimizer_state_stuck_at_subnormals_is_flushed_once_an_epoch():
     solver.optimizer.velocity = {0: np.full((4, 3), stuck[0])}
     solver.train()
     assert not solver.optimizer.velocity[0].any()
+
+
+def test_the_squared_error_output_gradient_is_what_report_000s_backward_computes():
+    """Report 000 passes dz = p - y into an output layer whose backward multiplies by p (1 - p) again: the
+    gradient of (p - y)^2 / 2, checked by finite differences and autograd, with the cross-entropy reported."""
+    z, y = RNG.normal(size=(7, 1)), RNG.integers(0, 2, size=7)
+    loss, grad = losses.binary_cross_entropy_squared_error_gradient(z, y)
+    assert loss == losses.binary_cross_entropy(z, y)[0]  # what the training loop prints
+    p = lambda: 1 / (1 + np.exp(-z[:, 0]))  # noqa: E731
+    half_squared = lambda: float(np.mean((p() - y) ** 2) / 2)  # noqa: E731
+    assert relative_error(grad, numeric_gradient(half_squared, z)) < 1e-6
+    # The report's own arithmetic: dz = (output - y) * sigmoid_derivative(output), dw = x.T @ dz / m.
+    x = RNG.normal(size=(7, 3))
+    model = MLP([3, 1], init="he", seed=0, dtype=np.float64, output_gradient="squared_error")
+    _, grads, logits = model.loss_and_grads(x, y)
+    output = 1 / (1 + np.exp(-logits))
+    dz = (output - y.reshape(-1, 1)) * output * (1 - output)
+    np.testing.assert_allclose(grads[0], x.T @ dz / len(x), rtol=1e-12)
+    np.testing.assert_allclose(grads[1], dz.sum(axis=0) / len(x), rtol=1e-12)
+
+
+def test_a_hidden_network_with_the_squared_error_gradient_matches_autograd():
+    model = MLP([6, 5, 1], activation="sigmoid", init="he", seed=3, l2=0.01, dtype=np.float64,
+                output_gradient="squared_error")
+    x, y = RNG.normal(size=(9, 6)), RNG.integers(0, 2, size=9)
+    _, grads, _ = model.loss_and_grads(x, y)
+    params = [torch.tensor(p, requires_grad=True) for p in model.params]
+    out = torch.sigmoid(torch.sigmoid(torch.tensor(x) @ params[0] + params[1]) @ params[2] + params[3])[:, 0]
+    objective = ((out - torch.tensor(y, dtype=torch.float64)) ** 2).mean() / 2 + \
+        0.5 * 0.01 * sum((w * w).sum() for w in params[::2])
+    objective.backward()
+    for g, p in zip(grads, params):
+        np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="unknown output gradient 'mse'"):
+        MLP([2, 1], output_gradient="mse")

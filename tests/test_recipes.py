@@ -31,6 +31,8 @@ def test_report_000s_recipe_is_the_one_its_report_states(module, task, hidden):
     assert (config.epochs, config.patience, config.schedule, config.l2, config.hflip) == (1000, 0, "constant", 0, False)
     assert (config.inputs, config.val_size) == ("unit", 0)
     assert config.airplane_label == 0 or task == "multiclass"  # airplane is label 0 in its binary parts
+    # its output layer's backward applies the sigmoid's derivative to p - y again (sections 1.7-1.8)
+    assert config.output_gradient == ("squared_error" if task == "binary" else "cross_entropy")
     model = ME.build_mlp(config)
     w1 = model.params[0]
     assert w1.std() == pytest.approx(np.sqrt(2 / 3072), rel=0.05) and not model.params[1].any()  # He, zero biases

@@ -208,3 +208,20 @@ def test_a_finished_run_removes_what_an_earlier_run_left_and_the_page_shows_only
     F.atomic_write_bytes(tmp_path / "roc_pr.png", (tmp_path / "loss_curve.png").read_bytes())  # unlisted
     page = "\n".join(build_report.figures_block("part1", tmp_path, "part1"))
     assert "part1/loss_curve.png" in page and "roc_pr.png" not in page
+
+
+def test_a_setting_added_later_keeps_an_older_record_of_the_same_config_complete(tmp_path):
+    """A record saved before ``output_gradient`` existed is the same config as one with its default."""
+    from dataclasses import replace
+
+    from common.experiments.mlp import MLPConfig
+    from parts import part4
+    config = MLPConfig(epochs=3)
+    saved = {k: v for k, v in R.config_dict(config).items() if k != "output_gradient"}
+    assert R.with_defaults(saved, config) == R.config_dict(config)
+    assert R.with_defaults(saved, replace(config, output_gradient="squared_error")) == R.config_dict(config)
+    assert R.with_defaults(saved, config) != R.config_dict(replace(config, output_gradient="squared_error"))
+    grid = part4.RECIPES["tuned"]
+    old_grid = R.config_dict(grid)
+    del old_grid["base"]["output_gradient"]
+    assert R.with_defaults(old_grid, grid) == R.config_dict(grid)

@@ -38,12 +38,14 @@ from common.experiments.record import (
 from common.files import ReportFolder, atomic_write_npz
 from common.nn.init import INITIALIZERS as _INITIALIZERS
 from common.nn.layers import ACTIVATIONS as _ACTIVATIONS
+from common.nn.losses import OUTPUT_GRADIENTS as _OUTPUT_GRADIENTS
 from common.nn.network import MLP
 from common.nn.optim import OPTIMIZERS as _OPTIMIZERS
 from common.nn.optim import make_optimizer
 from common.nn.training import SCHEDULES, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult, Solver, TrainConfig
 
 ACTIVATIONS, INITIALIZERS, OPTIMIZERS = sorted(_ACTIVATIONS), sorted(_INITIALIZERS), sorted(_OPTIMIZERS)
+OUTPUT_GRADIENTS = sorted(_OUTPUT_GRADIENTS)
 INPUT_SCALINGS = ("standardized", "unit")
 TASKS = ("binary", "multiclass")
 CHECKPOINT = "checkpoint.npz"
@@ -65,6 +67,9 @@ class MLPConfig:
     lr: float = 0.01  # learning rate (the start of a cosine schedule)
     momentum: float = 0.9  # beta of the momentum optimizer
     l2: float = 0.0  # L2 penalty on the weights: loss += l2 / 2 * sum(w^2)
+    # binary task: the gradient at the sigmoid output. cross_entropy: p - y, the loss's own; squared_error:
+    # (p - y) p (1 - p), as report 000's code computes while it reports the cross-entropy (common/nn/losses.py)
+    output_gradient: str = "cross_entropy"
     batch_size: int = 64  # images per step; gradients are batch means
     epochs: int = 100  # epochs of the schedule
     patience: int = 10  # early stopping: epochs without a better validation loss; 0 = train every epoch
@@ -84,6 +89,7 @@ class MLPConfig:
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden if h > 0))
         for name, allowed in (("task", TASKS), ("activation", ACTIVATIONS), ("init", INITIALIZERS),
+                              ("output_gradient", OUTPUT_GRADIENTS),
                               ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("inputs", INPUT_SCALINGS)):
             if getattr(self, name) not in allowed:
                 raise UserError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}.")
@@ -102,6 +108,8 @@ class MLPConfig:
             inert["momentum"] = f"only the momentum optimizer uses it, and this run's optimizer is {self.optimizer}"
         if self.task != "binary":
             inert["airplane_label"] = "only the binary task (airplane vs the rest) has an airplane label"
+            inert["output_gradient"] = "only the binary task's sigmoid output has a choice of gradient (softmax + " \
+                                       "cross-entropy always trains with p - y)"
         return inert
 
     @property
@@ -140,7 +148,8 @@ def training_images(config: MLPConfig) -> int:
 # ----------------------------------------------------------------------------- training
 
 def build_mlp(config: MLPConfig) -> MLP:
-    return MLP(config.sizes, activation=config.activation, init=config.init, seed=config.seed, l2=config.l2)
+    return MLP(config.sizes, activation=config.activation, init=config.init, seed=config.seed, l2=config.l2,
+               output_gradient=config.output_gradient)
 
 
 def train_mlp(config: MLPConfig, splits: FlatSplits, *, desc: str = "training", progress: bool = True,

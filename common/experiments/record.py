@@ -195,6 +195,26 @@ def config_dict(config) -> dict:
     return json.loads(json.dumps(to_jsonable(config)))
 
 
+def with_defaults(saved: dict, config) -> dict:
+    """A saved config dict with every setting it lacks filled in with the field's default: a setting added
+    after the run was saved keeps, by default, what the code did before it existed, so an older record of
+    the same settings still counts as the same config. Nested configs (Part 4's base) and per-model
+    dicts (Part 5) are filled alike."""
+    if isinstance(config, dict) and all(dataclasses.is_dataclass(v) for v in config.values()):
+        return {k: with_defaults(saved.get(k, {}), v) if isinstance(saved.get(k, {}), dict) else saved.get(k)
+                for k, v in config.items()} | {k: v for k, v in saved.items() if k not in config}
+    if not dataclasses.is_dataclass(config) or not isinstance(saved, dict):
+        return saved
+    filled = dict(saved)
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if f.name not in filled and f.default is not dataclasses.MISSING:
+            filled[f.name] = json.loads(json.dumps(to_jsonable(f.default)))
+        elif dataclasses.is_dataclass(value) and isinstance(filled.get(f.name), dict):
+            filled[f.name] = with_defaults(filled[f.name], value)
+    return filled
+
+
 def new_run_id() -> str:
     """A fresh id for one run: the time it started and a random suffix."""
     return f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
@@ -354,7 +374,8 @@ def completed_run(out: Path, config, data_fingerprint: str) -> dict | None:
         record = read_record(path)
     except UserError:
         return None
-    same = record["config"] == config_dict(config) and record["data_fingerprint"] == data_fingerprint
+    same = with_defaults(record["config"], config) == config_dict(config) and \
+        record["data_fingerprint"] == data_fingerprint
     if not same or record["status"] != STATUS_COMPLETE or "run_id" not in record:
         return None
     return None if mixed_files(Path(out), record) else record

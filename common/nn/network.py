@@ -10,27 +10,33 @@ import numpy as np
 
 from common.nn.init import INITIALIZERS
 from common.nn.layers import ACTIVATIONS, dense_backward, dense_forward, flush_subnormals, sigmoid, softmax
-from common.nn.losses import binary_cross_entropy, softmax_cross_entropy
+from common.nn.losses import OUTPUT_GRADIENTS, softmax_cross_entropy
 
 
 class MLP:
-    """Dense layers with one hidden activation; parameters ``[W1, b1, W2, b2, ...]``."""
+    """Dense layers with one hidden activation; parameters ``[W1, b1, W2, b2, ...]``.
+
+    ``output_gradient`` (one output only): "cross_entropy" trains with the loss's own gradient p - y;
+    "squared_error" with (p - y) p (1 - p) while reporting the cross-entropy (losses.OUTPUT_GRADIENTS).
+    """
 
     def __init__(self, sizes: list[int], activation: str = "sigmoid", init: str = "xavier",
-                 seed: int = 0, l2: float = 0.0, dtype=np.float32):
+                 seed: int = 0, l2: float = 0.0, dtype=np.float32, output_gradient: str = "cross_entropy"):
         if len(sizes) < 2:
             raise ValueError(f"sizes needs an input and an output size, got {sizes}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
         if init not in INITIALIZERS:
             raise ValueError(f"unknown initializer {init!r}; choose from {sorted(INITIALIZERS)}")
+        if output_gradient not in OUTPUT_GRADIENTS:
+            raise ValueError(f"unknown output gradient {output_gradient!r}; choose from {sorted(OUTPUT_GRADIENTS)}")
         self.sizes, self.activation, self.init, self.l2 = list(sizes), activation, init, l2
         rng = np.random.default_rng(seed)
         self.params: list[np.ndarray] = []
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
             self.params += [INITIALIZERS[init](fan_in, fan_out, rng, dtype), np.zeros(fan_out, dtype)]
         self.binary = sizes[-1] == 1
-        self.loss_fn = binary_cross_entropy if self.binary else softmax_cross_entropy
+        self.loss_fn = OUTPUT_GRADIENTS[output_gradient] if self.binary else softmax_cross_entropy
         self._act_forward, self._act_backward = ACTIVATIONS[activation]
 
     @property
