@@ -242,9 +242,9 @@ def chosen_recipe(args: argparse.Namespace, part: str, recipes: dict, report_bas
     report = load_report(report_id)
     table = report.parts.get(part)
     if table is None or not table.recipe:
-        raise UserError(f"{report.path.name} has no [{part}.recipe] table, so {report.title} gives no recipe to "
+        raise UserError(f"{report.shown} has no [{part}.recipe] table, so {report.title} gives no recipe to "
                         f"rerun for {part}; add one (student_reports/README.md) or run this suite's: drop --report")
-    config = config_with(report_base, table.recipe, f"{report.path.name}: {part}.recipe")
+    config = config_with(report_base, table.recipe, f"{report.shown}: {part}.recipe")
     return report.recipe, named(config, report.recipe)
 
 

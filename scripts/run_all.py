@@ -67,7 +67,7 @@ def check_report(report: Report) -> dict[str, object]:
     for part, table in report.parts.items():
         if table.recipe:
             module = importlib.import_module(f"parts.{part}")
-            configs[part] = named(config_with(module.REPORT_BASE, table.recipe, f"{report.path.name}: {part}.recipe"),
+            configs[part] = named(config_with(module.REPORT_BASE, table.recipe, f"{report.shown}: {part}.recipe"),
                                   report.recipe)
     for claim in report.claims:
         for key in KINDS[claim.kind].runs:
@@ -77,20 +77,20 @@ def check_report(report: Report) -> dict[str, object]:
             elif ref.part in configs:
                 config = configs[ref.part]
             else:
-                raise UserError(f"{report.path.name}: {claim.where}.{key}: {ref.text!r} names a rerun of {ref.part}, "
+                raise UserError(f"{report.shown}: {claim.where}.{key}: {ref.text!r} names a rerun of {ref.part}, "
                                 f"but the file gives no [{ref.part}.recipe] to rerun; add one, or name this suite's "
                                 f"run (tuned:{ref.text})")
             names = run_names(config)
             if ref.name and not any(fnmatch.fnmatchcase(name, ref.name) for name in names):
                 runs = "; ".join(names) if names else "none (it is one network: name it as " + ref.part + ")"
-                raise UserError(f"{report.path.name}: {claim.where}.{key}: {ref.part} defines no run {ref.name!r} "
+                raise UserError(f"{report.shown}: {claim.where}.{key}: {ref.part} defines no run {ref.name!r} "
                                 f"under {'this suite' if ref.recipe else report.title}'s recipe; its runs: {runs}")
     return configs
 
 
 def print_check(report: Report) -> None:
     configs = check_report(report)
-    print(f"{report.path.name}: {report.title}, good. Recipes for {', '.join(configs) or 'no part'}; "
+    print(f"{report.shown}: {report.title}, good. Recipes for {', '.join(configs) or 'no part'}; "
           f"{len(report.claims)} figures and claims:", file=sys.stderr)
     for part, table in report.parts.items():
         kinds = {}

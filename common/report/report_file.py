@@ -60,6 +60,11 @@ class Report:
     parts: dict[str, ReportPart] = field(default_factory=dict)
 
     @property
+    def shown(self) -> str:
+        """The file as error messages name it: student_reports/000.toml, or the path given."""
+        return _shown(self.path)
+
+    @property
     def recipe(self) -> str:
         """The recipe name its runs record: "report 000"."""
         return recipe_name(self.id)
