@@ -93,6 +93,8 @@ def add_run_arguments(parser: argparse.ArgumentParser, part: str) -> None:
                        help="CIFAR-10 source: the official tarball, its extracted cifar-10-batches-py/ folder, or an "
                             "image-folder tree train/<class>/, test/<class>/ as a folder, .zip or .tar(.gz). "
                             f"Without it the loader looks at {source_order_text()}")
+    group.add_argument("--reports", metavar="DIR", default=None,
+                       help="the reports folder the run's own folder is chosen in (default: reports/)")
     group.add_argument("--out", metavar="DIR", default=None,
                        help=f"report folder (default: reports/{part}/, reports/ID/{part}/ with --report ID, and a "
                             f"folder under variants/ beside them for a run that differs from its recipe)")
@@ -273,9 +275,14 @@ def config_with(base, overrides: dict, where: str):
     setting applies to every model, a table named after a model to that model only."""
     if isinstance(base, dict):
         for key, value in overrides.items():
+            if key in base and not isinstance(value, dict):
+                raise UserError(f"{where}.{key}: {key!r} is a model; give its settings as a table [...recipe.{key}]")
             if isinstance(value, dict) and key not in base:
                 raise UserError(f"{where}.{key}: no model is called {key!r}; per-model tables are "
                                 f"{', '.join(f'[...recipe.{m}]' for m in base)}")
+            if key == "model":
+                raise UserError(f"{where}.model: the part trains each of its models ({', '.join(base)}) under its own "
+                                f"name; give a model's settings in its table instead")
         return {name: config_with(config, {**{k: v for k, v in overrides.items() if not isinstance(v, dict)},
                                            **overrides.get(name, {})}, where)
                 for name, config in base.items()}
@@ -307,7 +314,14 @@ def _setting(value, annotation: str, where: str):
     if annotation.startswith("tuple"):
         if not isinstance(value, list):
             raise wrong("an array")
-        return tuple(tuple(v) if isinstance(v, list) else v for v in value)
+        if annotation.startswith("tuple[tuple[str"):  # (activation, optimizer, init) triples
+            if not all(isinstance(v, list) and len(v) == 3 and all(isinstance(x, str) for x in v) for v in value):
+                raise wrong('an array of [activation, optimizer, init] triples, e.g. [["relu", "sgd", "he"]]')
+            return tuple(tuple(v) for v in value)
+        kind = int if annotation.startswith("tuple[int") else str
+        if not all(isinstance(v, kind) and not isinstance(v, bool) for v in value):
+            raise wrong(f"an array of {'integers' if kind is int else 'strings'}")
+        return tuple(value)
     if annotation.startswith("dict"):
         if not isinstance(value, dict):
             raise wrong("a table")
@@ -337,7 +351,12 @@ def run_options(args: argparse.Namespace, part: str, *, config=None, recipe_conf
     variant = ""
     if config is not None and recipe_config is not None:
         variant = changes_text(recipe_changes(recipe_config, config) or {}, short=True)
-    out = Path(args.out) if args.out else run_folder(REPORTS_DIR, part, getattr(args, "report", None), variant)
+    report = getattr(args, "report", None)
+    if report:
+        from common.report.report_file import report_path
+        report = report_path(report).stem  # a path given as --report: its id
+    root = Path(args.reports) if getattr(args, "reports", None) else REPORTS_DIR
+    out = Path(args.out) if args.out else run_folder(root, part, report, variant)
     return RunOptions(out=out, part=part, data=args.data, progress=not args.no_progress, resume=args.resume,
                       estimate=args.estimate, figures=not args.no_figures, recipe_config=recipe_config, **extra)
 

@@ -34,6 +34,7 @@ from common.report.analysis import (
 from common.report.claims import RunBook, Unmeasured
 from common.report.drawing import draw_run_safely
 from common.report.report_file import Report, available_reports
+from scripts.run_all import recipe_configs
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html"
 TITLE = "CIFAR-10 course suite: results"
@@ -96,7 +97,7 @@ def results_rows(runs: dict, others: dict | None = None) -> list[dict]:
     for part, info in PARTS.items():
         rows.append({"part": f"{part}: {info.title.split(': ', 1)[-1]}", **_measured(runs[part], part)})
         for name, record in (others or {}).items():
-            if record["part"] == part and not record["recipe"].startswith("report "):
+            if record["part"] == part and record["recipe"] in ("tuned", "quick"):  # this suite's recipes
                 rows.append({"part": name, **_measured(record, part)})
     return rows
 
@@ -127,7 +128,8 @@ def results_markdown(rows: list[dict]) -> str:
 def report_rows(report: Report, reports: Path, others: dict | None = None) -> list[dict]:
     """A report's headline figure per part beside its rerun here (reports/<id>/partN), and the variants of
     its recipe."""
-    book = RunBook(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title)
+    book = RunBook(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title,
+                   recipe_configs(report))
     rows = []
     for part, info in PARTS.items():
         claim = report.headline(part)
@@ -353,7 +355,7 @@ def build_markdown(reports: Path) -> tuple[str, str]:
     others = other_runs(reports)
     verdicts = {}
     try:
-        verdicts = all_verdicts(reports, file_problems)
+        verdicts = all_verdicts(reports, file_problems, recipe_configs)
         analysis = index_analysis_markdown(runs, reruns, verdicts, read_ablation(reports / "part5" / "ablation"))
     except Exception as error:  # the page still shows every run; the analysis says why it is missing
         log.error("the analysis could not be built (%s: %s)", type(error).__name__, error)
@@ -442,7 +444,7 @@ def readme_results(reports: Path) -> str:
     commits = sorted({m["git_commit"][:12] for m in records})
     timings = "\n".join(run_all_lines(reports)).strip()
     blocks = [results_markdown(results_rows(runs, others))]
-    for report_id, (report, _) in all_verdicts(reports).items():
+    for report_id, (report, _) in all_verdicts(reports, recipes_of=recipe_configs).items():
         if any(reruns.get(report_id, {}).values()):
             blocks.append(report_results_markdown(report, reports))
     return ("\n\n".join(blocks) + (f"\n\n{timings}" if timings else "") +
@@ -478,7 +480,7 @@ def refresh_part_analyses(reports: Path) -> list[Path]:
     """Rewrite every finished part's analysis.md from the saved runs: its comparisons read the other
     parts, which may have run after it. A folder a run holds is left to that run."""
     roots = [reports, *(recipe_folder(reports, report_id) for report_id in available_reports())]
-    verdicts = all_verdicts(reports)  # judged once, not once a folder
+    verdicts = all_verdicts(reports, recipes_of=recipe_configs)  # judged once, not once a folder
     written = []
     for root in roots:
         for part, record in read_parts(root, strict=False).items():

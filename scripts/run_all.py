@@ -33,14 +33,15 @@ from common.experiments.record import git_commit, now_iso, read_record
 from common.files import atomic_write_json, atomic_write_text
 from common.paths import PROJECT_ROOT, REPORTS_DIR, recipe_folder
 from common.report.analysis import report_verdicts, verdict_counts, verdict_markdown
-from common.report.claims import KINDS, parse_ref
+from common.report.claims import KINDS, ROW_METRICS, parse_ref
 from common.report.report_file import Report, load_report
 
 OUTCOMES = {0: "ok", 1: "diverged", 2: "error", EXIT_INTERRUPTED: "interrupted"}
 
 
-def part_command(part: str, report: str | None, quick: bool, data: str | None, out: Path) -> list[str]:
-    command = [sys.executable, "-m", f"parts.{part}", "--out", str(out)]
+def part_command(part: str, report: str | None, quick: bool, data: str | None, reports: Path) -> list[str]:
+    """The part's command line; the part chooses its folder under ``reports`` (a variant's its own)."""
+    command = [sys.executable, "-m", f"parts.{part}", "--reports", str(reports)]
     if report:
         command += ["--report", report]
     if quick and part == "part4":
@@ -72,20 +73,36 @@ def check_report(report: Report) -> dict[str, object]:
     for claim in report.claims:
         for key in KINDS[claim.kind].runs:
             ref = parse_ref(claim.fields[key])
+            where = f"{report.shown}: {claim.where}.{key}"
             if ref.recipe:
                 config = importlib.import_module(f"parts.{ref.part}").RECIPES["tuned"]
             elif ref.part in configs:
                 config = configs[ref.part]
             else:
-                raise UserError(f"{report.shown}: {claim.where}.{key}: {ref.text!r} names a rerun of {ref.part}, "
+                raise UserError(f"{where}: {ref.text!r} names a rerun of {ref.part}, "
                                 f"but the file gives no [{ref.part}.recipe] to rerun; add one, or name this suite's "
                                 f"run (tuned:{ref.text})")
             names = run_names(config)
+            inside = isinstance(config, GridConfig) and ref.name  # a row of a comparison: its row's figures only
+            metric = claim.fields.get("metric")
+            if inside and metric and metric.split("[")[0] not in ROW_METRICS:
+                raise UserError(f"{where}: {ref.text!r} is a run inside a comparison, which records "
+                                f"{', '.join(ROW_METRICS)} only; {metric!r} cannot be compared there")
+            if inside and claim.kind == "spread":
+                raise UserError(f"{where}: a spread over seeds needs a part's own run or a model, not a run inside a "
+                                f"comparison ({ref.text!r})")
             if ref.name and not any(fnmatch.fnmatchcase(name, ref.name) for name in names):
                 runs = "; ".join(names) if names else "none (it is one network: name it as " + ref.part + ")"
-                raise UserError(f"{report.shown}: {claim.where}.{key}: {ref.part} defines no run {ref.name!r} "
+                raise UserError(f"{where}: {ref.part} defines no run {ref.name!r} "
                                 f"under {'this suite' if ref.recipe else report.title}'s recipe; its runs: {runs}")
     return configs
+
+
+def recipe_configs(report: Report) -> dict[str, dict]:
+    """{recipe name: {part: config}}: the report's recipes and this suite's tuned ones, as the parts build them
+    now (a run of an earlier version of either is not judged)."""
+    tuned = {part: importlib.import_module(f"parts.{part}").RECIPES["tuned"] for part in PARTS}
+    return {report.recipe: check_report(report), "tuned": tuned}
 
 
 def print_check(report: Report) -> None:
@@ -103,7 +120,7 @@ def print_check(report: Report) -> None:
 
 def write_verdicts(report: Report, reports: Path) -> Path:
     """reports/<id>/verdicts.md: the report's verdict table, from the runs as they are now."""
-    rows = report_verdicts(report, reports)
+    rows = report_verdicts(report, reports, recipe_configs(report))
     path = recipe_folder(reports, report.id) / "verdicts.md"
     atomic_write_text(path, f"# {report.title.capitalize()}: every figure and claim\n\n{verdict_counts(rows)}.\n\n"
                             f"{verdict_markdown(rows)}\n")
@@ -164,7 +181,7 @@ def main(args: argparse.Namespace) -> int:
     parts = [p for p in args.parts if report is None or p in configs]
     steps, skipped = [], []
     for part in parts:
-        command = part_command(part, report.id if report else None, args.quick, args.data, root / part)
+        command = part_command(part, report.id if report else None, args.quick, args.data, reports)
         plan = estimate(command, resume=not args.force)
         if part == "part5" and report is not None and not gpu:
             skipped.append((part, plan))
@@ -192,9 +209,9 @@ def main(args: argparse.Namespace) -> int:
         start = time.perf_counter()
         code = subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ)
         results.append({"step": part, "exit_code": code, "seconds": time.perf_counter() - start,
-                        "estimated_seconds": plan["seconds"]})
+                        "estimated_seconds": plan["seconds"], "out": plan.get("out", "")})
         if plan["complete"] and not args.force:  # its time is the earlier run's, not this invocation's
-            results[-1].update(kept=True, recorded_seconds=read_record(root / part / "metrics.json")["timing"]
+            results[-1].update(kept=True, recorded_seconds=read_record(Path(plan["out"]) / "metrics.json")["timing"]
                                ["total_seconds"])
         log.info("[%d/%d] %s: %s after %.1f min (estimated %.1f)", i, len(steps), part, OUTCOMES.get(code, code),
                  results[-1]["seconds"] / 60, plan["seconds"] / 60)

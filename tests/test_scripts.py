@@ -182,17 +182,19 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     first = capsys.readouterr().err
     assert "Plan (make all" in first and "part1" in first and "epochs of 3072-1" in first
-    written = (reports / "part1" / "metrics.json").stat().st_mtime_ns
     summary = json.loads((reports / "run_all.json").read_text())
     assert [s["step"] for s in summary["steps"]] == ["eda", "part1", "report"]
+    part1 = Path(summary["steps"][1]["out"])  # the tiny flags make it a variant: its own folder, never reports/part1
+    assert part1.parent.parent == reports / "variants" and not (reports / "part1").exists()
+    written = (part1 / "metrics.json").stat().st_mtime_ns
     assert (reports / "eda" / "samples.png").is_file()
     assert all(s["exit_code"] == 0 for s in summary["steps"]) and (reports / "index.html").is_file()
 
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     second = capsys.readouterr().err
     assert second.count("complete: kept") == 1
-    assert (reports / "part1" / "metrics.json").stat().st_mtime_ns == written  # kept, not retrained
-    part1_seconds = json.loads((reports / "part1" / "metrics.json").read_text())["timing"]["total_seconds"]
+    assert (part1 / "metrics.json").stat().st_mtime_ns == written  # kept, not retrained
+    part1_seconds = json.loads((part1 / "metrics.json").read_text())["timing"]["total_seconds"]
     kept = json.loads((reports / "run_all.json").read_text())["steps"][1]
     assert kept["kept"] and kept["recorded_seconds"] == part1_seconds  # the time it took, not this invocation's
     timings = build_report.timings_markdown(reports)
@@ -200,7 +202,7 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
 
     assert run_all.main(run_all.build_parser().parse_args([*argv, "--force"])) == 0
     assert "complete: kept" not in capsys.readouterr().err
-    assert (reports / "part1" / "metrics.json").stat().st_mtime_ns != written
+    assert (part1 / "metrics.json").stat().st_mtime_ns != written
 
 
 def test_make_reproduce_on_a_cpu_says_part5_needs_a_gpu(learnable_folder, tmp_path, monkeypatch, capsys):
@@ -213,17 +215,19 @@ def test_make_reproduce_on_a_cpu_says_part5_needs_a_gpu(learnable_folder, tmp_pa
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     err = capsys.readouterr().err
     assert "Plan (make reproduce REPORT=000" in err and "report 000's recipe needs a GPU here" in err
-    assert (reports / "000" / "part1" / "metrics.json").is_file()
-    assert not (reports / "000" / "part5").exists()
+    variant = reports / "000" / "variants" / "part1" / "epochs-1"  # one epoch of 1000: a variant of the recipe
+    assert json.loads((variant / "metrics.json").read_text())["recipe_changes"] == {"epochs": {"recipe": 1000,
+                                                                                               "run": 1}}
+    assert not (reports / "000" / "part1").exists() and not (reports / "000" / "part5").exists()
     assert json.loads((reports / "000" / "run_all.json").read_text())["not_run"] == ["part5"]
     verdicts = (reports / "000" / "verdicts.md").read_text()  # the report's table, from the runs as they are
-    assert "| part1 | 1.9 | test accuracy 0.9130 | <span class=\"verdict-not-measured\">not measured</span>" in verdicts
-    assert "changed epochs 1 (recipe: 1000)" in verdicts
+    assert "| part1 | 1.9 | test accuracy 0.9130 | <span class=\"verdict-not-measured\">not measured</span> | " \
+           "not measured: part1 has not run with report 000's recipe" in verdicts
 
 
 def test_part_command_follows_the_recipe():
-    out = Path("r/part4")
-    assert run_all.part_command("part4", "000", False, None, out)[3:] == ["--out", "r/part4", "--report", "000"]
+    out = Path("r")
+    assert run_all.part_command("part4", "000", False, None, out)[3:] == ["--reports", "r", "--report", "000"]
     assert run_all.part_command("part4", None, True, "d.tgz", out)[-3:] == ["--quick", "--data", "d.tgz"]
     assert run_all.part_command("part5", None, True, None, out)[-2:] == ["--recipe", "quick"]
     assert run_all.part_command("part1", None, False, None, out)[0] == sys.executable

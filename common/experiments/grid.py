@@ -147,8 +147,14 @@ class GridRun:
     def row(self) -> dict:
         return {"activation": self.activation, "optimizer": self.optimizer, "init": self.init, "lr": self.lr,
                 "seed": self.seed, "val_acc": self.val_acc, "val_loss": self.val_loss, "test_acc": self.test_acc,
-                "test_macro_f1": self.test_macro_f1, "best_epoch": self.best_epoch, "epochs_run": self.epochs_run,
-                "seconds": self.seconds, "status": self.status}
+                "test_macro_f1": self.test_macro_f1, "test_macro_precision": self._macro("precision"),
+                "test_macro_recall": self._macro("recall"), "best_epoch": self.best_epoch,
+                "epochs_run": self.epochs_run, "seconds": self.seconds, "status": self.status}
+
+    def _macro(self, key: str) -> float | None:
+        """The test ``key`` (precision, recall) averaged over the classes; None before the test set is seen."""
+        per_class = self.test_summary.get("per_class") or {}
+        return float(np.mean([scores[key] for scores in per_class.values()])) if per_class else None
 
 
 # ----------------------------------------------------------------------------- one run

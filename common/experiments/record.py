@@ -259,7 +259,7 @@ def changes_text(changes: dict[str, dict], short: bool = False) -> str:
 def _short(value) -> str:
     if isinstance(value, (list, tuple)):
         return "+".join(_short(v) for v in value) or "none"
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    return str(value)  # exact: 0.0100000001 is not the recipe's 0.01
 
 
 def run_record(*, part: str, recipe: str, status: str, status_note: str, config, seed: int, device: str,

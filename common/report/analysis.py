@@ -332,26 +332,31 @@ def generic_statements(record: dict) -> list[str]:
 
 # ----------------------------------------------------------------------------- the reports' claims
 
-def report_verdicts(report: Report, reports: Path) -> list[Verdict]:
+def report_verdicts(report: Report, reports: Path, recipes: dict | None = None) -> list[Verdict]:
     """Every figure and claim of ``report``, judged from the runs under ``reports`` (its recipe's in
-    reports/<id>/, this suite's in reports/)."""
-    book = RunBook(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title)
+    reports/<id>/, this suite's in reports/); ``recipes``: {recipe name: {part: config}} as the parts build
+    them now, so that a run of an earlier version of a recipe is not judged (RunBook)."""
+    book = RunBook(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title,
+                   recipes)
     return [judge(claim, book) for claim in report.claims]
 
 
-def all_verdicts(reports: Path, problems: dict[str, str] | None = None) -> dict[str, tuple[Report, list[Verdict]]]:
-    """{report id: (report, its verdicts)} for every file in student_reports/; a file that does not load is
-    left out, with why in ``problems``."""
+def all_verdicts(reports: Path, problems: dict[str, str] | None = None,
+                 recipes_of=None) -> dict[str, tuple[Report, list[Verdict]]]:
+    """{report id: (report, its verdicts)} for every file in student_reports/; a file that does not load (or,
+    with ``recipes_of(report)`` building its recipes, whose recipes do not build) is left out, with why in
+    ``problems``."""
     from common.errors import UserError
     out = {}
     for report_id in available_reports():
         try:
             report = load_report(report_id)
+            recipes = recipes_of(report) if recipes_of else None
         except UserError as error:
             if problems is not None:
                 problems[report_id] = str(error)
             continue
-        out[report_id] = (report, report_verdicts(report, reports))
+        out[report_id] = (report, report_verdicts(report, reports, recipes))
     return out
 
 

@@ -48,9 +48,13 @@ METRICS: dict[str, tuple[tuple[str, ...], str]] = {
     "macro_f1": ((), "test F1, the mean over the classes"),
     "confusion": (("true class", "predicted class"), "test images of one class predicted as another"),
     "final_train_loss": ((), "training loss of the last epoch"),
+    "final_test_loss": ((), "test loss of the last epoch (watched)"),
     "parameters": ((), "trainable parameters"),
     "train_seconds": ((), "seconds of training"),
 }
+# What a run inside a comparison (a Part 4 scenario, or a group of its grid's runs) records: its row.
+ROW_METRICS = ("accuracy", "val_accuracy", "macro_f1", "macro_precision", "macro_recall", "final_train_loss",
+               "train_seconds", "parameters")
 # Curves: a history key per epoch.
 CURVES = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
           "val_acc": "validation accuracy", "test_loss": "test loss (watched)", "test_acc": "test accuracy (watched)"}
@@ -196,7 +200,7 @@ def _metric(value):
 
 
 def _curve(value):
-    if value not in CURVES:
+    if not isinstance(value, str) or value not in CURVES:
         raise ValueError(f"{value!r} is not a curve; use one of {', '.join(CURVES)}")
     return value
 
@@ -241,6 +245,9 @@ class RunView:
 
     def measure(self, metric: str) -> float:
         name, args = parse_metric(metric)
+        if (self.rows or self.row is not None) and name not in ROW_METRICS:
+            raise Unmeasured(f"not measured: a run inside a comparison records {', '.join(ROW_METRICS)} only, not "
+                             f"{metric}")
         if self.rows:
             values = [self._row_value(row, name) for row in self.rows]
             values = [v for v in values if v is not None and math.isfinite(v)]
@@ -259,6 +266,7 @@ class RunView:
     @staticmethod
     def _row_value(row: dict, name: str) -> float | None:
         key = {"accuracy": "test_acc", "val_accuracy": "val_acc", "macro_f1": "test_macro_f1",
+               "macro_precision": "test_macro_precision", "macro_recall": "test_macro_recall",
                "train_seconds": "seconds", "parameters": "parameters"}.get(name)
         if name == "final_train_loss":
             history = row.get("history") or []
@@ -267,7 +275,8 @@ class RunView:
         return None if value is None or (key == "parameters" and not value) else float(value)
 
     def curve(self, name: str) -> list[tuple[int, float]]:
-        points = [(h["epoch"], h[name]) for h in self.history if h.get(name) is not None]
+        points = [(h["epoch"], h[name]) for h in self.history
+                  if isinstance(h.get(name), (int, float)) and math.isfinite(h[name])]
         if not points:
             raise Unmeasured(f"not measured: {self.ref.text} recorded no {CURVES[name]} curve")
         return points
@@ -298,8 +307,8 @@ def _read_value(record: dict, name: str, args: tuple[str, ...]) -> float | None:
         if name == "confusion":
             names = list(per_class)
             return float(test["confusion_matrix"][names.index(args[0])][names.index(args[1])])
-        if name == "final_train_loss":
-            return float(record["history"][-1]["train_loss"])
+        if name in ("final_train_loss", "final_test_loss"):
+            return float(record["history"][-1][name.removeprefix("final_")])
         if name == "parameters":
             return float(record["parameters"])
         if name == "train_seconds":
@@ -311,15 +320,18 @@ def _read_value(record: dict, name: str, args: tuple[str, ...]) -> float | None:
 
 class RunBook:
     """Resolves run references to saved runs: the report's under ``reports``/<report id>/, this suite's
-    under ``reports``/. ``recipe_overrides``: {part: the report file's recipe table} -- a run made from
-    another version of the file is not judged against this one."""
+    under ``reports``/. A run made from another version of its recipe is not judged: ``recipes`` ({recipe
+    name: {part: its config as the parts build it now}}) says what each recipe is now; without it, the
+    report file's tables (``recipe_overrides``, {part: table}) are compared setting by setting."""
 
     def __init__(self, reports: Path, report_id: str | None = None,
-                 recipe_overrides: dict[str, dict] | None = None, title: str = ""):
+                 recipe_overrides: dict[str, dict] | None = None, title: str = "",
+                 recipes: dict[str, dict] | None = None):
         self.reports = Path(reports)
         self.report_id = report_id
         self.title = title or f"report {report_id}"
         self.recipe_overrides = recipe_overrides or {}
+        self.recipes = recipes or {}
         self._records: dict[Path, dict | None] = {}
 
     def root(self, ref: RunRef) -> Path:
@@ -363,7 +375,11 @@ class RunBook:
                 return RunView(ref, label, f"not measured: {ref.part}'s run has no {ref.name!r} (it ran: "
                                            f"{'; '.join(names[:6])}{' ...' if len(names) > 6 else ''})")
             if ref.group:
-                return RunView(ref, label, rows=matched, part_record=record)
+                done = [r for r in matched if r.get("status", "complete") == "complete"]
+                if len(done) < len(matched):
+                    return RunView(ref, label, f"not measured: {len(matched) - len(done)} of the {len(matched)} runs "
+                                               f"{ref.name!r} matches did not complete")
+                return RunView(ref, label, rows=done, part_record=record)
             row = matched[0]
             if row.get("status") != "complete":
                 return RunView(ref, label, f"not measured: {ref.name} is {row.get('status')} after "
@@ -375,34 +391,66 @@ class RunBook:
     def seed_view(self, view: RunView, seed: int) -> RunView | None:
         """The run of ``view``'s recipe with only its seed changed to ``seed`` (a variant of a part's record,
         found by its record's fields), or None where none ran."""
-        if view.ref.name:
-            return None
+        if view.row is not None or view.rows:
+            return None  # a scenario or a group of a comparison: its seeds are not variants of their own
         folder = self.root(view.ref) / VARIANTS / view.ref.part
-        for path in sorted(folder.glob("*/metrics.json")):
+        pattern = f"*/{view.ref.name}/metrics.json" if view.ref.name else "*/metrics.json"
+        for path in sorted(folder.glob(pattern)):
             record = self.read(path)
             changes = (record or {}).get("recipe_changes") or {}
             if record.get("recipe") != self.recipe(view.ref) or not changes or \
                     any(key.rsplit(".", 1)[-1] != "seed" or change["run"] != seed for key, change in changes.items()):
                 continue
             exact = {**record, "recipe_changes": {}}  # judged as its recipe but for the seed
-            return RunView(view.ref, f"{view.label[:-1]}, seed {seed})", why_not_judged(exact, view.ref.text),
-                           record=record)
+            why = self._why(exact, view.ref, self.recipe(view.ref), view.ref.name, ignore=("seed",))
+            return RunView(view.ref, f"{view.label[:-1]}, seed {seed})", why, record=record)
         return None
 
-    def _why(self, record: dict | None, ref: RunRef, recipe: str, name: str = "") -> str:
+    def _why(self, record: dict | None, ref: RunRef, recipe: str, name: str = "", ignore: tuple[str, ...] = ()) -> str:
         what = f"{ref.part}{'/' + name if name else ''}"
         if record is None:
             how = f"make {ref.part}" if ref.recipe == TUNED else \
                 f"make {ref.part} ARGS=\"--report {self.report_id}\" or make reproduce REPORT={self.report_id}"
             return f"not measured: {what} has not run with {recipe}'s recipe ({how})"
+        if record.get("status") == "unreadable":
+            return f"not measured: {what}'s record cannot be read ({record.get('status_note')})"
         why = why_not_judged(record, what, recipe)
-        if why or ref.recipe == TUNED:
+        if why:
             return why
-        stale = stale_settings((record or {}).get("config") or {}, self.recipe_overrides.get(ref.part) or {})
+        now = (self.recipes.get(recipe) or {}).get(ref.part)
+        if now is not None:
+            if isinstance(now, dict) and name in now:  # a model's own record, against that model's recipe
+                now = now[name]
+            stale = changed_settings(record.get("config") or {}, now, ignore)
+        elif ref.recipe != TUNED:
+            stale = stale_settings(record.get("config") or {}, self.recipe_overrides.get(ref.part) or {})
+        else:
+            stale = []
         if stale:
-            return (f"not measured: {what} ran an earlier version of report {self.report_id}'s recipe ("
-                    f"{'; '.join(stale)}); run it again")
+            return (f"not measured: {what} ran an earlier version of {recipe}'s recipe ({'; '.join(stale)}); run "
+                    f"it again")
         return ""
+
+
+def changed_settings(saved: dict, config, ignore: tuple[str, ...] = ()) -> list[str]:
+    """'lr 0.01 then, 0.05 now' for every setting in which a run's saved config differs from ``config`` (a
+    config dataclass, or {model: config}: only the models the run trained), the recipe's labels aside."""
+    from common.experiments.record import config_dict, with_defaults
+    if isinstance(config, dict):
+        config = {k: v for k, v in config.items() if k in saved} or config
+    then, now = _flat(with_defaults(saved, config)), _flat(config_dict(config))
+    return [f"{key} {then.get(key)!r} then, {value!r} now" for key, value in now.items()
+            if then.get(key) != value and key.rsplit(".", 1)[-1] not in ("recipe", *ignore)]
+
+
+def _flat(config: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, dict) and value:
+            out.update(_flat(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
 
 
 def stale_settings(config: dict, overrides: dict, prefix: str = "") -> list[str]:
@@ -530,10 +578,11 @@ def at_chance(history: list[dict], n_classes: int, within: float = 0.01) -> str:
     """A clause naming a network that has stopped learning: its training loss ends within ``within`` of
     ln(n_classes), the cross-entropy of a uniform guess (ln 10 = 2.3026); else an empty string."""
     chance = math.log(n_classes)
-    if not history or abs(history[-1]["train_loss"] - chance) > within:
+    losses = [h.get("train_loss") for h in history]
+    if not losses or not isinstance(losses[-1], (int, float)) or abs(losses[-1] - chance) > within:
         return ""
     since = len(history)
-    while since > 1 and abs(history[since - 2]["train_loss"] - chance) <= within:
+    while since > 1 and isinstance(losses[since - 2], (int, float)) and abs(losses[since - 2] - chance) <= within:
         since -= 1
     return (f"; from epoch {history[since - 1]['epoch']} on its training loss stayed within {within} of "
             f"ln {n_classes} = {chance:.4f}, the loss of a uniform guess: the network stopped learning")
@@ -806,8 +855,9 @@ def check_fields(kind: str, entry: dict, fail, part: str) -> dict:
             continue
         try:
             out[key] = TYPES[type_name](value)
-        except ValueError as error:
-            raise fail(key, str(error)) from None
+        except (ValueError, TypeError) as error:
+            raise fail(key, str(error) if isinstance(error, ValueError) else f"expected {type_name}, got {value!r}") \
+                from None
     return out
 
 
@@ -819,6 +869,9 @@ def judge(claim: Claim, book: RunBook) -> Verdict:
         verdict, numbers, source = KINDS[claim.kind].judge(claim, book)
     except Unmeasured as why:
         return Verdict(claim, NOT_MEASURED, str(why))
+    except Exception as error:  # a record of an unexpected shape: this claim says so, the others are judged
+        return Verdict(claim, NOT_MEASURED, f"not measured: the saved runs could not be read for this claim "
+                                            f"({type(error).__name__}: {error})")
     if claim.note:
         numbers += f" ({claim.note})"
     return Verdict(claim, verdict, numbers, source)
