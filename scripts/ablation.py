@@ -5,7 +5,7 @@ the third block: common/cnn/models.py, ABLATIONS) under one recipe, each into
 reports/part5/ablation/<variant>/, then writes ablation.md (a table) and ablation_curves.png
 (overlaid validation curves) there; the report index and Part 5's analysis read them.
 
-The recipe is make part5's: best on a GPU, quick on a CPU (--recipe overrides). Every variant runs
+The recipe is make part5's: tuned on a GPU, quick on a CPU (--recipe, or --report ID for a report's). Every variant runs
 through Part 5 with --resume: a complete one is kept and an interrupted one continues (--force
 trains them again).
 """
