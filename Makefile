@@ -53,7 +53,7 @@ eda: setup ## the data before any model: counts, samples, class means, pixel val
 all: setup ## make eda, parts 1-5 with this suite's recipes, then the report (complete parts are kept; ARGS=--force)
 	$(PY) -m scripts.run_all $(ARGS)
 
-reproduce: setup ## a report's recipes (REPORT=000: student_reports/000.toml) into reports/000/, its verdicts, the page
+reproduce: setup ## a report's recipes (REPORT=000) into reports/000/, its verdicts, the page (ARGS=--cpu-ok: Part 5 too)
 	$(PY) -m scripts.run_all --report $(REPORT) $(ARGS)
 
 check-report: setup ## check a report file and say what it holds, without running: make check-report REPORT=001

@@ -157,6 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--check", action="store_true", help="only check the report file and say what it holds")
     parser.add_argument("--quick", action="store_true", help="Part 4's reduced grid and Part 5's quick recipe")
     parser.add_argument("--force", action="store_true", help="train every part again, even a complete one")
+    parser.add_argument("--cpu-ok", action="store_true",
+                        help="without a GPU, run a report's Part 5 on this CPU too (hours: every epoch is "
+                             "checkpointed, and running the command again continues where it stopped)")
     parser.add_argument("--parts", nargs="+", choices=list(PARTS), default=list(PARTS), help="only these parts")
     parser.add_argument("--data", metavar="PATH", help="CIFAR-10 source for every part (else the usual search)")
     parser.add_argument("--reports", metavar="DIR", default=str(REPORTS_DIR),
@@ -183,7 +186,7 @@ def main(args: argparse.Namespace) -> int:
     for part in parts:
         command = part_command(part, report.id if report else None, args.quick, args.data, reports)
         plan = estimate(command, resume=not args.force)
-        if part == "part5" and report is not None and not gpu:
+        if part == "part5" and report is not None and not gpu and not args.cpu_ok:
             skipped.append((part, plan))
             continue
         steps.append((part, command + ([] if args.force else ["--resume"]), plan))
@@ -193,7 +196,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {part:<6} {state:<16} {plan['what']}", file=sys.stderr)
     for part, plan in skipped:
         print(f"  {part:<6} {'not run':<16} {report.title}'s recipe needs a GPU here ({plan['what']}: about "
-              f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine", file=sys.stderr)
+              f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine, or here with "
+              f"ARGS=--cpu-ok", file=sys.stderr)
     total_estimate = sum(0 if plan["complete"] and not args.force else plan["seconds"] for _, _, plan in steps)
     print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{', after make eda' if report is None else ''}, "
           f"then the report", file=sys.stderr)

@@ -215,6 +215,7 @@ def test_make_reproduce_on_a_cpu_says_part5_needs_a_gpu(learnable_folder, tmp_pa
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     err = capsys.readouterr().err
     assert "Plan (make reproduce REPORT=000" in err and "report 000's recipe needs a GPU here" in err
+    assert "or here with ARGS=--cpu-ok" in err
     variant = reports / "000" / "variants" / "part1" / "epochs-1"  # one epoch of 1000: a variant of the recipe
     assert json.loads((variant / "metrics.json").read_text())["recipe_changes"] == {"epochs": {"recipe": 1000,
                                                                                                "run": 1}}
@@ -279,3 +280,15 @@ def test_make_report_refreshes_each_finished_parts_analysis_but_not_a_folder_in_
     assert fixture_reports / "part1" / "analysis.md" in written
     assert "# Part 1" in (fixture_reports / "000" / "part1" / "analysis.md").read_text().split("\n")[1]
     assert not (fixture_reports / "part3" / "analysis.md").exists()  # held by a run: left to it
+
+
+def test_make_reproduce_runs_part5_on_a_cpu_when_asked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(run_all, "gpu_available", lambda: (False, "cpu"))
+    monkeypatch.setattr(run_all, "estimate", lambda command, resume: {
+        "what": "100 epochs", "seconds": 7200.0, "complete": False, "out": str(tmp_path / "000" / "part5")})
+    ran = []
+    monkeypatch.setattr(run_all.subprocess, "call", lambda command, **kw: ran.append(command) or 0)
+    argv = ["--report", "000", "--parts", "part5", "--reports", str(tmp_path), "--cpu-ok"]
+    assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
+    assert "part5  ~120.0 min" in capsys.readouterr().err
+    assert ["--report", "000"] == ran[0][5:7] and ran[0][2] == "parts.part5" and "--resume" in ran[0]
