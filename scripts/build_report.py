@@ -229,7 +229,7 @@ def run_all_lines(reports: Path) -> list[str]:
             steps = [s for s in r["steps"] if s["step"] != "report"]
             kept = any(s.get("kept") for s in steps)
             listed = ", ".join(f"{s['step']} {s.get('recorded_seconds', s['seconds']) / 60:.1f} min"
-                               f"{' kept' if s.get('kept') else ''}" for s in steps)
+                               f"{' (an earlier complete run, kept)' if s.get('kept') else ''}" for s in steps)
             in_all = r["total_seconds"] + sum(s["recorded_seconds"] for s in steps if s.get("kept"))
             not_run = f"; not run here: {', '.join(r['not_run'])} (needs a GPU)" if r.get("not_run") else ""
             lines += [f"`{r['command']}` on {r['device']}: {in_all / 60:.1f} min in all ({listed}{not_run}; "
@@ -297,8 +297,9 @@ def part_facts(m: dict) -> list[tuple[str, str]]:
                                                f"{model['images_per_second']:,.0f} img/s)"))
     facts += [("recipe", m["recipe"] + (f" ({m['recipe_note']})" if m.get("recipe_note") else "")),
               ("parameters", f"{m['parameters']:,}"), ("epoch reported", f"{m['best_epoch']} of {m['epochs_run']}"),
-              ("training time", f"{m['timing']['train_seconds']:.1f} s"),
-              ("total time", f"{m['timing']['total_seconds']:.1f} s"),
+              ("training, summed over its runs (they train side by side)" if "ranking" in m or "scenarios" in m
+               else "training (the epochs' loop)", f"{m['timing']['train_seconds']:.1f} s"),
+              ("the whole command (data, training, evaluation, files)", f"{m['timing']['total_seconds']:.1f} s"),
               ("device", device_label(m["environment"])), ("seed", str(m["seed"])),
               ("git commit", str(m["git_commit"])), ("written", m["created"]), ("data", m["data_source"])]
     return facts

@@ -84,7 +84,7 @@ def test_figures_hold_or_not_and_say_where_the_rerun_was(tmp_path):
         "rerun 0.0600 after epoch 3; its training loss was within 0.01 of the reported value at epoch 2 "
         "(test accuracy then 0.9100)")
     above = rows["test accuracy 0.4254"]
-    assert above.verdict == C.FAILS and above.numbers.endswith("the watched test accuracy first reached 0.4254 at "
+    assert above.verdict == C.FAILS and above.numbers.endswith("the per-epoch test accuracy first reached 0.4254 at "
                                                                "epoch 2")
     assert rows["test precision, the mean over the classes 0.4589"].numbers == \
         "not measured: part3's record has no macro_precision"  # its test section has no per-class figures
@@ -197,7 +197,7 @@ def test_a_cut_short_part5_run_never_breaks_the_verdicts(tmp_path):
     rows = verdicts(reports)
     assert rows["improved: test accuracy 0.8680"].verdict == C.HOLDS
     peak = rows["ImprovedCNN's validation accuracy peaks at about 87.01 % in epoch 88"]
-    assert peak.verdict == C.NOT_MEASURED and "recorded no test accuracy (watched) curve" in peak.numbers
+    assert peak.verdict == C.NOT_MEASURED and "recorded no test accuracy per epoch curve" in peak.numbers
 
 
 def test_no_verdict_from_a_run_that_is_not_its_recipe_exactly(tmp_path):

@@ -13,7 +13,7 @@ import numpy as np
 from common.files import atomic_write_bytes, load_run_arrays
 
 SPLIT_STYLE = {"train": ("#1f77b4", "-", "train"), "val": ("#ff7f0e", "--", "validation"),
-               "test": ("#2ca02c", ":", "test (watched only: nothing chosen from it)")}
+               "test": ("#2ca02c", ":", "test (per epoch, for the curve only: nothing chosen on it)")}
 
 
 def pyplot():
@@ -452,7 +452,7 @@ def plot_scenario_curves(curves: dict[str, list[dict]], title: str):
         ax_loss.plot(epochs, [h["train_loss"] for h in history], label=label)
         if history and "test_acc" in history[0]:
             ax_acc.plot(epochs, [h["test_acc"] * 100 for h in history], label=label)
-    for ax, ylabel in ((ax_loss, "training cross-entropy loss"), (ax_acc, "test accuracy (%), watched only")):
+    for ax, ylabel in ((ax_loss, "training cross-entropy loss"), (ax_acc, "test accuracy (%), per epoch")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)

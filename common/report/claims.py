@@ -48,7 +48,7 @@ METRICS: dict[str, tuple[tuple[str, ...], str]] = {
     "macro_f1": ((), "test F1, the mean over the classes"),
     "confusion": (("true class", "predicted class"), "test images of one class predicted as another"),
     "final_train_loss": ((), "training loss of the last epoch"),
-    "final_test_loss": ((), "test loss of the last epoch (watched)"),
+    "final_test_loss": ((), "test loss of the last epoch"),
     "parameters": ((), "trainable parameters"),
     "train_seconds": ((), "seconds of training"),
 }
@@ -57,7 +57,7 @@ ROW_METRICS = ("accuracy", "val_accuracy", "macro_f1", "macro_precision", "macro
                "train_seconds", "parameters")
 # Curves: a history key per epoch.
 CURVES = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
-          "val_acc": "validation accuracy", "test_loss": "test loss (watched)", "test_acc": "test accuracy (watched)"}
+          "val_acc": "validation accuracy", "test_loss": "test loss per epoch", "test_acc": "test accuracy per epoch"}
 
 _REF = re.compile(r"^(?:(?P<recipe>[a-z]+):)?(?P<part>[A-Za-z0-9_]+)(?:/(?P<name>.+))?$")
 _METRIC = re.compile(r"^(?P<name>[a-z_0-9]+)(?:\[(?P<args>[^\]]*)\])?$")
@@ -570,7 +570,8 @@ def watched_spread(history: list[dict], last: int = 100) -> str:
     values = [h["test_acc"] for h in history[-last:] if "test_acc" in h]
     if len(values) < 2:
         return ""
-    return (f"; over the last {len(values)} epochs the watched test accuracy ran from {min(values):.4f} to "
+    return (f"; over the last {len(values)} epochs the test accuracy measured after each (for the curve only) ran "
+            f"from {min(values):.4f} to "
             f"{max(values):.4f} (mean {np.mean(values):.4f})")
 
 
@@ -627,7 +628,7 @@ def _judge_figure(claim: Claim, book: RunBook) -> tuple[str, str, str]:
         if value > f["value"] + f["tolerance"]:
             reached = first_epoch(history, lambda h: h.get("test_acc", -1.0) >= f["value"])
             if reached is not None:
-                numbers += f"; the watched test accuracy first reached {f['value']:.4f} at epoch {reached['epoch']}"
+                numbers += f"; the per-epoch test accuracy first reached {f['value']:.4f} at epoch {reached['epoch']}"
         if view.row is not None:
             numbers += at_chance(history, 10)
     if metric == "final_train_loss" and history:
