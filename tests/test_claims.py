@@ -328,6 +328,12 @@ def test_a_bad_report_file_stops_with_one_line_naming_the_key(tmp_path, text, me
     ('[part1.recipe]\nhidden = [64.7]\n', r"part1.recipe.hidden: expected an array of integers, got \[64.7\]"),
     ('[part4.recipe]\nscenarios = ["sigmoid"]\n', r"part4.recipe.scenarios: expected an array of \[activation, "
                                                   r"optimizer, init\] triples"),
+    ('[part4.recipe]\nscenarios = [["relu", "sgd", "smal"]]\n', r"part4.recipe: scenario relu \+ sgd \+ smal: unknown "
+                                                               r"initialization 'smal'; choose from small, he, xavier"),
+    ('[part4.recipe]\nactivations = ["sigmoidx"]\n', r"part4.recipe: activations: unknown 'sigmoidx'"),
+    ('[part1.recipe]\nlr = -1\n', r"part1.recipe: lr must be a number > 0, got -1.0"),
+    ('[part5.recipe]\nepochs = 0\n', r"part5.recipe: epochs must be a number >= 1, got 0"),
+    ('[part1.recipe]\nairplane_label = 2\n', r"part1.recipe: airplane_label is 0 or 1"),
     ('[part4.recipe]\nscenarios = [["relu", "sgd", "he"]]\n[[part4.figures]]\nsection = "4"\n'
      'run = "part4/relu + sgd + he"\nmetric = "recall[cat]"\nvalue = 0.5\n',
      r"part4.figures\[0\].run: 'part4/relu \+ sgd \+ he' is a run inside a comparison, which records accuracy, "),

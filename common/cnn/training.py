@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from common.cnn.models import ABLATIONS, MODELS, build_model
-from common.errors import CheckpointError, UserError
+from common.errors import CheckpointError, UserError, check_ranges
 from common.files import atomic_write_bytes
 from common.nn.training import STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult
 
@@ -68,6 +68,11 @@ class CNNConfig:
                               ("schedule", SCHEDULES), ("compile", COMPILE_MODES)):
             if getattr(self, name) not in allowed:
                 raise UserError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}.")
+        check_ranges(self, {"epochs": (1, True), "batch_size": (1, True), "lr": (0, False), "weight_decay": (0, True),
+                            "label_smoothing": (0, True), "cutout": (0, True), "patience": (0, True),
+                            "train_subset": (1, True), "val_size": (0, True), "seed": (0, True)})
+        if self.label_smoothing >= 1:
+            raise UserError(f"label_smoothing is a share below 1, got {self.label_smoothing!r}")
         if self.ablation != "none" and self.model != "improved":
             raise UserError(f"--ablation {self.ablation} removes one of ImprovedCNN's changes: it needs "
                             f"--model improved.")

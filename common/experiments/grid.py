@@ -35,6 +35,7 @@ from common import metrics
 from common.console import EXIT_INTERRUPTED, log
 from common.data.cifar10 import Cifar10
 from common.data.preprocess import FlatSplits
+from common.errors import UserError, check_ranges
 from common.experiments.mlp import (
     MLPConfig,
     checkpoint_tag,
@@ -85,6 +86,17 @@ class GridConfig:
         for name in ("activations", "optimizers", "inits"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
         object.__setattr__(self, "scenarios", tuple(tuple(s) for s in self.scenarios))
+        check_ranges(self, {"sweep_epochs": (0, True), "top": (0, True), "seeds": (1, True)})
+        for name, allowed in (("activations", ACTIVATIONS), ("optimizers", OPTIMIZERS), ("inits", INITS)):
+            unknown = [v for v in getattr(self, name) if v not in allowed]
+            if unknown:
+                raise UserError(f"{name}: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(allowed)}")
+        for scenario in self.scenarios:
+            for value, allowed, what in zip(scenario, (ACTIVATIONS, OPTIMIZERS, INITS),
+                                            ("activation", "optimizer", "initialization")):
+                if value not in allowed:
+                    raise UserError(f"scenario {' + '.join(scenario)}: unknown {what} {value!r}; choose from "
+                                    f"{', '.join(allowed)}")
 
     def inert_settings(self) -> dict[str, str]:
         """{setting: why it cannot act in this comparison}: a flag given for one of them is refused."""

@@ -25,7 +25,7 @@ from common import metrics
 from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, epoch_progress, log, timed
 from common.data.cifar10 import N_TEST, N_TRAIN, Cifar10, load_cifar10
 from common.data.preprocess import FlatSplits, flat_splits
-from common.errors import UserError
+from common.errors import UserError, check_ranges
 from common.experiments.record import (
     RunOptions,
     config_dict,
@@ -87,7 +87,14 @@ class MLPConfig:
     RESULT_NEUTRAL: ClassVar[frozenset[str]] = frozenset({"recipe"})
 
     def __post_init__(self):
+        if any(h < 0 for h in self.hidden):
+            raise UserError(f"hidden layer widths must be positive (0 or none: no hidden layer), got {self.hidden}")
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden if h > 0))
+        check_ranges(self, {"lr": (0, False), "momentum": (0, True), "l2": (0, True), "batch_size": (1, True),
+                            "epochs": (1, True), "patience": (0, True), "val_size": (0, True),
+                            "train_subset": (1, True), "seed": (0, True)})
+        if self.airplane_label not in (0, 1):
+            raise UserError(f"airplane_label is 0 or 1 (the airplane class's label), got {self.airplane_label!r}")
         for name, allowed in (("task", TASKS), ("activation", ACTIVATIONS), ("init", INITIALIZERS),
                               ("output_gradient", OUTPUT_GRADIENTS),
                               ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("inputs", INPUT_SCALINGS)):
