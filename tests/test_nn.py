@@ -463,3 +463,13 @@ def test_a_hidden_network_with_the_squared_error_gradient_matches_autograd():
         np.testing.assert_allclose(g, p.grad.numpy(), rtol=1e-9, atol=1e-12)
     with pytest.raises(ValueError, match="unknown output gradient 'mse'"):
         MLP([2, 1], output_gradient="mse")
+
+
+def test_lecun_and_an_output_layer_that_starts_otherwise():
+    rng = np.random.default_rng(0)
+    assert L.np is np and INITIALIZERS["lecun"](4096, 64, rng).std() == pytest.approx(np.sqrt(1 / 4096), rel=0.02)
+    model = MLP([3072, 64, 1], init="he", output_init="lecun", seed=0)  # report 001's Part 2
+    assert model.params[0].std() == pytest.approx(np.sqrt(2 / 3072), rel=0.05)
+    assert model.params[2].std() == pytest.approx(np.sqrt(1 / 64), rel=0.25)
+    same = MLP([3072, 64, 1], init="he", seed=0)
+    np.testing.assert_array_equal(model.params[0], same.params[0])  # the same draws, only the scale differs

@@ -86,3 +86,16 @@ def test_no_validation_split_and_unit_scaling_are_the_assignment_view():
     assert splits.class_names == ("airplane", "rest")
     train, val = T.train_validation_indices(data.y_train, 0, seed=0, train_subset=30)
     assert len(train) == 30 and len(val) == 0
+
+
+def test_a_test_set_held_out_of_the_training_images():
+    from common.data.preprocess import held_out_as_trained, hold_out_test
+    from common.data.cifar10 import CLASS_NAMES
+    data = Cifar10(*helpers.synthetic_arrays(train_per_class=20, test_per_class=2, seed=0), class_names=CLASS_NAMES,
+                   source="synthetic")
+    held = hold_out_test(data, 50, seed=3)
+    assert len(held.y_test) == 50 and len(held.y_train) == 150 and hold_out_test(data, 0, 3) is data
+    together = np.concatenate([held.x_train, held.x_test]).reshape(200, -1)
+    assert len(np.unique(together, axis=0)) == len(np.unique(data.x_train.reshape(200, -1), axis=0))  # a split
+    again = held_out_as_trained(data, {"base": {"test_from_train": 50, "seed": 3}})
+    np.testing.assert_array_equal(again.x_test, held.x_test)  # the figures see the images the run tested on

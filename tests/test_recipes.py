@@ -158,3 +158,14 @@ def test_concurrent_seconds_per_epoch_is_measured_in_each_worker():
     config = ME.MLPConfig(task="multiclass", hidden=(8,), batch_size=256, val_size=0, patience=0, epochs=1)
     alone, together = grid.concurrent_seconds_per_epoch(config, 1), grid.concurrent_seconds_per_epoch(config, 2)
     assert 0 < alone < 60 and 0 < together < 60
+
+
+def test_report_001s_recipe_is_the_one_its_code_states():
+    one, two, three = (report_recipe("001", part) for part in ("part1", "part2", "part3"))
+    assert (one.init, one.lr, one.epochs, one.batch_size, one.airplane_label) == ("lecun", 0.01, 900, 40000, 1)
+    assert (two.init, two.output_init, two.lr, two.epochs) == ("he", "lecun", 0.1, 1000)
+    assert (three.task, three.lr, three.epochs) == ("multiclass", 0.1, 2000)
+    assert {c.test_from_train for c in (one, two, three)} == {10000}  # its own 80/20 split of the 50,000
+    assert ME.training_images(one) == 40000 and one.batch_size >= ME.training_images(one)  # full batch
+    model = ME.build_mlp(two)
+    assert model.params[2].std() == pytest.approx(np.sqrt(1 / 64), rel=0.25)  # W2 * sqrt(1 / 64)

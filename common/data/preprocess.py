@@ -6,7 +6,7 @@ Every part carves its validation split from the 50,000 training images with
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -159,3 +159,24 @@ def flat_splits(data: Cifar10, *, task: str, val_size: int = 5000, seed: int = 0
         y_train = np.concatenate([y_train, y_train])
     return FlatSplits(x_train, y_train, x_val, y_all[val_idx] if val_size else None, x_test, y_test,
                       tuple(names))
+
+
+def hold_out_test(data: Cifar10, n: int, seed: int) -> Cifar10:
+    """``data`` with a random ``n`` of its training images (not stratified; the same for the same seed) as
+    the test set instead of CIFAR-10's own, the rest as the training images: what a report that split the
+    50,000 training images itself tested on. ``n`` 0 leaves ``data`` as it is."""
+    if not n:
+        return data
+    if not 0 < n < len(data.y_train):
+        raise ValueError(f"cannot hold out {n} of {len(data.y_train)} training images as the test set")
+    order = np.random.default_rng(seed).permutation(len(data.y_train))
+    test_idx, train_idx = np.sort(order[:n]), np.sort(order[n:])
+    return replace(data, x_train=data.x_train[train_idx], y_train=data.y_train[train_idx],
+                   x_test=data.x_train[test_idx], y_test=data.y_train[test_idx])
+
+
+def held_out_as_trained(data: Cifar10, config: dict) -> Cifar10:
+    """``data`` split as the run whose saved ``config`` (a dict; a comparison's in its base) trained on it."""
+    settings = config.get("base") if isinstance(config.get("base"), dict) else config
+    n = settings.get("test_from_train") or 0
+    return hold_out_test(data, n, settings.get("seed", 0)) if n else data

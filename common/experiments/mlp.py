@@ -24,7 +24,7 @@ import numpy as np
 from common import metrics
 from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, epoch_progress, log, timed
 from common.data.cifar10 import N_TEST, N_TRAIN, Cifar10, load_cifar10
-from common.data.preprocess import FlatSplits, flat_splits
+from common.data.preprocess import FlatSplits, flat_splits, hold_out_test
 from common.errors import UserError, check_ranges
 from common.experiments.record import (
     RunOptions,
@@ -61,7 +61,9 @@ class MLPConfig:
     # network
     hidden: tuple[int, ...] = ()  # hidden layer widths; () is logistic regression (Part 1's neuron)
     activation: str = "sigmoid"  # hidden activation: sigmoid, relu, tanh, or identity (linear control)
-    init: str = "xavier"  # weights: small N(0, 0.01^2), he N(0, 2/fan_in), xavier N(0, 2/(fan_in+fan_out))
+    # weights: small N(0, 0.01^2), he N(0, 2/fan_in), xavier N(0, 2/(fan_in+fan_out)), lecun N(0, 1/fan_in)
+    init: str = "xavier"
+    output_init: str = ""  # the output layer's weights, when they start otherwise ('': as init)
     # optimization
     optimizer: str = "sgd"  # sgd, momentum or adam
     lr: float = 0.01  # learning rate (the start of a cosine schedule)
@@ -80,6 +82,9 @@ class MLPConfig:
     airplane_label: int = 1  # binary task: 1 makes airplane the positive class; 0 is report 000's convention
     val_size: int = 5000  # validation images carved from the 50,000; 0 trains on all of them, choosing nothing
     train_subset: int | None = None  # train on a random N of the training images (quick checks)
+    # a random N of the 50,000 training images as the test set instead of CIFAR-10's (a report that split
+    # its own: report 001 held out 10,000); validation and training come from the rest
+    test_from_train: int = 0
     seed: int = 0  # initialization, shuffling and the split
 
     # Settings that change no result (the label of where the values came from); every other field does.
@@ -92,9 +97,12 @@ class MLPConfig:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden if h > 0))
         check_ranges(self, {"lr": (0, False), "momentum": (0, True), "l2": (0, True), "batch_size": (1, True),
                             "epochs": (1, True), "patience": (0, True), "val_size": (0, True),
-                            "train_subset": (1, True), "seed": (0, True)})
+                            "train_subset": (1, True), "seed": (0, True), "test_from_train": (0, True)})
         if self.airplane_label not in (0, 1):
             raise UserError(f"airplane_label is 0 or 1 (the airplane class's label), got {self.airplane_label!r}")
+        if self.output_init and self.output_init not in INITIALIZERS:
+            raise UserError(f"unknown output_init {self.output_init!r}; choose from {', '.join(INITIALIZERS)} (or '' "
+                            f"for the same as init)")
         for name, allowed in (("task", TASKS), ("activation", ACTIVATIONS), ("init", INITIALIZERS),
                               ("output_gradient", OUTPUT_GRADIENTS),
                               ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("inputs", INPUT_SCALINGS)):
@@ -137,6 +145,7 @@ def load_splits(config: MLPConfig, run: RunOptions) -> tuple[FlatSplits, Cifar10
     and fingerprint)."""
     with timed("loading CIFAR-10"):
         data = load_cifar10(run.data, progress=run.progress)
+    data = hold_out_test(data, config.test_from_train, config.seed)
     with timed("preparing the arrays (split, flatten, scale)"):
         splits = flat_splits(data, task=config.task, val_size=config.val_size, seed=config.seed,
                              train_subset=config.train_subset, airplane_label=config.airplane_label,
@@ -148,7 +157,7 @@ def load_splits(config: MLPConfig, run: RunOptions) -> tuple[FlatSplits, Cifar10
 
 
 def training_images(config: MLPConfig) -> int:
-    n = min(config.train_subset or N_TRAIN, N_TRAIN - config.val_size)
+    n = min(config.train_subset or N_TRAIN, N_TRAIN - config.test_from_train - config.val_size)
     return 2 * n if config.hflip else n
 
 
@@ -156,7 +165,7 @@ def training_images(config: MLPConfig) -> int:
 
 def build_mlp(config: MLPConfig) -> MLP:
     return MLP(config.sizes, activation=config.activation, init=config.init, seed=config.seed, l2=config.l2,
-               output_gradient=config.output_gradient)
+               output_gradient=config.output_gradient, output_init=config.output_init or config.init)
 
 
 def train_mlp(config: MLPConfig, splits: FlatSplits, *, desc: str = "training", progress: bool = True,

@@ -19,4 +19,9 @@ def xavier(fan_in: int, fan_out: int, rng: np.random.Generator, dtype=np.float32
     return (rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / (fan_in + fan_out))).astype(dtype)
 
 
-INITIALIZERS = {"small": small_random, "he": he, "xavier": xavier}
+def lecun(fan_in: int, fan_out: int, rng: np.random.Generator, dtype=np.float32) -> np.ndarray:
+    """LeCun normal N(0, 1 / fan_in): unit-variance pre-activations for unit-variance inputs."""
+    return (rng.standard_normal((fan_in, fan_out)) * np.sqrt(1.0 / fan_in)).astype(dtype)
+
+
+INITIALIZERS = {"small": small_random, "he": he, "xavier": xavier, "lecun": lecun}

@@ -16,25 +16,30 @@ from common.nn.losses import OUTPUT_GRADIENTS, softmax_cross_entropy
 class MLP:
     """Dense layers with one hidden activation; parameters ``[W1, b1, W2, b2, ...]``.
 
-    ``output_gradient`` (one output only): "cross_entropy" trains with the loss's own gradient p - y;
+    ``output_init``: the last layer's initializer (None: ``init``), e.g. He for the hidden layer and LeCun
+    for the output. ``output_gradient`` (one output only): "cross_entropy" trains with the loss's own gradient p - y;
     "squared_error" with (p - y) p (1 - p) while reporting the cross-entropy (losses.OUTPUT_GRADIENTS).
     """
 
     def __init__(self, sizes: list[int], activation: str = "sigmoid", init: str = "xavier",
-                 seed: int = 0, l2: float = 0.0, dtype=np.float32, output_gradient: str = "cross_entropy"):
+                 seed: int = 0, l2: float = 0.0, dtype=np.float32, output_gradient: str = "cross_entropy",
+                 output_init: str | None = None):
         if len(sizes) < 2:
             raise ValueError(f"sizes needs an input and an output size, got {sizes}")
         if activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose from {sorted(ACTIVATIONS)}")
-        if init not in INITIALIZERS:
-            raise ValueError(f"unknown initializer {init!r}; choose from {sorted(INITIALIZERS)}")
+        output_init = output_init or init
+        for name in (init, output_init):
+            if name not in INITIALIZERS:
+                raise ValueError(f"unknown initializer {name!r}; choose from {sorted(INITIALIZERS)}")
         if output_gradient not in OUTPUT_GRADIENTS:
             raise ValueError(f"unknown output gradient {output_gradient!r}; choose from {sorted(OUTPUT_GRADIENTS)}")
         self.sizes, self.activation, self.init, self.l2 = list(sizes), activation, init, l2
         rng = np.random.default_rng(seed)
         self.params: list[np.ndarray] = []
-        for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            self.params += [INITIALIZERS[init](fan_in, fan_out, rng, dtype), np.zeros(fan_out, dtype)]
+        for layer, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+            start = INITIALIZERS[output_init if layer == len(sizes) - 2 else init]
+            self.params += [start(fan_in, fan_out, rng, dtype), np.zeros(fan_out, dtype)]
         self.binary = sizes[-1] == 1
         self.loss_fn = OUTPUT_GRADIENTS[output_gradient] if self.binary else softmax_cross_entropy
         self._act_forward, self._act_backward = ACTIVATIONS[activation]

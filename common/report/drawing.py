@@ -282,6 +282,8 @@ def _figures_of(record: dict, folder: Path, wanted: list[str], data_source: str 
     if data.fingerprint != record["data_fingerprint"]:
         raise UserError(f"the data at {data.source} is not what the run in {folder} trained on (another "
                         f"fingerprint); its figures need the same test images: pass the run's data source")
+    from common.data.preprocess import held_out_as_trained
+    data = held_out_as_trained(data, record.get("config") or {})  # the test images the run was tested on
     figures, skipped = _figures_by_kind(record, folder, wanted, data)
     run = SavedRun(record, folder, data.x_test)
     for file, name in (declared or {}).items():
