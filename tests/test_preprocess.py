@@ -89,8 +89,8 @@ def test_no_validation_split_and_unit_scaling_are_the_assignment_view():
 
 
 def test_a_test_set_held_out_of_the_training_images():
-    from common.data.preprocess import held_out_as_trained, hold_out_test
     from common.data.cifar10 import CLASS_NAMES
+    from common.data.preprocess import held_out_as_trained, hold_out_test
     data = Cifar10(*helpers.synthetic_arrays(train_per_class=20, test_per_class=2, seed=0), class_names=CLASS_NAMES,
                    source="synthetic")
     held = hold_out_test(data, 50, seed=3)
