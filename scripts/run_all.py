@@ -103,7 +103,9 @@ def check_report(report: Report) -> dict[str, object]:
 def recipe_configs(report: Report) -> dict[str, dict]:
     """{recipe name: {part: config}}: the report's recipes and this suite's tuned ones, as the parts build them
     now (a run of an earlier version of either is not judged)."""
-    tuned = {part: importlib.import_module(f"parts.{part}").RECIPES["tuned"] for part in PARTS}
+    named = {parse_ref(claim.fields[key]).part for claim in report.claims for key in KINDS[claim.kind].runs
+             if parse_ref(claim.fields[key]).recipe}  # the parts whose tuned runs the report's claims read
+    tuned = {part: importlib.import_module(f"parts.{part}").RECIPES["tuned"] for part in sorted(named)}
     return {report.recipe: check_report(report), "tuned": tuned}
 
 
