@@ -123,8 +123,8 @@ def add_mlp_arguments(parser: argparse.ArgumentParser, recipes: dict, *, model_c
     if model_choices:
         group.add_argument("--activation", choices=ACTIVATIONS, help=f"hidden activation {values('activation')}")
         group.add_argument("--init", choices=INITIALIZERS,
-                           help=f"weights: small N(0, 0.01^2), he N(0, 2/fan_in), xavier N(0, 2/(fan_in+fan_out)) "
-                                f"{values('init')}")
+                           help=f"weights: small N(0, 0.01^2), he N(0, 2/fan_in), xavier N(0, 2/(fan_in+fan_out)), "
+                                f"lecun N(0, 1/fan_in) {values('init')}")
         group.add_argument("--optimizer", choices=OPTIMIZERS, help=values("optimizer"))
         group.add_argument("--lr", type=positive_float, help=f"learning rate {values('lr')}")
     group.add_argument("--momentum", type=nonnegative_float,

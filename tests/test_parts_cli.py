@@ -70,7 +70,7 @@ BAD_ARGUMENTS = [
     (["--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),
     (["--optimizer", "rmsprop"], "'adam', 'momentum', 'sgd'"),
     (["--activation", "swish"], "'relu', 'sigmoid', 'tanh'"),
-    (["--init", "zeros"], "'he', 'small', 'xavier'"),
+    (["--init", "zeros"], "'he', 'lecun', 'small', 'xavier'"),
 ]
 
 
