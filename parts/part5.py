@@ -38,7 +38,7 @@ PART = "part5"  # this file's name: the make target and reports/part5/
 CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it without importing this file)
     "title": "Part 5: convolutional networks",
     "summary": "SimpleCNN and ImprovedCNN in PyTorch, compared with the MLPs",
-    "statements": [["cnn", "part3", "part4"], ["ablation"]],  # analysis.md: report/analysis.py STATEMENTS
+    "statements": [["cnn", "part3", "part4"], ["ablation", "ablation"]],  # analysis.md: report/analysis.py STATEMENTS
     "figures": [
         {"set": "run", "under": "improved", "label": "ImprovedCNN"},
         {"set": "run", "under": "simple", "label": "SimpleCNN"},

@@ -228,8 +228,10 @@ def run_all_lines(reports: Path) -> list[str]:
             r = json.loads((reports / name).read_text())
             steps = [s for s in r["steps"] if s["step"] != "report"]
             kept = any(s.get("kept") for s in steps)
+            unfinished = " (did not finish: exit code {})"
             listed = ", ".join(f"{s['step']} {s.get('recorded_seconds', s['seconds']) / 60:.1f} min"
-                               f"{' (an earlier complete run, kept)' if s.get('kept') else ''}" for s in steps)
+                               f"{' (an earlier complete run, kept)' if s.get('kept') else ''}"
+                               f"{'' if s['exit_code'] == 0 else unfinished.format(s['exit_code'])}" for s in steps)
             in_all = r["total_seconds"] + sum(s["recorded_seconds"] for s in steps if s.get("kept"))
             not_run = f"; not run here: {', '.join(r['not_run'])} (needs a GPU)" if r.get("not_run") else ""
             lines += [f"`{r['command']}` on {r['device']}: {in_all / 60:.1f} min in all ({listed}{not_run}; "

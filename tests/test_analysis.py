@@ -91,6 +91,16 @@ def test_part4_names_each_factors_mean_over_the_other_two():
     assert "adam leads" in lines[2]
 
 
+def test_part5s_catalog_statements_read_its_siblings_and_its_ablation():
+    record = {"models": {"SimpleCNN": {"test_accuracy": 0.7, "parameters": 545_098, "train_seconds": 50,
+                                       "epochs_run": 8}}}
+    ablation = {"none": ablated(0.9, 0.9), "no-dropout": ablated(0.8, 0.8)}
+    lines = A.part_statements("part5", record, {"part3": {"test": {"accuracy": 0.5}, "parameters": 197_322},
+                                                "ablation": ablation})
+    assert "SimpleCNN beats Part 3's MLP on test accuracy" in lines[0]
+    assert any("without dropout costs 10.0 points" in line for line in lines)
+
+
 def test_cnn_vs_mlp_says_more_or_fewer_parameters():
     part5 = {"models": {"SimpleCNN": {"test_accuracy": 0.76, "parameters": 545_098, "train_seconds": 50,
                                       "epochs_run": 8},
