@@ -190,6 +190,9 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
     assert (reports / "eda" / "samples.png").is_file()
     assert all(s["exit_code"] == 0 for s in summary["steps"]) and (reports / "index.html").is_file()
 
+    real_call = run_all.subprocess.call  # the page and eda ran once above; the reruns below skip those steps
+    monkeypatch.setattr(run_all.subprocess, "call", lambda command, **kw: 0 if {"scripts.build_report", "scripts.eda"}
+                        & set(command) else real_call(command, **kw))
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     second = capsys.readouterr().err
     assert second.count("complete: kept") == 1
@@ -208,6 +211,10 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
 
 def test_make_reproduce_on_a_cpu_says_part5_needs_a_gpu(learnable_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(run_all, "gpu_available", lambda: (False, "cpu"))
+    real_estimate = run_all.estimate  # Part 5's own estimate times training steps: its plan is given here
+    monkeypatch.setattr(run_all, "estimate", lambda command, resume: {
+        "what": "100 epochs of SimpleCNN, 100 epochs of ImprovedCNN", "seconds": 36000.0, "complete": False,
+        "out": ""} if "parts.part5" in command else real_estimate(command, resume))
     real_command = run_all.part_command
     monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + ["--epochs", "1", "--no-progress"])
     reports = tmp_path / "reports"
