@@ -33,7 +33,7 @@ from common.report.analysis import (
 )
 from common.report.claims import RunBook, Unmeasured
 from common.report.drawing import draw_run_safely
-from common.report.report_file import Report, available_reports
+from common.report.report_file import Report, available_reports, report_id_of
 from scripts.run_all import recipe_configs
 
 TEMPLATE = Path(__file__).parent / "templates" / "report.html"
@@ -58,7 +58,6 @@ def other_runs(reports: Path) -> dict[str, dict]:
                 continue
             if record.get("part") not in PARTS or isinstance(record.get("model"), str):
                 continue  # not a part's record (a model's, written without its part's)
-            from common.report.report_file import report_id_of
             home = recipe_folder(reports, report_id_of(record.get("recipe", ""))) / record["part"]
             if folder != home or record.get("recipe_changes"):
                 found[str(folder.relative_to(reports))] = record
@@ -349,21 +348,24 @@ def report_reruns(reports: Path, problems: dict[str, str] | None = None) -> dict
     return out
 
 
-def build_markdown(reports: Path) -> tuple[str, str]:
+def build_markdown(reports: Path, verdicts: dict | None = None,
+                   file_problems: dict[str, str] | None = None) -> tuple[str, str]:
     """index.md, and the analysis it contains (also written to analysis.md). A record that cannot be read
-    is named where its part would be; it never stops the page."""
-    problems, rerun_problems, file_problems = {}, {}, {}
+    is named where its part would be; it never stops the page. ``verdicts`` (and ``file_problems``, the
+    report files left out): ``judge_reports``' when the caller has them."""
+    problems, rerun_problems = {}, {}
     runs = read_parts(reports, strict=False, problems=problems)
     reruns = report_reruns(reports, rerun_problems)
     others = other_runs(reports)
-    verdicts = {}
     try:
-        verdicts = all_verdicts(reports, file_problems, recipe_configs)
+        if verdicts is None:
+            verdicts, file_problems = judge_reports(reports)
         analysis = index_analysis_markdown(runs, reruns, verdicts, read_ablation(reports / "part5" / "ablation"))
     except Exception as error:  # the page still shows every run; the analysis says why it is missing
         log.error("the analysis could not be built (%s: %s)", type(error).__name__, error)
         analysis = (f"## What the runs answer <a id=\"analysis\"></a>\n\nThe analysis could not be built "
                     f"({type(error).__name__}: {html.escape(str(error))}).\n")
+    verdicts, file_problems = verdicts or {}, file_problems or {}
     lines = [f"# {TITLE}", "", f"Built {now_iso()} from the saved runs in this folder.", "",
              '## Results <a id="results"></a>', "",
              "Test accuracy of this suite's recipe per part (`make all`), with every other run kept here: a variant "
@@ -479,11 +481,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def refresh_part_analyses(reports: Path) -> list[Path]:
+def judge_reports(reports: Path) -> tuple[dict, dict[str, str]]:
+    """Every report file's verdicts from the runs under ``reports`` (against the recipes as the parts build
+    them now), and {report id: why its file is left out}: judged once per `make report`."""
+    problems = {}
+    return all_verdicts(reports, problems, recipe_configs), problems
+
+
+def refresh_part_analyses(reports: Path, verdicts: dict | None = None) -> list[Path]:
     """Rewrite every finished part's analysis.md from the saved runs: its comparisons read the other
     parts, which may have run after it. A folder a run holds is left to that run."""
     roots = [reports, *(recipe_folder(reports, report_id) for report_id in available_reports())]
-    verdicts = all_verdicts(reports, recipes_of=recipe_configs)  # judged once, not once a folder
+    if verdicts is None:
+        verdicts, _ = judge_reports(reports)  # judged once, not once a folder
     written = []
     for root in roots:
         for part, record in read_parts(root, strict=False).items():
@@ -522,8 +532,13 @@ def main(args: argparse.Namespace) -> int:
     drawn = draw_missing_figures(reports, redraw=args.redraw)
     if drawn:
         log.info("drew the figures of %s", ", ".join(drawn))
-    refresh_part_analyses(reports)
-    text, analysis = build_markdown(reports)
+    try:
+        verdicts, file_problems = judge_reports(reports)
+    except Exception as error:  # build_markdown tries again and says on the page why the analysis is missing
+        log.error("the reports' claims could not be judged (%s: %s)", type(error).__name__, error)
+        verdicts, file_problems = None, None
+    refresh_part_analyses(reports, verdicts)
+    text, analysis = build_markdown(reports, verdicts, file_problems)
     atomic_write_text(reports / "index.md", text)
     atomic_write_text(reports / "analysis.md", analysis.replace("## What the runs answer", "# What the runs answer", 1))
     atomic_write_text(reports / "index.html", build_html(text))

@@ -642,11 +642,16 @@ def _judge_figure(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     return verdict, numbers, view.label
 
 
+def _pair_names(fields_: dict, a: RunView, b: RunView) -> tuple[str, str]:
+    """How a two-run claim names its runs: its a_label / b_label, else the run's name, else its part."""
+    return (fields_["a_label"] or a.ref.name or a.ref.part, fields_["b_label"] or b.ref.name or b.ref.part)
+
+
 def _judge_beats(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     a, b = _views(claim, book, "a", "b")
-    verdict, words = compare(f["a_label"] or a.ref.name or a.ref.part, a.measure(f["metric"]),
-                             f["b_label"] or b.ref.name or b.ref.part, b.measure(f["metric"]), f["tolerance"],
+    name_a, name_b = _pair_names(f, a, b)
+    verdict, words = compare(name_a, a.measure(f["metric"]), name_b, b.measure(f["metric"]), f["tolerance"],
                              relative=f["relative"], lower_is_better=f["lower_is_better"])
     return verdict, f"{metric_words(f['metric'])}: {words}", _sources(a, b)
 
@@ -706,7 +711,7 @@ def _judge_fewer_parameters(claim: Claim, book: RunBook) -> tuple[str, str, str]
     f = claim.fields
     a, b = _views(claim, book, "a", "b")
     pa, pb = a.measure("parameters"), b.measure("parameters")
-    names = (f["a_label"] or a.ref.name or a.ref.part, f["b_label"] or b.ref.name or b.ref.part)
+    names = _pair_names(f, a, b)
     words = f"{names[0]} {pa:,.0f} vs {names[1]} {pb:,.0f} parameters"
     try:
         acc_a, acc_b = a.measure("accuracy"), b.measure("accuracy")
@@ -722,7 +727,7 @@ def _judge_faster(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     ca, cb = a.curve(f["curve"]), b.curve(f["curve"])
     target = f["loss"] if f["loss"] is not None else max(ca[-1][1], cb[-1][1])
     ea, eb = epochs_to_reach(a.history, target, f["curve"]), epochs_to_reach(b.history, target, f["curve"])
-    names = (f["a_label"] or a.ref.name or a.ref.part, f["b_label"] or b.ref.name or b.ref.part)
+    names = _pair_names(f, a, b)
     if ea is None or eb is None:
         never = names[0] if ea is None else names[1]
         verdict = FAILS if ea is None else HOLDS
