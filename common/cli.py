@@ -98,6 +98,10 @@ def add_run_arguments(parser: argparse.ArgumentParser, part: str) -> None:
     group.add_argument("--out", metavar="DIR", default=None,
                        help=f"report folder (default: reports/{part}/, reports/ID/{part}/ with --report ID, and a "
                             f"folder under variants/ beside them for a run that differs from its recipe)")
+    group.add_argument("--variant", metavar="NAME", default=None,
+                       help="with --report ID: one of the variants the report file declares for this part "
+                            "([<part>.variants.NAME]: its recipe with some settings changed, e.g. another seed); "
+                            "it goes to its own folder under variants/")
     group.add_argument("--resume", action="store_true",
                        help="continue an interrupted run of the same config from its checkpoint; a complete run "
                             "of the same config on the same data is kept as it is")
@@ -248,6 +252,23 @@ def chosen_recipe(args: argparse.Namespace, part: str, recipes: dict, report_bas
                         f"rerun for {part}; add one (student_reports/README.md) or run this suite's: drop --report")
     config = config_with(report_base, table.recipe, f"{report.shown}: {part}.recipe")
     return report.recipe, named(config, report.recipe)
+
+
+def with_variant(args: argparse.Namespace, part: str, recipe):
+    """``recipe`` with the settings of the report's variant --variant names (the recipe itself without one)."""
+    name = getattr(args, "variant", None)
+    if not name:
+        return recipe
+    if not getattr(args, "report", None):
+        raise UserError("--variant names one of a report file's variants: give --report ID as well")
+    from common.report.report_file import load_report
+    report = load_report(args.report)
+    table = report.parts.get(part)
+    variants = table.variants if table else {}
+    if name not in variants:
+        raise UserError(f"{report.shown} declares no variant {name!r} of {part}; its variants: "
+                        f"{', '.join(variants) or 'none'} ([{part}.variants.<name>] tables)")
+    return config_with(recipe, table.variant_settings(name), f"{report.shown}: {part}.variants.{name}")
 
 
 def report_notes(args: argparse.Namespace, part: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from common.cli import chosen_recipe, config_from_args, mlp_part_parser, run_main, run_options
+from common.cli import chosen_recipe, config_from_args, mlp_part_parser, run_main, run_options, with_variant
 from common.experiments.mlp import MLPConfig, run_mlp_part
 from common.report.drawing import finish_run
 
@@ -38,7 +38,7 @@ def build_parser():
 
 def main(args) -> int:
     _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
-    config = config_from_args(args, recipe)
+    config = config_from_args(args, with_variant(args, PART, recipe))
     run = run_options(args, PART, config=config, recipe_config=recipe)
     return finish_run(PART, run, run_mlp_part(PART, config, run))
 

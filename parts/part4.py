@@ -27,6 +27,7 @@ from common.cli import (
     refuse_inert_flags,
     run_main,
     run_options,
+    with_variant,
 )
 from common.experiments import grid
 from common.experiments.grid import GridConfig, run_grid_part
@@ -49,6 +50,9 @@ CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it with
         ["curves_by_init.png", "Validation curves of each initialization's best configuration."],
         ["scenario_curves.png", "A report's fixed scenarios: training loss and test accuracy per epoch (the test "
                                 "set is watched, never used to choose)."],
+        ["activation_stats.png", "How the hidden units behave after each epoch on 512 fixed training images: the "
+                                 "share of dead units (no gradient for any of them; ReLU's failure) and of saturated "
+                                 "sigmoid / tanh activations; the legend gives how often the training loss rose."],
         ["toy_boundaries.png", "Decision regions of a small network on 2-D toy sets: only a nonlinear activation "
                                "can bend the boundary; the linear control cannot."],
     ],
@@ -89,7 +93,8 @@ def build_parser():
 
 def main(args) -> int:
     _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
-    start = recipe.quick_version() if args.quick else recipe  # the flags given act on top of the quick cut
+    # A report's variant, then the quick cut; the flags given act on top of both.
+    start = with_variant(args, PART, recipe.quick_version() if args.quick else recipe)
     config = config_from_args(args, replace(start, base=config_from_args(args, start.base, check_inert=False)),
                               check_inert=False)
     given = [name for name in ("momentum", *(f.name for f in fields(GridConfig))) if getattr(args, name, None)

@@ -28,6 +28,7 @@ from common.cli import (
     report_notes,
     run_main,
     run_options,
+    with_variant,
 )
 from common.cnn.models import ABLATIONS
 from common.cnn.training import CNNConfig, pick_device
@@ -105,7 +106,7 @@ def main(args: argparse.Namespace) -> int:
         return code
     args.recipe = resolve_recipe(args, pick_device(args.device))
     _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
-    configs = configs_for(args, recipe)
+    configs = configs_for(args, with_variant(args, PART, recipe))
     run = run_options(args, PART, config=configs, recipe_config={m: recipe[m] for m in configs})
     code = run_cnn_part(configs, run, device_name=args.device, recipe_note=report_notes(args, PART))
     return finish_run(PART, run, code)

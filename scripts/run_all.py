@@ -22,6 +22,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from common.catalog import PARTS
@@ -70,6 +71,10 @@ def check_report(report: Report) -> dict[str, object]:
             module = importlib.import_module(f"parts.{part}")
             configs[part] = named(config_with(module.REPORT_BASE, table.recipe, f"{report.shown}: {part}.recipe"),
                                   report.recipe)
+        elif table.variants:
+            raise UserError(f"{report.shown}: {part}.variants: a variant changes the part's recipe, and the file gives "
+                            f"no [{part}.recipe]; add one")
+    variant_configs(report, configs)  # every variant's settings checked, as the recipes' are
     for claim in report.claims:
         if claim.not_compared:  # in the file for completeness; nothing is run for it
             continue
@@ -90,14 +95,51 @@ def check_report(report: Report) -> dict[str, object]:
             if inside and metric and metric.split("[")[0] not in ROW_METRICS:
                 raise UserError(f"{where}: {ref.text!r} is a run inside a comparison, which records "
                                 f"{', '.join(ROW_METRICS)} only; {metric!r} cannot be compared there")
-            if inside and claim.kind == "spread":
-                raise UserError(f"{where}: a spread over seeds needs a part's own run or a model, not a run inside a "
-                                f"comparison ({ref.text!r})")
+            if claim.kind == "spread" and not ref.recipe:
+                _check_seed_variants(report, claim, ref, configs[ref.part], where)
             if ref.name and not any(fnmatch.fnmatchcase(name, ref.name) for name in names):
                 runs = "; ".join(names) if names else "none (it is one network: name it as " + ref.part + ")"
                 raise UserError(f"{where}: {ref.part} defines no run {ref.name!r} "
                                 f"under {'this suite' if ref.recipe else report.title}'s recipe; its runs: {runs}")
     return configs
+
+
+def variant_configs(report: Report, configs: dict) -> dict[str, dict]:
+    """{part: {variant name: config}}: each variant the report file declares, built over its part's recipe."""
+    return {part: {name: config_with(configs[part], table.variant_settings(name),
+                                     f"{report.shown}: {part}.variants.{name}") for name in table.variants}
+            for part, table in report.parts.items() if table.variants and part in configs}
+
+
+def seed_of_variant(config, recipe) -> int | None:
+    """The seed of ``config`` when it is ``recipe`` with only the seed changed (and, in a comparison, fewer of its
+    scenarios); else None."""
+    if isinstance(config, dict):
+        seeds = {seed_of_variant(config[m], recipe[m]) for m in recipe}
+        return seeds.pop() if len(seeds) == 1 and None not in seeds else None
+    if isinstance(config, GridConfig):
+        fewer = set(config.scenarios) <= set(recipe.scenarios)
+        same = replace(config, base=replace(config.base, seed=recipe.base.seed), scenarios=recipe.scenarios) == recipe
+        return config.base.seed if fewer and same else None
+    return config.seed if replace(config, seed=recipe.seed) == recipe else None
+
+
+def _check_seed_variants(report: Report, claim, ref, recipe, where: str) -> None:
+    """A spread claim's seeds other than the recipe's must each be a variant of the file, so that make reproduce
+    runs them."""
+    variants = variant_configs(report, {ref.part: recipe}).get(ref.part, {})
+    own = (recipe.base.seed if isinstance(recipe, GridConfig) else
+           next(iter(recipe.values())).seed if isinstance(recipe, dict) else recipe.seed)
+    for seed in claim.fields["seeds"]:
+        if seed == own:
+            continue
+        covered = [name for name, config in variants.items() if seed_of_variant(config, recipe) == seed and
+                   (not ref.name or not isinstance(config, GridConfig) or ref.name in run_names(config))]
+        if not covered:
+            scenario = (f'; for {ref.name!r}: scenarios = [{", ".join(repr(x) for x in ref.name.split(" + "))}], '
+                        f'base = {{ seed = {seed} }}') if isinstance(recipe, GridConfig) else f"; seed = {seed}"
+            raise UserError(f"{where}: seed {seed} has no variant; declare one so that make reproduce runs it: "
+                            f"[{ref.part}.variants.seed-{seed}] with why = \"...\"{scenario}")
 
 
 def recipe_configs(report: Report) -> dict[str, dict]:
@@ -118,8 +160,9 @@ def print_check(report: Report) -> None:
         for claim in table.claims:
             kinds[claim.kind] = kinds.get(claim.kind, 0) + 1
         settings = ", ".join(f"{k}={v}" for k, v in table.recipe.items() if not isinstance(v, dict))
+        variants = f"; variants: {', '.join(table.variants)}" if table.variants else ""
         print(f"  {part}: {', '.join(f'{n} {k}' for k, n in kinds.items()) or 'no claims'}"
-              f"{'; recipe: ' + settings if settings else ''}", file=sys.stderr)
+              f"{'; recipe: ' + settings if settings else ''}{variants}", file=sys.stderr)
 
 
 def write_verdicts(report: Report, reports: Path) -> Path:
@@ -129,6 +172,12 @@ def write_verdicts(report: Report, reports: Path) -> Path:
     atomic_write_text(path, f"# {report.title.capitalize()}: every figure and claim\n\n{verdict_counts(rows)}.\n\n"
                             f"{verdict_markdown(rows)}\n")
     return path
+
+
+def _variant_words(plan: dict) -> str:
+    out = Path(plan.get("out", ""))
+    return f" -> {out.relative_to(REPORTS_DIR.parent)}" if out.is_relative_to(REPORTS_DIR.parent) else \
+        (f" -> {out}" if plan.get("out") else "")
 
 
 def eda_command(out: Path, data: str | None) -> list[str]:
@@ -189,15 +238,17 @@ def main(args: argparse.Namespace) -> int:
     steps, skipped = [], []
     for part in parts:
         command = part_command(part, report.id if report else None, args.quick, args.data, reports)
-        plan = estimate(command, resume=not args.force)
-        if part == "part5" and report is not None and not gpu and not args.cpu_ok:
-            skipped.append((part, plan))
-            continue
-        steps.append((part, command + ([] if args.force else ["--resume"]), plan))
+        variants = list(report.parts[part].variants) if report is not None else []
+        for name, step_command in [(part, command), *((f"{part} {v}", [*command, "--variant", v]) for v in variants)]:
+            plan = estimate(step_command, resume=not args.force)
+            if part == "part5" and report is not None and not gpu and not args.cpu_ok:
+                skipped.append((name, plan))
+                continue
+            steps.append((name, step_command + ([] if args.force else ["--resume"]), plan))
     print(f"Plan ({command_name}, device: {device}, reports in {root}):", file=sys.stderr)
     for part, _, plan in steps:
         state = "complete: kept" if plan["complete"] and not args.force else f"~{plan['seconds'] / 60:5.1f} min"
-        print(f"  {part:<6} {state:<16} {plan['what']}", file=sys.stderr)
+        print(f"  {part:<6} {state:<16} {plan['what']}{_variant_words(plan)}", file=sys.stderr)
     for part, plan in skipped:
         print(f"  {part:<6} {'not run':<16} {report.title}'s recipe needs a GPU here ({plan['what']}: about "
               f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine, or here with "

@@ -94,7 +94,7 @@ def test_figures_hold_or_not_and_say_where_the_rerun_was(tmp_path):
 
 def test_the_confusion_matrix_is_compared_cell_by_cell(tmp_path):
     reports = tmp_path / "reports"
-    printed = load_report("000").parts["part3"].claims[-1].fields["matrix"]
+    printed = next(c for c in load_report("000").parts["part3"].claims if c.kind == "confusion").fields["matrix"]
     close = np.array(printed)
     close[3, 5] += 30  # cat taken for dog 30 more times
     close[3, 3] -= 30
@@ -287,11 +287,13 @@ CLAIM = 'kind = "beats"\nsection = "4.8"\nsays = "x"\na = "part2"\nb = "part1"\n
     ('titel = "x"\n', r"001.toml: titel: unknown key; a report file holds title, source, about and one table per "
                       r"part \(part1, part2, part3, part4, part5\)"),
     ('[part9]\n', r"001.toml: part9: unknown key"),
-    ('[part2]\nclaim = []\n', r"001.toml: part2.claim: unknown key; a part's table holds recipe, notes, figures, "
-                              r"claims"),
+    ('[part2]\nclaim = []\n', r"001.toml: part2.claim: unknown key; a part's table holds recipe, notes, variants, "
+                              r"figures, claims"),
+    ('[part2.variants.seed-1]\nseed = 1\n', r"001.toml: part2.variants.seed-1.why: missing; say why this run is made"),
+    ('[part2.variants.x]\nwhy = "to see"\n', r"001.toml: part2.variants.x: changes no setting"),
     ("[[part4.claims]]\n" + CLAIM.replace('"beats"', '"beat"'),
      r"001.toml: part4.claims\[0\].kind: unknown claim kind 'beat'; use one of: figure, beats, chance, peak, turns, "
-     r"fewer_parameters, faster, confusion, spread, time_ratio \(student_reports/README.md describes each\)"),
+     r"fewer_parameters, faster, confusion, spread, exceeds, time_ratio \(student_reports/README.md describes each\)"),
     ("[[part4.claims]]\n" + CLAIM.replace('"part1"', '"part7"'),
      r"001.toml: part4.claims\[0\].b: 'part7' names no part; the parts are part1, part2, part3, part4, part5"),
     ("[[part4.claims]]\n" + CLAIM.replace('"4.8"', "4.8"),
@@ -334,6 +336,10 @@ def test_a_bad_report_file_stops_with_one_line_naming_the_key(tmp_path, text, me
     ('[part1.recipe]\nlr = -1\n', r"part1.recipe: lr must be a number > 0, got -1.0"),
     ('[part5.recipe]\nepochs = 0\n', r"part5.recipe: epochs must be a number >= 1, got 0"),
     ('[part1.recipe]\nairplane_label = 2\n', r"part1.recipe: airplane_label is 0 or 1"),
+    ('[part1.recipe]\nlr = 0.1\n[part1.variants.fast]\nwhy = "faster"\nlr = "0.5"\n',
+     r"part1.variants.fast.lr: expected a number, got '0.5'"),
+    ('[part1.variants.fast]\nwhy = "faster"\nlr = 0.5\n', r"part1.variants: a variant changes the part's recipe, and "
+                                                          r"the file gives no \[part1.recipe\]"),
     ('[part4.recipe]\nscenarios = [["relu", "sgd", "he"]]\n[[part4.figures]]\nsection = "4"\n'
      'run = "part4/relu + sgd + he"\nmetric = "recall[cat]"\nvalue = 0.5\n',
      r"part4.figures\[0\].run: 'part4/relu \+ sgd \+ he' is a run inside a comparison, which records accuracy, "),
@@ -384,7 +390,7 @@ def test_the_example_report_runs_and_is_judged_end_to_end(learnable_folder, tmp_
         args = module.build_parser().parse_args(["--report", "example", "--data", str(learnable_folder),
                                                  "--no-progress", "--no-figures"])
         assert module.main(args) == 0
-    assert part3.main(part3.build_parser().parse_args(["--report", "example", "--seed", "1", "--data",
+    assert part3.main(part3.build_parser().parse_args(["--report", "example", "--variant", "seed-1", "--data",
                                                        str(learnable_folder), "--no-progress", "--no-figures"])) == 0
     reports = tmp_path / "reports"
     assert (reports / "example" / "part1" / "metrics.json").is_file()
@@ -425,3 +431,63 @@ def test_odd_records_give_not_measured_never_a_crash(tmp_path):
     rows = verdicts(reports)
     assert rows["final training loss about 0.245 (0.2449 at epoch 990)"].verdict == C.NOT_MEASURED
     assert rows["test accuracy 0.9130"].verdict == C.FAILS
+
+
+def activity_scenario(name: str, losses: list[float], seed: int = 0, **activity) -> dict:
+    """A Part 4 scenario row whose every epoch recorded the hidden units' activity (``activity``)."""
+    row = scenario(name, 0.40, losses)
+    row["seed"] = seed
+    row["history"] = [{**h, **activity} for h in row["history"]]
+    return row
+
+
+def test_the_hidden_units_words_are_judged_from_the_unit_activity_each_epoch_records(tmp_path):
+    reports = tmp_path / "reports"
+    rising = [1.0, 1.2, 0.9, 1.1, 0.8]  # rose in 2 of 4 epochs
+    scenarios = [activity_scenario("sigmoid + momentum + small", [1.5, 1.2, 1.0, 0.9, 0.8], dead_units=0.0,
+                                   saturated_units=0.03),
+                 activity_scenario("relu + momentum + he", rising, dead_units=0.25),
+                 activity_scenario("sigmoid + momentum + he", [1.5, 1.2, 1.0, 0.9, 0.8], dead_units=0.0,
+                                   saturated_units=0.30),
+                 activity_scenario("tanh + momentum + he", [1.5, 1.2, 1.0, 0.9, 1.0], dead_units=0.0,
+                                   saturated_units=0.01)]
+    rerun(reports, "part4", scenarios=scenarios)
+    rows = verdicts(reports)
+    dead = rows["ReLU + He: dead neurons (its table)"]
+    assert dead.verdict == C.HOLDS and "25.0%; the claim holds above 5.0%" in dead.numbers
+    oscillation = rows["ReLU + He: strong oscillation, less stable than sigmoid + small random (its table)"]
+    assert oscillation.verdict == C.HOLDS and "ReLU + He 0.5 vs sigmoid + small 0" in oscillation.numbers
+    assert rows["tanh was more stable than ReLU (its table: medium against less stable)"].verdict == C.HOLDS
+    assert rows["a small random initialization keeps sigmoid units out of saturation, He drives them into it"] \
+        .verdict == C.HOLDS  # 30 % against 3 %
+    tanh = rows["He initialization drives some tanh neurons into saturation"]
+    assert tanh.verdict == C.FAILS and "1.0%" in tanh.numbers
+    assert C.loss_rises(history(rising)) == 0.5 and C.loss_rises(history([1.0])) is None
+
+
+def test_a_scenarios_spread_over_seeds_reads_its_seed_variants_and_says_how_many_stopped_learning(tmp_path):
+    reports = tmp_path / "reports"
+    says = "ReLU + He: test accuracy 0.4242 (against the rerun's spread over three seeds)"
+    stuck = [2.3026] * 5
+    relu = {**activity_scenario("relu + momentum + he", stuck), "test_acc": 0.10}
+    rerun(reports, "part4", scenarios=[relu])
+    assert "seeds [1, 2] of part4/relu + momentum + he have not run" in verdicts(reports)[says].numbers
+    for seed, accuracy, losses in ((1, 0.43, [1.5, 1.2, 1.0]), (2, 0.41, [1.4, 1.3, 1.1])):
+        row = {**activity_scenario("relu + momentum + he", losses, seed=seed), "test_acc": accuracy}
+        changes = {"base.seed": {"recipe": 0, "run": seed}, "scenarios": {"recipe": "four", "run": "one"}}
+        variant = rerun(reports, "part4", scenarios=[row], recipe_changes=changes)
+        folder = reports / "000" / "variants" / "part4" / f"relu-seed-{seed}"
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(variant))
+    rerun(reports, "part4", scenarios=[relu])
+    claim = verdicts(reports)[says]
+    assert claim.verdict == C.HOLDS, claim.numbers  # 0.4242 lies within 0.10 ... 0.43
+    assert "seed 0: 0.1000, seed 1: 0.4300, seed 2: 0.4100; 1 of 3 seeds stopped learning" in claim.numbers
+
+
+def test_a_spread_claims_seeds_must_be_variants_of_the_file(tmp_path):
+    text = (REPORT_FILES_DIR / "example.toml").read_text()
+    with pytest.raises(UserError, match=r"part3.claims\[\d\].run: seed 1 has no variant; declare one so that make "
+                                        r"reproduce runs it: \[part3.variants.seed-1\]"):
+        check_report(load_report(write_file(tmp_path, text.replace('[part3.variants.seed-1]', '[part3.variants.x]')
+                                            .replace("seed = 1\n", "lr = 0.5\n"))))

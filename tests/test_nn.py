@@ -474,3 +474,46 @@ def test_lecun_and_an_output_layer_that_starts_otherwise():
     assert model.params[2].std() == pytest.approx(np.sqrt(1 / 64), rel=0.25)
     same = MLP([3072, 64, 1], init="he", seed=0)
     np.testing.assert_array_equal(model.params[0], same.params[0])  # the same draws, only the scale differs
+
+
+# ----------------------------------------------------------------------------- unit activity
+
+def test_unit_activity_finds_dead_relu_units_and_saturated_sigmoids():
+    x = np.random.default_rng(0).standard_normal((50, 8)).astype(np.float32)
+    relu = MLP([8, 4, 3], activation="relu", init="he", seed=0)
+    relu.params[1][:2] = -1e3  # two units can never be positive: dead
+    assert relu.unit_activity(x) == {"dead_units": 0.5}
+    sigmoid = MLP([8, 4, 3], activation="sigmoid", seed=0)
+    sigmoid.params[0][...] = 0
+    assert sigmoid.unit_activity(x) == {"dead_units": 0.0, "saturated_units": 0.0}  # every slope at its largest
+    sigmoid.params[1][:] = [50, -50, 0, 0]  # two units pinned near 1 and 0: saturated for every image, so dead
+    activity = sigmoid.unit_activity(x)
+    assert activity == {"dead_units": 0.5, "saturated_units": 0.5}
+    assert MLP([8, 3]).unit_activity(x) == {}  # no hidden layer, no hidden units
+
+
+@pytest.mark.parametrize("activation", ["sigmoid", "tanh", "relu"])
+def test_unit_activity_matches_the_slopes_autograd_gives(activation):
+    """The saturated share, recomputed from the slope torch's autograd takes of the same activation."""
+    from common.nn.layers import MAX_SLOPE
+    from common.nn.network import DEAD_SLOPE, SATURATED_SLOPE
+    x = np.random.default_rng(1).standard_normal((200, 6)).astype(np.float32) * 3
+    model = MLP([6, 16, 2], activation=activation, init="he", seed=2)
+    z = torch.tensor(x @ model.params[0] + model.params[1], requires_grad=True)
+    getattr(torch, activation)(z).sum().backward()
+    slope = z.grad.numpy() / MAX_SLOPE[activation]
+    activity = model.unit_activity(x)
+    assert activity["dead_units"] == pytest.approx(np.mean(np.all(slope < DEAD_SLOPE, axis=0)))
+    if activation != "relu":
+        assert activity["saturated_units"] == pytest.approx(np.mean(slope < SATURATED_SLOPE), abs=1e-3)
+    else:
+        assert "saturated_units" not in activity
+
+
+def test_solver_records_the_unit_activity_of_its_probe_batch_every_epoch():
+    x, y = _blobs()
+    model = MLP([10, 8, 2], activation="relu", init="he", seed=0)
+    result = _solver(model, SGD(0.1), x, y, TrainConfig(epochs=3, batch_size=50, patience=0), probe=x[:64]).train()
+    assert [set(h) >= {"dead_units"} for h in result.history] == [True] * 3
+    kept = result.history[result.best_epoch - 1]  # the model holds the parameters of its best epoch
+    assert kept["dead_units"] == model.unit_activity(x[:64])["dead_units"]

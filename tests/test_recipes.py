@@ -169,3 +169,21 @@ def test_report_001s_recipe_is_the_one_its_code_states():
     assert ME.training_images(one) == 40000 and one.batch_size >= ME.training_images(one)  # full batch
     model = ME.build_mlp(two)
     assert model.params[2].std() == pytest.approx(np.sqrt(1 / 64), rel=0.25)  # W2 * sqrt(1 / 64)
+
+
+def test_a_reports_variant_is_its_recipe_with_the_declared_settings_changed_and_goes_to_its_own_folder(tmp_path):
+    from common.cli import run_options, with_variant
+    from common.errors import UserError
+    args = part4.build_parser().parse_args(["--report", "000", "--variant", "relu-he-seed-2", "--reports",
+                                            str(tmp_path)])
+    recipe = report_recipe("000", "part4")
+    variant = with_variant(args, "part4", recipe)
+    assert variant.combinations == [("relu", "momentum", "he")] and variant.base.seed == 2
+    assert variant.recipe == recipe.recipe == "report 000" and variant.base.epochs == recipe.base.epochs
+    run = run_options(args, "part4", config=variant, recipe_config=recipe)
+    assert run.out.parent == tmp_path / "000" / "variants" / "part4"
+    for argv, message in ((["--variant", "seed-2"], "--variant names one of a report file's variants: give --report"),
+                          (["--report", "000", "--variant", "nope"], "declares no variant 'nope' of part4; its "
+                                                                     "variants: relu-he-seed-1, relu-he-seed-2")):
+        with pytest.raises(UserError, match=message):
+            with_variant(part4.build_parser().parse_args(argv), "part4", recipe)

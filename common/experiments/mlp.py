@@ -168,6 +168,14 @@ def build_mlp(config: MLPConfig) -> MLP:
                output_gradient=config.output_gradient, output_init=config.output_init or config.init)
 
 
+PROBE_IMAGES = 512  # training images the hidden units' activity is measured on after each epoch (MLP.unit_activity)
+
+
+def probe_images(x_train: np.ndarray) -> np.ndarray:
+    """PROBE_IMAGES rows of x_train (N, D), spread evenly over it: the same batch for every run on the same data."""
+    return x_train[np.linspace(0, len(x_train) - 1, min(PROBE_IMAGES, len(x_train))).astype(int)]
+
+
 def train_mlp(config: MLPConfig, splits: FlatSplits, *, desc: str = "training", progress: bool = True,
               log_epochs: bool = True, stop_after: int | None = None, checkpoint: Path | None = None,
               checkpoint_tag: str = "", resume: bool = False) -> tuple[MLP, FitResult]:
@@ -183,7 +191,8 @@ def train_mlp(config: MLPConfig, splits: FlatSplits, *, desc: str = "training", 
     with epoch_progress(total, desc, bar=progress, log_lines=log_epochs) as on_epoch:
         solver = Solver(model, optimizer, splits.x_train, splits.y_train, schedule, validation=splits.validation,
                         test=(splits.x_test, splits.y_test) if config.watches_test else None,
-                        checkpoint=checkpoint, checkpoint_tag=checkpoint_tag, checkpoint_seconds=CHECKPOINT_SECONDS,
+                        probe=probe_images(splits.x_train), checkpoint=checkpoint, checkpoint_tag=checkpoint_tag,
+                        checkpoint_seconds=CHECKPOINT_SECONDS,
                         on_epoch=on_epoch)
         result = solver.train(resume=resume)
     return model, result

@@ -128,3 +128,8 @@ ACTIVATIONS = {
     "tanh": (tanh_forward, tanh_backward),
     "identity": (identity_forward, identity_backward),
 }
+# The largest slope each activation has (sigmoid's 0.25 at 0): a unit's slope over this is the share of the
+# gradient it passes back, which MLP.unit_activity measures.
+MAX_SLOPE = {"sigmoid": 0.25, "relu": 1.0, "tanh": 1.0, "identity": 1.0}
+# Activations that saturate: bounded, with a slope that vanishes at both ends.
+SATURATING = ("sigmoid", "tanh")

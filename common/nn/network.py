@@ -9,8 +9,20 @@ from __future__ import annotations
 import numpy as np
 
 from common.nn.init import INITIALIZERS
-from common.nn.layers import ACTIVATIONS, dense_backward, dense_forward, flush_subnormals, sigmoid, softmax
+from common.nn.layers import (
+    ACTIVATIONS,
+    MAX_SLOPE,
+    SATURATING,
+    dense_backward,
+    dense_forward,
+    flush_subnormals,
+    sigmoid,
+    softmax,
+)
 from common.nn.losses import OUTPUT_GRADIENTS, softmax_cross_entropy
+
+DEAD_SLOPE = 0.01  # a unit passing under 1 % of the largest gradient it can pass, for every probe image, is dead
+SATURATED_SLOPE = 0.10  # an activation passing under 10 % of it is saturated
 
 
 class MLP:
@@ -104,6 +116,30 @@ class MLP:
         z = self.logits(x)
         loss, _ = self.loss_fn(z, y)
         return loss, float(np.mean(self.predictions(z) == y))
+
+    def unit_activity(self, x: np.ndarray) -> dict[str, float]:
+        """How the hidden units behave on ``x`` (N, D), a fixed probe batch of training images; {} without
+        a hidden layer. A unit's slope is its activation's derivative over the largest it can be
+        (``MAX_SLOPE``): the share of the gradient it passes back for that image.
+
+        dead_units: the share of hidden units whose slope is below DEAD_SLOPE (1 %) for every image of x; for
+            ReLU, units that output 0 for all of them. Such a unit learns nothing more from these images.
+        saturated_units (sigmoid and tanh only): the share of (image, unit) pairs whose slope is below
+            SATURATED_SLOPE (10 %): sigmoid outputs below 0.053 or above 0.947, tanh outputs beyond +-0.949.
+        """
+        slopes = []
+        h, n_layers = x, len(self.params) // 2
+        for layer in range(n_layers - 1):
+            h, _ = dense_forward(h, self.params[2 * layer], self.params[2 * layer + 1])
+            h, cache = self._act_forward(h)
+            slopes.append(self._act_backward(np.ones_like(h), cache) / MAX_SLOPE[self.activation])
+        if not slopes:
+            return {}
+        slope = np.concatenate(slopes, axis=1)  # (N, hidden units of every layer)
+        activity = {"dead_units": float(np.mean(np.all(slope < DEAD_SLOPE, axis=0)))}
+        if self.activation in SATURATING:
+            activity["saturated_units"] = float(np.mean(slope < SATURATED_SLOPE))
+        return activity
 
     def state(self) -> list[np.ndarray]:
         """A copy of the parameters."""

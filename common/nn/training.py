@@ -8,7 +8,8 @@ fresh shuffle of the training set. After every epoch ``check_accuracy`` measures
 split; the model keeps the parameters of the epoch with the lowest validation loss, and training
 stops after ``patience`` epochs without a better one. Without a validation split every epoch is
 trained and the last one is kept: nothing can be chosen. ``test`` data, when given, are measured
-after every epoch for the curves only.
+after every epoch for the curves only, and a ``probe`` batch of training images, when given, says how
+the hidden units behave (``MLP.unit_activity``: dead and saturated units) after every epoch.
 
 A non-finite loss stops training (status "diverged"); Ctrl-C stops it (status "incomplete").
 With a checkpoint path the whole state (parameters, optimizer, random generator, history) is
@@ -84,13 +85,14 @@ class Solver:
     def __init__(self, model, optimizer, x_train: np.ndarray, y_train: np.ndarray, config: TrainConfig, *,
                  validation: tuple[np.ndarray, np.ndarray] | None = None,
                  test: tuple[np.ndarray, np.ndarray] | None = None,
+                 probe: np.ndarray | None = None,
                  checkpoint: Path | None = None, checkpoint_tag: str = "", checkpoint_seconds: float = 30.0,
                  on_epoch: Callable[[dict], None] | None = None):
         if config.patience and validation is None:
             raise ValueError("early stopping (patience > 0) needs a validation split")
         self.model, self.optimizer, self.config = model, optimizer, config
         self.x_train, self.y_train = x_train, y_train
-        self.validation, self.test = validation, test
+        self.validation, self.test, self.probe = validation, test, probe
         self.checkpoint, self.checkpoint_tag, self.checkpoint_seconds = checkpoint, checkpoint_tag, checkpoint_seconds
         self.on_epoch = on_epoch
         self.base_lr = optimizer.lr
@@ -105,7 +107,8 @@ class Solver:
     def train(self, resume: bool = False) -> FitResult:
         """Run the epochs; the history records per epoch: epoch, train_loss, train_acc (running means
         over the epoch's batches), val_loss and val_acc (with a validation split), test_loss and
-        test_acc (with test data), lr, seconds."""
+        test_acc (with test data), dead_units and saturated_units (with a probe batch and a hidden layer;
+        saturated_units for sigmoid and tanh), lr, seconds."""
         if resume:
             self._load_checkpoint()
         config, result = self.config, self.result
@@ -173,6 +176,8 @@ class Solver:
                 record[f"{name}_loss"], record[f"{name}_acc"] = self.check_accuracy(*split)
         if not math.isfinite(record.get("val_loss", 0.0)):
             raise _Diverged(epoch, record["val_loss"])
+        if self.probe is not None:
+            record.update(self.model.unit_activity(self.probe))
         record.update(lr=self.optimizer.lr, seconds=time.perf_counter() - epoch_start)
         return record
 

@@ -466,6 +466,48 @@ def plot_scenario_curves(curves: dict[str, list[dict]], title: str):
     return fig
 
 
+ACTIVATION_COLOURS = {"sigmoid": "tab:blue", "relu": "tab:red", "tanh": "tab:green", "identity": "tab:grey"}
+INIT_LINES = {"small": "-", "he": "--", "xavier": ":", "lecun": "-."}
+
+
+def plot_unit_activity(runs: list[tuple[dict, list[dict]]], title: str, rises: dict[str, float]):
+    """Dead hidden units (left) and saturated activations (right, sigmoid and tanh) per epoch, one line per
+    run: ``runs`` is [(its row: activation, optimizer, init, ..., its history)]; colour is the activation,
+    the line style the initialization; ``rises`` {run name: share of epochs whose training loss rose} goes
+    into the legend."""
+    plt = pyplot()
+    fig, (ax_dead, ax_sat) = plt.subplots(1, 2, figsize=(13, 4.8))
+    longest = 0
+    for row, history in runs:
+        name = f"{row['activation']} + {row['optimizer']} + {row['init']}"
+        style = {"color": ACTIVATION_COLOURS.get(row["activation"], "black"),
+                 "linestyle": INIT_LINES.get(row["init"], "-")}
+        label = name + (f" (loss rose in {rises[name]:.0%} of epochs)" if rises.get(name) is not None else "")
+        epochs = [h["epoch"] for h in history]
+        longest = max(longest, len(epochs))
+        ax_dead.plot(epochs, [100 * h.get("dead_units", np.nan) for h in history], label=label, **style)
+        if any("saturated_units" in h for h in history):
+            ax_sat.plot(epochs, [100 * h.get("saturated_units", np.nan) for h in history], **style)
+    ax_dead.set_ylabel("dead hidden units (%)")
+    ax_dead.set_title("dead units: no gradient for any of the probe images")
+    ax_sat.set_ylabel("saturated activations (%), sigmoid and tanh")
+    ax_sat.set_title("saturated: slope under 10 % of the largest")
+    for ax in (ax_dead, ax_sat):
+        ax.set_xlabel("epoch")
+        ax.set_ylim(-2, 102)
+        ax.grid(alpha=0.3)
+        if longest > 50:
+            ax.set_xscale("log")
+        else:
+            _integer_epochs(ax)
+    handles, labels = ax_dead.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=9,
+               bbox_to_anchor=(0.5, -0.02 - 0.045 * ((len(labels) + 1) // 2)))
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 # ----------------------------------------------------------------------------- figures a part declares
 # A part's CATALOG entry {"file": ..., "caption": ..., "draw": "<name>"} is drawn by draw_<name>(run), where
 # ``run`` is the saved run (common/report/drawing.py's SavedRun: .record, .folder, .test_images, .arrays(file)).

@@ -28,6 +28,8 @@ import numpy as np
 
 from common.catalog import PARTS
 from common.data.cifar10 import CLASS_NAMES
+from common.experiments.mlp import PROBE_IMAGES
+from common.nn.network import DEAD_SLOPE, SATURATED_SLOPE
 from common.paths import VARIANTS
 
 HOLDS, FAILS, NOT_MEASURED, TOO_CLOSE = "holds", "does not hold", "not measured", "too close to call"
@@ -51,10 +53,19 @@ METRICS: dict[str, tuple[tuple[str, ...], str]] = {
     "final_test_loss": ((), "test loss of the last epoch"),
     "parameters": ((), "trainable parameters"),
     "train_seconds": ((), "seconds of training"),
+    # How the hidden units and the loss behave (an MLP's run); common/nn/network.py MLP.unit_activity measures them.
+    "dead_units": ((), f"share of hidden units dead after the last epoch: slope under {DEAD_SLOPE:.0%} of the "
+                       f"largest for every one of {PROBE_IMAGES} fixed training images"),
+    "saturated_units": ((), f"share of hidden activations (image x unit) saturated after the last epoch, sigmoid or "
+                            f"tanh: slope under {SATURATED_SLOPE:.0%} of the largest, on {PROBE_IMAGES} fixed "
+                            f"training images"),
+    "loss_rises": ((), "oscillation of the training loss: the share of epochs after the first whose training loss "
+                       "is above the previous epoch's"),
 }
+ACTIVITY_METRICS = ("dead_units", "saturated_units")  # read from the last epoch of the history
 # What a run inside a comparison (a Part 4 scenario, or a group of its grid's runs) records: its row.
 ROW_METRICS = ("accuracy", "val_accuracy", "macro_f1", "macro_precision", "macro_recall", "final_train_loss",
-               "train_seconds", "parameters")
+               "train_seconds", "parameters", *ACTIVITY_METRICS, "loss_rises")
 # Curves: a history key per epoch.
 CURVES = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
           "val_acc": "validation accuracy", "test_loss": "test loss per epoch", "test_acc": "test accuracy per epoch"}
@@ -163,6 +174,8 @@ def _shown(metric: str, value: float) -> str:
         return f"{value:,.0f}"
     if name == "train_seconds":
         return f"{value:,.0f} s" if value >= 100 else f"{value:.3g} s"
+    if name in (*ACTIVITY_METRICS, "loss_rises"):
+        return f"{value:.1%}"
     return f"{value:.4f}"
 
 
@@ -268,9 +281,8 @@ class RunView:
         key = {"accuracy": "test_acc", "val_accuracy": "val_acc", "macro_f1": "test_macro_f1",
                "macro_precision": "test_macro_precision", "macro_recall": "test_macro_recall",
                "train_seconds": "seconds", "parameters": "parameters"}.get(name)
-        if name == "final_train_loss":
-            history = row.get("history") or []
-            return history[-1]["train_loss"] if history else None
+        if name in ("final_train_loss", *ACTIVITY_METRICS, "loss_rises"):
+            return _history_value(row.get("history") or [], name)
         value = row.get(key) if key else None
         return None if value is None or (key == "parameters" and not value) else float(value)
 
@@ -307,8 +319,8 @@ def _read_value(record: dict, name: str, args: tuple[str, ...]) -> float | None:
         if name == "confusion":
             names = list(per_class)
             return float(test["confusion_matrix"][names.index(args[0])][names.index(args[1])])
-        if name in ("final_train_loss", "final_test_loss"):
-            return float(record["history"][-1][name.removeprefix("final_")])
+        if name in ("final_train_loss", "final_test_loss", *ACTIVITY_METRICS, "loss_rises"):
+            return _history_value(record.get("history") or [], name)
         if name == "parameters":
             return float(record["parameters"])
         if name == "train_seconds":
@@ -316,6 +328,24 @@ def _read_value(record: dict, name: str, args: tuple[str, ...]) -> float | None:
     except (KeyError, IndexError, ValueError, TypeError):
         return None
     return None
+
+
+def loss_rises(history: list[dict]) -> float | None:
+    """The share of epochs after the first whose train_loss is above the previous epoch's (0: the loss only
+    fell; about 0.5: it moves up as often as down); None with fewer than two epochs."""
+    losses = [h["train_loss"] for h in history if isinstance(h.get("train_loss"), (int, float))]
+    if len(losses) < 2:
+        return None
+    return float(np.mean(np.diff(losses) > 0))
+
+
+def _history_value(history: list[dict], name: str) -> float | None:
+    """A figure read off a run's history: the last epoch's loss or unit activity, or the loss's rises."""
+    if name == "loss_rises":
+        return loss_rises(history)
+    key = {"final_train_loss": "train_loss", "final_test_loss": "test_loss"}.get(name, name)
+    value = history[-1].get(key) if history else None
+    return None if value is None else float(value)
 
 
 class RunBook:
@@ -390,20 +420,33 @@ class RunBook:
 
     def seed_view(self, view: RunView, seed: int) -> RunView | None:
         """The run of ``view``'s recipe with only its seed changed to ``seed`` (a variant of a part's record,
-        found by its record's fields), or None where none ran."""
-        if view.row is not None or view.rows:
-            return None  # a scenario or a group of a comparison: its seeds are not variants of their own
+        found by its record's fields; for a scenario of a comparison, a variant that may also run fewer
+        scenarios), or None where none ran."""
+        if view.rows:
+            return None  # a group of a comparison's runs: its seeds are not variants of their own
         folder = self.root(view.ref) / VARIANTS / view.ref.part
-        pattern = f"*/{view.ref.name}/metrics.json" if view.ref.name else "*/metrics.json"
+        in_folder = view.ref.name and view.row is None  # a model's own folder (Part 5)
+        pattern = f"*/{view.ref.name}/metrics.json" if in_folder else "*/metrics.json"
         for path in sorted(folder.glob(pattern)):
             record = self.read(path)
             changes = (record or {}).get("recipe_changes") or {}
+            allowed = ("seed", "scenarios") if view.row is not None else ("seed",)
             if record.get("recipe") != self.recipe(view.ref) or not changes or \
-                    any(key.rsplit(".", 1)[-1] != "seed" or change["run"] != seed for key, change in changes.items()):
+                    any(key.rsplit(".", 1)[-1] not in allowed or (key.endswith("seed") and change["run"] != seed)
+                        for key, change in changes.items()):
                 continue
-            exact = {**record, "recipe_changes": {}}  # judged as its recipe but for the seed
-            why = self._why(exact, view.ref, self.recipe(view.ref), view.ref.name, ignore=("seed",))
-            return RunView(view.ref, f"{view.label[:-1]}, seed {seed})", why, record=record)
+            exact = {**record, "recipe_changes": {}}  # judged as its recipe but for the seed (and scenarios)
+            why = self._why(exact, view.ref, self.recipe(view.ref), view.ref.name, ignore=allowed)
+            label = f"{view.label[:-1]}, seed {seed}: {path.parent.relative_to(self.reports)})"
+            if view.row is None:
+                return RunView(view.ref, label, why, record=record)
+            from common.experiments.grid import combination_name
+            row = next((r for r in record.get("scenarios") or [] if combination_name(r) == view.ref.name), None)
+            if row is None:
+                continue
+            if not why and row.get("status") != "complete":
+                why = f"not measured: {view.ref.name}, seed {seed}, is {row.get('status')}"
+            return RunView(view.ref, label, why, row=row, part_record=record)
         return None
 
     def _why(self, record: dict | None, ref: RunRef, recipe: str, name: str = "", ignore: tuple[str, ...] = ()) -> str:
@@ -762,24 +805,41 @@ def _judge_confusion(claim: Claim, book: RunBook) -> tuple[str, str, str]:
 def _judge_spread(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     (view,) = _views(claim, book, "run")
-    values, missing = {}, []
+    values, missing, stopped = {}, [], {}
     for seed in f["seeds"]:
-        seed_view = view if seed == (view.record or {}).get("seed") else book.seed_view(view, seed)
+        own_seed = (view.row or view.record or {}).get("seed")
+        seed_view = view if seed == own_seed else book.seed_view(view, seed)
         if seed_view is None or seed_view.why:
             missing.append(seed)
         else:
             values[seed] = seed_view.measure(f["metric"])
+            stopped[seed] = at_chance(seed_view.history, 10) if seed_view.row is not None else ""
     if missing:
-        raise Unmeasured(f"not measured: seeds {missing} of {view.ref.text} have not run complete (make "
-                         f"{view.ref.part} ARGS=\"--report {book.report_id} --seed N\")")
+        raise Unmeasured(f"not measured: seeds {missing} of {view.ref.text} have not run complete (make reproduce "
+                         f"REPORT={book.report_id} runs the report file's variants: make {view.ref.part} "
+                         f"ARGS=\"--report {book.report_id} --variant NAME\")")
     low, high = min(values.values()), max(values.values())
     inside = low - f["tolerance"] <= f["value"] <= high + f["tolerance"]
     shown = ", ".join(f"seed {s}: {v:.4f}" for s, v in values.items())
+    died = [s for s, clause in stopped.items() if clause]
+    if died:
+        shown += (f"; {len(died)} of {len(values)} seeds stopped learning (training loss at ln 10 to the end: seed "
+                  f"{', '.join(map(str, died))})")
     return (HOLDS if inside else FAILS), (f"{metric_words(f['metric'])} over {len(values)} seeds: {shown} (mean "
                                           f"{np.mean(list(values.values())):.4f}, std "
                                           f"{np.std(list(values.values())):.4f}); the report's {f['value']:.4f} "
                                           f"{'lies' if inside else 'does not lie'} within their range +- "
                                           f"{f['tolerance']:g}"), view.label
+
+
+def _judge_exceeds(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    f = claim.fields
+    (view,) = _views(claim, book, "run")
+    value = view.measure(f["metric"])
+    holds = value < f["value"] if f["below"] else value > f["value"]
+    side = "below" if f["below"] else "above"
+    return (HOLDS if holds else FAILS), (f"{metric_words(f['metric'])}: {_shown(f['metric'], value)}; the claim "
+                                         f"holds {side} {_shown(f['metric'], f['value'])}"), view.label
 
 
 def _judge_time_ratio(claim: Claim, book: RunBook) -> tuple[str, str, str]:
@@ -832,6 +892,9 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("spread", "the report's `value` lies within the range of `metric` over the run's `seeds` (+- `tolerance`)",
          {"run": "run", "metric": "metric", "value": "number", "seeds": "ints"}, {"tolerance": ("number", 0.0)},
          _judge_spread),
+    Kind("exceeds", "the run's `metric` is above `value` (below it with `below`): the threshold the report's words "
+                    "are read as, written in the claim",
+         {"run": "run", "metric": "metric", "value": "number"}, {"below": ("bool", False)}, _judge_exceeds),
     Kind("time_ratio", "run `a`'s training time over run `b`'s is within `tolerance` (relative) of `ratio`",
          _PAIR | {"ratio": "number"}, {"tolerance": ("number", 0.5)}, _judge_time_ratio, ("a", "b")),
 )}

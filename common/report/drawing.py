@@ -35,6 +35,7 @@ from common.render.figures import (
     plot_saliency,
     plot_scenario_curves,
     plot_toy_boundaries,
+    plot_unit_activity,
     prediction_figures,
 )
 
@@ -125,6 +126,11 @@ def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: li
     name = combination_name(headline)
     which = "headline scenario" if "scenarios" in record else "winner"
     part = record["title"].split(":")[0]  # "Part 4"
+    figure, why = unit_activity_figure(record, part)
+    if figure is None:
+        skipped["activation_stats.png"] = why
+    else:
+        figures["activation_stats.png"] = figure
     if "scenarios" in record:
         figures["scenario_curves.png"] = plot_scenario_curves(
             {combination_name(s): s["history"] for s in record["scenarios"]}, f"{part}, {record['recipe']}'s scenarios")
@@ -166,6 +172,30 @@ def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: li
         why = f"the {which} ({name}) completed no epoch or has no finite test probabilities ({headline['status']})"
         skipped.update({f: why for f in ("loss_curve.png", "mistakes.png", "predictions.png")})
     return figures, skipped
+
+
+def unit_activity_figure(record: dict, part: str):
+    """(figure, '') of how the hidden units behaved per epoch in a comparison's runs: every scenario, or each
+    (activation, initialization)'s best run of a grid; (None, why) where the runs recorded no unit activity."""
+    from common.report.claims import loss_rises
+
+    if "scenarios" in record:
+        runs = [(row, row.get("history") or []) for row in record["scenarios"]]
+        what = f"{record['recipe']}'s scenarios"
+    else:
+        histories, seen, runs = record.get("histories") or {}, set(), []
+        from common.experiments.grid import history_key
+        for row in record.get("ranking") or []:  # best first: the first of each pair is its best
+            if (row["activation"], row["init"]) not in seen and history_key(row) in histories:
+                seen.add((row["activation"], row["init"]))
+                runs.append((row, histories[history_key(row)]))
+        what = "the best run of each activation and initialization"
+    runs = [(row, history) for row, history in runs if any("dead_units" in h for h in history)]
+    if not runs:
+        return None, "its runs recorded no unit activity (an older version ran them); run the part again"
+    rises = {f"{r['activation']} + {r['optimizer']} + {r['init']}": loss_rises(h) for r, h in runs}
+    return plot_unit_activity(runs, f"{part}: how the 64 hidden units behave on 512 fixed training images, "
+                                    f"{what}", rises), ""
 
 
 def best_curve_per(ranking: list[dict], histories: dict[str, list], attribute: str) -> dict[str, list[dict]]:

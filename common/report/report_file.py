@@ -8,6 +8,9 @@ student_reports/README.md describes the format and the claim vocabulary with exa
     notes = ["1.6: its loss adds 1e-8 inside log(p) ..."]   # assumptions and differences, by section
     [part1.recipe]                           # the report's recipe: overrides of the part's REPORT_BASE
     epochs = 1000
+    [part1.variants.exact-gradient]          # a run beside the recipe's, with the settings it changes
+    why = "the cross-entropy gradient p - y, beside the one the report's code trained with"
+    output_gradient = "cross_entropy"
     [[part1.figures]]                        # every number the report states
     section = "1.9"
     metric = "accuracy"
@@ -35,7 +38,7 @@ from common.report.claims import KINDS, Claim, check_fields, figure_words
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 RESERVED_IDS = frozenset({"variants", "eda"})  # folders of reports/ that are not a report's
 TOP_KEYS = {"title": str, "source": str, "about": str}
-PART_KEYS = ("recipe", "notes", "figures", "claims")
+PART_KEYS = ("recipe", "notes", "variants", "figures", "claims")
 COMMON_CLAIM_KEYS = {"section": str, "says": str, "note": str, "garbled": bool, "not_compared": str}
 DOCS = "student_reports/README.md"
 
@@ -48,6 +51,13 @@ class ReportPart:
     recipe: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     claims: tuple[Claim, ...] = ()
+    # name -> {"why": ..., setting: value, ...}: runs of the recipe with those settings changed, which
+    # make reproduce runs too (a second seed, the exact gradient); a part runs one with --variant NAME.
+    variants: dict[str, dict] = field(default_factory=dict)
+
+    def variant_settings(self, name: str) -> dict:
+        """The settings variant ``name`` changes (its ``why`` left out)."""
+        return {key: value for key, value in self.variants[name].items() if key != "why"}
 
 
 @dataclass(frozen=True)
@@ -149,6 +159,17 @@ def _read_part(part: str, table: dict, fail) -> ReportPart:
     notes = table.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise fail(f"{part}.notes", "expected a list of strings, e.g. notes = [\"1.6: ...\"]")
+    variants = table.get("variants", {})
+    if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
+        raise fail(f"{part}.variants", f"expected tables [{part}.variants.<name>], each with why = \"...\" and the "
+                                       f"settings it changes")
+    for name, variant in variants.items():
+        if not ID_PATTERN.match(name):
+            raise fail(f"{part}.variants.{name}", "a variant's name is letters, digits, '-' or '_'")
+        if not isinstance(variant.get("why"), str) or not variant["why"]:
+            raise fail(f"{part}.variants.{name}.why", "missing; say why this run is made beside the recipe's")
+        if len(variant) < 2:
+            raise fail(f"{part}.variants.{name}", "changes no setting; give the settings it changes beside why")
     claims = []
     for list_key in ("figures", "claims"):
         entries = table.get(list_key, [])
@@ -156,7 +177,7 @@ def _read_part(part: str, table: dict, fail) -> ReportPart:
             raise fail(f"{part}.{list_key}", f"expected an array of tables, [[{part}.{list_key}]]")
         for i, entry in enumerate(entries):
             claims.append(_read_claim(part, f"{part}.{list_key}[{i}]", entry, list_key == "figures", fail))
-    return ReportPart(recipe=recipe, notes=tuple(notes), claims=tuple(claims))
+    return ReportPart(recipe=recipe, notes=tuple(notes), claims=tuple(claims), variants=variants)
 
 
 def _read_claim(part: str, where: str, entry: dict, is_figure: bool, fail) -> Claim:
