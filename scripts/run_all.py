@@ -253,6 +253,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"  {part:<6} {'not run':<16} {report.title}'s recipe needs a GPU here ({plan['what']}: about "
               f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine, or here with "
               f"ARGS=--cpu-ok", file=sys.stderr)
+    busy = [plan["other_cpus"] for _, _, plan in steps if plan.get("busy")]
+    if busy:
+        print(f"  (other work held up to {max(busy):.1f} of {os.cpu_count()} CPUs while these were timed: alone, the "
+              f"parts run faster than estimated; with that work still running, about as estimated)", file=sys.stderr)
     total_estimate = sum(0 if plan["complete"] and not args.force else plan["seconds"] for _, _, plan in steps)
     print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{', after make eda' if report is None else ''}, "
           f"then the report", file=sys.stderr)

@@ -8,6 +8,7 @@ import logging
 import os
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -187,3 +188,45 @@ def test_a_reports_variant_is_its_recipe_with_the_declared_settings_changed_and_
                                                                      "variants: relu-he-seed-1, relu-he-seed-2")):
         with pytest.raises(UserError, match=message):
             with_variant(part4.build_parser().parse_args(argv), "part4", recipe)
+
+
+def test_an_epoch_estimate_scales_by_images_so_a_full_batch_epoch_is_not_taken_for_one_small_step(monkeypatch):
+    """Report 001's full-batch epochs (40,000 images, one step) were estimated as one 4,096-image step: 10x short."""
+    seconds = iter([0.1, 2.0, 1.0, 3.0])  # the warm-up, then three timed epochs of 4,096 images: 1.0 is the fastest
+
+    class FixedSolver:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def train(self):
+            return type("Result", (), {"history": [{"seconds": next(seconds)}]})()
+
+    monkeypatch.setattr(ME, "Solver", FixedSolver)
+    config = ME.MLPConfig(task="binary", hidden=(64,), batch_size=40000, val_size=0, test_from_train=10000,
+                          patience=0, epochs=1)
+    estimate = ME.seconds_per_epoch(config, probe_rows=4096)
+    assert ME.training_images(config) == 40000 and 40000 / 4096 <= estimate < 40000 / 4096 + 1
+
+
+def test_other_work_counts_what_other_processes_ran_and_not_this_ones(monkeypatch):
+    from common.experiments.record import OtherWork
+    clock = iter([100.0, 102.0])  # two seconds of wall time
+    system = iter([50.0, 53.0])  # the whole machine: three CPU-seconds busy
+    own = iter([10.0, 11.0])  # this process and its children: one of them
+    monkeypatch.setattr(OtherWork, "_system_busy", staticmethod(lambda: next(system)))
+    monkeypatch.setattr(OtherWork, "_own", staticmethod(lambda: next(own)))
+    monkeypatch.setattr("common.experiments.record.time", type("Clock", (), {"perf_counter": lambda: next(clock)}))
+    with OtherWork() as other:
+        pass
+    assert other.cpus == 1.0 and other.fields() == {"other_cpus": 1.0, "busy": True}
+
+
+def test_other_work_reads_this_machines_cpu_time():
+    from common.experiments.record import OtherWork
+    before = OtherWork._system_busy()
+    if before is None:
+        pytest.skip("no /proc/stat here")
+    end = time.perf_counter() + 0.3
+    while time.perf_counter() < end:  # burn a little CPU in this process
+        pass
+    assert OtherWork._system_busy() > before and OtherWork._own() >= 0.3

@@ -37,6 +37,7 @@ from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, epoch_progress, log,
 from common.data.cifar10 import CLASS_NAMES, N_TRAIN, load_cifar10
 from common.data.preprocess import train_validation_indices
 from common.experiments.record import (
+    OtherWork,
     RunOptions,
     git_commit,
     keep_complete_run,
@@ -68,9 +69,11 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
     """Train and report every model of ``configs``; the part's summary last. Returns the exit code."""
     device = pick_device(device_name)
     if run.estimate:
-        seconds = sum(seconds_per_epoch(c, device) * c.epochs for c in configs.values())
+        with OtherWork() as other:
+            seconds = sum(seconds_per_epoch(c, device) * c.epochs for c in configs.values())
         return print_estimate(run.part, configs, run, seconds, ", ".join(f"{c.epochs} epochs of {DISPLAY_NAMES[m]}"
-                                                                    for m, c in configs.items()) + f" on {device}")
+                                                                    for m, c in configs.items()) + f" on {device}",
+                              other)
     total_start = time.perf_counter()
     recipe = next(iter(configs.values())).recipe
     run_id = new_run_id()

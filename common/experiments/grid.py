@@ -44,6 +44,7 @@ from common.experiments.mlp import (
     train_mlp,
 )
 from common.experiments.record import (
+    OtherWork,
     RunOptions,
     keep_complete_run,
     new_run_id,
@@ -383,12 +384,13 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
     n_seed_runs = 0 if config.scenarios else config.top * (config.seeds - 1)
     if run.estimate:
         workers = max(1, min(run.workers, n_runs))
-        per_epoch = [concurrent_seconds_per_epoch(replace(config.base, optimizer=o), workers)
-                     for o in sorted({c[1] for c in config.combinations})]
+        with OtherWork() as other:
+            per_epoch = [concurrent_seconds_per_epoch(replace(config.base, optimizer=o), workers)
+                         for o in sorted({c[1] for c in config.combinations})]
         epochs = n_trials * config.sweep_epochs + (n_runs + n_seed_runs) * config.base.epochs
         return print_estimate(run.part, config, run, epochs * sum(per_epoch) / len(per_epoch) / workers,
                               f"{n_trials} lr trials, {n_runs} runs, {n_seed_runs} seed reruns of "
-                              f"{config.base.epochs} epochs on {run.workers} worker(s)")
+                              f"{config.base.epochs} epochs on {workers} worker(s)", other)
     from tqdm import tqdm
 
     total_start = time.perf_counter()

@@ -13,7 +13,6 @@ watched every epoch for the curves only.
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -27,6 +26,7 @@ from common.data.cifar10 import N_TEST, N_TRAIN, Cifar10, load_cifar10
 from common.data.preprocess import FlatSplits, flat_splits, hold_out_test
 from common.errors import UserError, check_ranges
 from common.experiments.record import (
+    OtherWork,
     RunOptions,
     config_dict,
     keep_complete_run,
@@ -284,8 +284,10 @@ def save_run_arrays(out: Path, model: MLP, splits: FlatSplits, probabilities: np
 def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
     """Train, evaluate once on test, and write ``run.out``. Returns the process exit code."""
     if run.estimate:
-        return print_estimate(part, config, run, seconds_per_epoch(config) * config.epochs,
-                              f"{config.epochs} epochs of {'-'.join(map(str, config.sizes))}")
+        with OtherWork() as other:
+            seconds = seconds_per_epoch(config) * config.epochs
+        return print_estimate(part, config, run, seconds,
+                              f"{config.epochs} epochs of {'-'.join(map(str, config.sizes))}", other)
     total_start = time.perf_counter()
     run_id = new_run_id()
     with ReportFolder(run.out) as out:
@@ -373,20 +375,21 @@ def log_headline(record: dict) -> None:
 
 # ----------------------------------------------------------------------------- estimates
 
-def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096) -> float:
-    """One epoch of this network, measured here: the real training loop over one epoch of random
-    images (``probe_rows`` of them), plus the per-epoch validation or test pass, scaled to the data."""
+def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -> float:
+    """One epoch of this network, measured here: the real training loop over ``probe_rows`` random images at
+    the config's batch size (the fastest of ``repeats`` epochs: a busy moment only slows the others), scaled by
+    the training images, plus the per-epoch validation or test pass. Scaled by images, not steps: a
+    full-batch epoch of 40,000 images is ten times a 4,096-image one, though both are one step."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((probe_rows, 3072), dtype=np.float32)
     y = rng.integers(0, 2 if config.task == "binary" else 10, probe_rows)
     schedule = TrainConfig(epochs=1, batch_size=config.batch_size, patience=0)
-    for rows in (256, probe_rows):  # the first is a warm-up (allocator, BLAS threads)
+    timings = []
+    for rows in (256, *[probe_rows] * repeats):  # the first is a warm-up (allocator, BLAS threads)
         model = build_mlp(replace(config, seed=0))
         optimizer = make_optimizer(config.optimizer, config.lr, momentum=config.momentum)
-        train_seconds = Solver(model, optimizer, x[:rows], y[:rows], schedule).train().history[0]["seconds"]
+        timings.append(Solver(model, optimizer, x[:rows], y[:rows], schedule).train().history[0]["seconds"])
     start = time.perf_counter()
     model.evaluate(x[:2048], y[:2048])
     eval_rows = config.val_size + (N_TEST if config.watches_test else 0)
-    steps = math.ceil(training_images(config) / config.batch_size)
-    return (train_seconds / math.ceil(probe_rows / config.batch_size) * steps
-            + (time.perf_counter() - start) * eval_rows / 2048)
+    return min(timings[1:]) * training_images(config) / probe_rows + (time.perf_counter() - start) * eval_rows / 2048

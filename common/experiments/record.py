@@ -353,16 +353,64 @@ def keep_complete_run(out: Path, config, run: RunOptions) -> bool:
     return done is not None
 
 
-def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str) -> int:
-    """``--estimate``: one JSON line saying what would run, whether it would be kept instead, and how long.
+def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str,
+                   other: OtherWork | None = None) -> int:
+    """``--estimate``: one JSON line saying what would run, whether it would be kept instead, how long, and how much
+    other work ran while it was timed (``other``: busy when other processes held a quarter of a CPU or more).
 
     ``config`` is the run's config (Part 5: a dict of them, one per model)."""
     fingerprint = data_fingerprint(run.data)
     done = completed_run(run.out, config, fingerprint) if fingerprint else None
     recipe = config.recipe if hasattr(config, "recipe") else next(iter(config.values())).recipe
     print(json.dumps({"part": part, "recipe": recipe, "out": str(run.out), "what": what,
-                      "complete": done is not None, "seconds": 0.0 if done and run.resume else round(seconds, 1)}))
+                      "complete": done is not None, "seconds": 0.0 if done and run.resume else round(seconds, 1),
+                      **(other.fields() if other else {})}))
     return 0
+
+
+class OtherWork:
+    """The CPUs that other processes kept busy while a block ran (Linux's /proc/stat, less this process's own
+    CPU time and its children's): an estimate timed beside other work is slower than the run will be alone.
+
+        with OtherWork() as other:
+            seconds = time_something()
+        other.cpus  # e.g. 0.97: another process held about one CPU
+    """
+
+    BUSY = 0.25  # CPUs of other work from which an estimate says the machine was busy
+
+    def __init__(self):
+        self.cpus: float | None = None
+
+    @staticmethod
+    def _system_busy() -> float | None:
+        try:
+            fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle and iowait
+        return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _own() -> float:
+        import resource
+        return sum(u.ru_utime + u.ru_stime for u in (resource.getrusage(resource.RUSAGE_SELF),
+                                                     resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+    def __enter__(self) -> OtherWork:
+        self._start = (self._system_busy(), self._own(), time.perf_counter())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        system, own, wall = self._system_busy(), self._own(), time.perf_counter()
+        if system is not None and self._start[0] is not None and wall > self._start[2]:
+            self.cpus = max(0.0, (system - self._start[0] - (own - self._start[1])) / (wall - self._start[2]))
+
+    def fields(self) -> dict:
+        """For the estimate's JSON line: {"other_cpus": ..., "busy": ...}, or {} where it cannot be measured."""
+        if self.cpus is None:
+            return {}
+        return {"other_cpus": round(self.cpus, 2), "busy": self.cpus >= self.BUSY}
 
 
 def completed_run(out: Path, config, data_fingerprint: str) -> dict | None:
