@@ -63,7 +63,9 @@ REST = {"rest": {"precision": 0.92, "recall": 0.99, "f1": 0.95}}
 
 def test_figures_hold_or_not_and_say_where_the_rerun_was(tmp_path):
     reports = tmp_path / "reports"
-    assert {v.verdict for v in verdicts(reports).values()} == {C.NOT_MEASURED}  # nothing has run
+    rows = verdicts(reports).values()  # nothing has run: only the architecture's claim is judged
+    assert {v.verdict for v in rows if v.claim.kind != "weight_sharing"} == {C.NOT_MEASURED}
+    assert [v.verdict for v in rows if v.claim.kind == "weight_sharing"] == [C.HOLDS]
     rerun(reports, "part1", test={"accuracy": 0.9065, "per_class": REST},
           history=history([0.30, 0.2418], 0.9065))
     rerun(reports, "part2", test={"accuracy": 0.92, "per_class": REST},
@@ -187,7 +189,7 @@ def test_a_cut_short_part5_run_never_breaks_the_verdicts(tmp_path):
         path.write_text(json.dumps({**json.loads(path.read_text()), "status": "incomplete",
                                     "status_note": "interrupted during epoch 1"}))
     rows = [v for v in verdicts(reports).values() if v.part == "part5"]
-    assert {v.verdict for v in rows} == {C.NOT_MEASURED}
+    assert {v.verdict for v in rows if v.claim.kind != "weight_sharing"} == {C.NOT_MEASURED}
     assert "interrupted after 0 of 100 epochs" in rows[0].numbers
     write_cnn(reports, "improved", 0.87, [1.0, 0.5])
     path = reports / "000" / "part5" / "improved" / "metrics.json"
@@ -293,7 +295,7 @@ CLAIM = 'kind = "beats"\nsection = "4.8"\nsays = "x"\na = "part2"\nb = "part1"\n
     ('[part2.variants.x]\nwhy = "to see"\n', r"001.toml: part2.variants.x: changes no setting"),
     ("[[part4.claims]]\n" + CLAIM.replace('"beats"', '"beat"'),
      r"001.toml: part4.claims\[0\].kind: unknown claim kind 'beat'; use one of: figure, beats, chance, peak, turns, "
-     r"fewer_parameters, faster, confusion, spread, exceeds, time_ratio \(student_reports/README.md describes each\)"),
+     r"fewer_parameters, weight_sharing, faster, confusion, spread, exceeds, time_ratio \(student_reports/README.md describes each\)"),
     ("[[part4.claims]]\n" + CLAIM.replace('"part1"', '"part7"'),
      r"001.toml: part4.claims\[0\].b: 'part7' names no part; the parts are part1, part2, part3, part4, part5"),
     ("[[part4.claims]]\n" + CLAIM.replace('"4.8"', "4.8"),

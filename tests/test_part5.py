@@ -11,7 +11,15 @@ import torch
 
 from common.cli import run_main
 from common.cnn import training as TT
-from common.cnn.models import ABLATIONS, ImprovedCNN, SimpleCNN, build_model, count_parameters, layer_summary
+from common.cnn.models import (
+    ABLATIONS,
+    ImprovedCNN,
+    SimpleCNN,
+    build_model,
+    count_parameters,
+    dense_equivalent_parameters,
+    layer_summary,
+)
 from common.errors import CheckpointError, UserError
 from parts import part5
 from tests.helpers import TINY_CNN, report_recipe
@@ -426,3 +434,12 @@ def test_a_resume_with_other_code_or_precision_is_refused_and_segments_say_what_
 def test_the_reports_recipe_trains_in_fp32_as_the_report_did():
     assert {config.amp for config in report_recipe("000", "part5").values()} == {False}
     assert part5.RECIPES["tuned"]["improved"].amp  # bf16 is this suite's speed setting
+
+
+def test_dense_equivalents_count_what_a_fully_connected_layer_of_the_same_sizes_needs():
+    rows = dense_equivalent_parameters(SimpleCNN())
+    conv1 = rows[0]  # 3x32x32 in, 32x32x32 out: 32 filters of 3x3x3 plus biases, reused at every position
+    assert (conv1["inputs"], conv1["outputs"], conv1["parameters"]) == (3072, 32 * 32 * 32, 32 * 27 + 32)
+    assert conv1["dense"] == 3072 * 32768 + 32768
+    assert rows[-1] == {"layer": "Linear", "inputs": 128, "outputs": 10, "parameters": 1290, "dense": 1290}
+    assert sum(r["parameters"] for r in rows) == count_parameters(SimpleCNN())  # no other parameters

@@ -104,6 +104,30 @@ def forward_flops(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32
     return flops[0] // input_shape[0]
 
 
+def dense_equivalent_parameters(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> list[dict]:
+    """What weight sharing saves: one row per convolution and linear layer with its parameters and those of a
+    fully connected layer mapping the same input values to the same output values (inputs x outputs weights
+    plus a bias per output), as an MLP of the same layer sizes would need."""
+    rows, hooks = [], []
+
+    def count(module, inputs, output):
+        n_in, n_out = inputs[0][0].numel(), output[0].numel()
+        rows.append({"layer": type(module).__name__, "inputs": n_in, "outputs": n_out,
+                     "parameters": sum(p.numel() for p in module.parameters()), "dense": n_in * n_out + n_out})
+
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            hooks.append(module.register_forward_hook(count))
+    was_training = model.training
+    model.eval()
+    with torch.no_grad():
+        model(torch.zeros(input_shape, device=next(model.parameters()).device))
+    model.train(was_training)
+    for hook in hooks:
+        hook.remove()
+    return rows
+
+
 def layer_summary(model: nn.Module, input_shape=(2, 3, 32, 32)) -> list[dict]:
     """One row per leaf layer: name, type, output shape (without batch), parameters."""
     rows, hooks = [], []

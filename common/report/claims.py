@@ -764,6 +764,22 @@ def _judge_fewer_parameters(claim: Claim, book: RunBook) -> tuple[str, str, str]
     return (HOLDS if pa < pb else FAILS), words, _sources(a, b)
 
 
+def _judge_weight_sharing(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    from common.cnn.models import DISPLAY_NAMES, build_model, count_parameters, dense_equivalent_parameters
+    ref = parse_ref(claim.fields["run"])
+    if ref.part != "part5" or ref.name not in DISPLAY_NAMES:
+        raise Unmeasured(f"not measured: {ref.text} is not one of Part 5's models ({', '.join(DISPLAY_NAMES)})")
+    model = build_model(ref.name)
+    rows = dense_equivalent_parameters(model)
+    shared, dense = count_parameters(model), sum(r["dense"] for r in rows)
+    first = rows[0]
+    return (HOLDS if shared < dense else FAILS), (
+        f"{DISPLAY_NAMES[ref.name]} {shared:,} parameters; fully connected layers of the same sizes would need "
+        f"{dense:,} ({dense / shared:,.0f}x): its first layer alone maps {first['inputs']:,} input values to "
+        f"{first['outputs']:,} outputs with {first['parameters']:,} parameters, where a fully connected layer needs "
+        f"{first['dense']:,}"), "the architecture (common/cnn/models.py), the same in every run"
+
+
 def _judge_faster(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     a, b = _views(claim, book, "a", "b")
@@ -882,6 +898,10 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          {"run": "run", "curve": "curve", "by_epoch": "int"}, {"rise": ("number", 2.0)}, _judge_turns),
     Kind("fewer_parameters", "run `a` has fewer trainable parameters than run `b`",
          dict(_PAIR), dict(_LABELS), _judge_fewer_parameters, ("a", "b")),
+    Kind("weight_sharing", "the CNN model `run` has fewer parameters than fully connected layers mapping the same "
+                           "input values to the same outputs would need (weight sharing); judged from its "
+                           "architecture, which no run changes",
+         {"run": "run"}, {}, _judge_weight_sharing),
     Kind("faster", "run `a` reaches `loss` on `curve` in fewer epochs than run `b` (default loss: the higher of "
                    "their final values); within `tolerance` (relative) too close to call",
          dict(_PAIR), {"curve": ("curve", "train_loss"), "loss": ("number", None), "tolerance": ("number", 0.10),
