@@ -21,6 +21,9 @@ CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it with
     "figures": ["run",
                 ["weights.png", "What the 64 hidden units look for (their input weights as images), and each class's "
                                 "effective template through them."],
+                ["confusion_vs_report.png", "A report's rerun only: its test confusion matrix minus the one the report "
+                                            "printed, cell by cell; the right column counts the images that moved in "
+                                            "each true class."],
                 {"file": "per_class_scores.png", "draw": "per_class_scores",
                  "caption": "Precision, recall and F1 of every class: a class with high precision but low recall is "
                             "one the network rarely calls, and rightly when it does."}],

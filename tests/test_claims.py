@@ -295,7 +295,8 @@ CLAIM = 'kind = "beats"\nsection = "4.8"\nsays = "x"\na = "part2"\nb = "part1"\n
     ('[part2.variants.x]\nwhy = "to see"\n', r"001.toml: part2.variants.x: changes no setting"),
     ("[[part4.claims]]\n" + CLAIM.replace('"beats"', '"beat"'),
      r"001.toml: part4.claims\[0\].kind: unknown claim kind 'beat'; use one of: figure, beats, chance, peak, turns, "
-     r"fewer_parameters, weight_sharing, faster, confusion, spread, exceeds, time_ratio \(student_reports/README.md describes each\)"),
+     r"fewer_parameters, weight_sharing, faster, confusion, spread, exceeds, time_ratio \(student_reports/README.md "
+     r"describes each\)"),
     ("[[part4.claims]]\n" + CLAIM.replace('"part1"', '"part7"'),
      r"001.toml: part4.claims\[0\].b: 'part7' names no part; the parts are part1, part2, part3, part4, part5"),
     ("[[part4.claims]]\n" + CLAIM.replace('"4.8"', "4.8"),

@@ -163,3 +163,16 @@ def test_make_report_draws_the_figures_from_the_saved_files_without_training(lea
     (reports / "part1" / "metrics.json").write_text(json.dumps(moved))  # the data it trained on is gone
     assert build_report.main(build_report.build_parser().parse_args(["--reports", str(reports), "--redraw"])) == 0
     assert (reports / "part1" / "loss_curve.png").stat().st_mtime_ns == redrawn  # other images: not drawn
+
+
+def test_a_reports_rerun_of_part3_gets_its_confusion_matrix_against_the_printed_one():
+    from common.data.cifar10 import CLASS_NAMES
+    from common.report.drawing import confusion_vs_report
+    from common.report.report_file import load_report
+    printed = np.array(next(c for c in load_report("000").claims if c.kind == "confusion").fields["matrix"])
+    record = {"part": "part3", "recipe": "report 000", "title": "Part 3", "classes": list(CLASS_NAMES),
+              "test": {"confusion_matrix": (printed + np.eye(10, dtype=int) * 7).tolist()}}
+    figure, why = confusion_vs_report(record)
+    assert why == "" and "+7" in [t.get_text() for t in figure.axes[0].texts]  # the diagonal moved by 7 images
+    figure, why = confusion_vs_report({**record, "recipe": "tuned"})
+    assert figure is None and why.startswith("only a report's rerun has a printed matrix")

@@ -60,6 +60,32 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: tuple[str, ...], title: s
     return fig
 
 
+def plot_confusion_difference(rerun: np.ndarray, reported: np.ndarray, class_names: tuple[str, ...], title: str):
+    """The rerun's test confusion matrix minus the report's, cell by cell (images; rows true, columns predicted):
+    red where the rerun has more images than the report printed, blue where fewer; the row totals of |difference|
+    (how many images moved in each true class) on the right."""
+    plt = pyplot()
+    import seaborn as sns
+
+    difference = np.asarray(rerun) - np.asarray(reported)
+    k = len(class_names)
+    size = max(4.5, 0.85 * k + 2)
+    fig, ax = plt.subplots(figsize=(size + 2.2, size))
+    limit = max(1, int(np.abs(difference).max()))
+    sns.heatmap(difference, annot=True, fmt="+d", cmap="RdBu_r", vmin=-limit, vmax=limit, center=0, ax=ax,
+                xticklabels=class_names, yticklabels=class_names, square=True, annot_kws={"fontsize": 8},
+                cbar_kws={"label": "rerun minus report (images)"})
+    for i, moved in enumerate(np.abs(difference).sum(axis=1)):
+        ax.text(k + 0.15, i + 0.5, f"{moved}", va="center", fontsize=8)
+    ax.text(k + 0.15, -0.3, "|diff|", fontsize=8)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
+    plt.setp(ax.get_yticklabels(), rotation=0)
+    return fig
+
+
 def plot_history(history: list[dict], title: str, best_epoch: int | None = None):
     """Loss (left) and accuracy (right) per epoch for every split the history holds."""
     plt = pyplot()

@@ -22,6 +22,7 @@ from common.experiments.record import read_record, vouches_for, write_run_report
 from common.files import load_run_arrays
 from common.render.figures import (
     plot_class_images,
+    plot_confusion_difference,
     plot_confusion_matrix,
     plot_filters,
     plot_grid_heatmap,
@@ -83,6 +84,13 @@ def mlp_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: lis
     threshold = f" (threshold {test['threshold']:.3f})" if record["task"] == "binary" else ""
     figures["confusion_matrix.png"] = plot_confusion_matrix(np.array(test["confusion_matrix"]), classes,
                                                             f"{title}: test confusion matrix{threshold}")
+    not_drawn = {}
+    if "confusion_vs_report.png" in wanted:
+        figure, why = confusion_vs_report(record)
+        if figure is None:
+            not_drawn["confusion_vs_report.png"] = why
+        else:
+            figures["confusion_vs_report.png"] = figure
     if not record["history"]:
         why = f"no epoch was completed ({record['status']}: {record['status_note']})"
         return figures, {name: why for name in wanted if name not in figures}
@@ -90,6 +98,7 @@ def mlp_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: lis
                                              record["best_epoch"])
     images, skipped = prediction_figures(test_images, folder / "predictions.npz", title, run_id=record["run_id"])
     figures.update(images)
+    skipped.update(not_drawn)
     if skipped.get("predictions.png"):  # the probabilities are not finite: no curve or weight figure either
         return figures, {name: skipped["predictions.png"] for name in wanted if name not in figures}
     saved = load_run_arrays(folder / "predictions.npz", record["run_id"])
@@ -113,6 +122,28 @@ def mlp_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: lis
             figures["weights.png"] = plot_hidden_units(weights["W1"], weights["W2"], classes,
                                                        f"{title}: weights on the {inputs}")
     return figures, skipped
+
+
+def confusion_vs_report(record: dict):
+    """(figure, '') of a report's rerun's test confusion matrix minus the one its report printed (its file's
+    confusion claim on this part), or (None, why) for a run that has no printed matrix to meet."""
+    from common.report.report_file import load_report, report_id_of
+
+    report_id = report_id_of(record.get("recipe", ""))
+    why = "only a report's rerun has a printed matrix to compare with, where its file gives one (a confusion claim)"
+    if report_id is None:
+        return None, why
+    try:
+        report = load_report(report_id)
+    except UserError as error:
+        return None, f"the report file cannot be read ({error})"
+    printed = next((c for c in report.claims if c.kind == "confusion" and c.part == record["part"]), None)
+    rerun = np.array(record["test"]["confusion_matrix"])
+    if printed is None or np.shape(printed.fields["matrix"]) != rerun.shape:
+        return None, why
+    return plot_confusion_difference(rerun, np.array(printed.fields["matrix"]), tuple(record["classes"]),
+                                     f"{record['title']}: the rerun's test confusion matrix minus {report.title}'s "
+                                     f"({printed.section})"), ""
 
 
 def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: list[str]) -> tuple[dict, dict]:
