@@ -15,8 +15,10 @@ pixel values, so the benchmark needs no data set.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +108,95 @@ def cnn_throughput(device_name: str, batch_sizes: tuple[int, ...], steps: int) -
             "training_flops_per_image": flops, "bf16_peak": peak, "batches": rows}
 
 
+def plain_loop_images_per_second(batch_size: int, steps: int, warmup: int = 2) -> float:
+    """The peer of the suite's CNN step: ImprovedCNN trained by the plainest PyTorch loop, written here and
+    not with the suite's trainer -- fp32, NCHW, eager, the same optimizer and loss as Part 5's tuned recipe,
+    on one fixed random batch."""
+    import torch
+
+    from common.cnn.models import ImprovedCNN
+    torch.manual_seed(0)
+    model = ImprovedCNN().train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    images, labels = torch.randn(batch_size, 3, 32, 32), torch.randint(0, 10, (batch_size,))
+    for i in range(warmup + steps):
+        if i == warmup:
+            start = time.perf_counter()
+        loss = torch.nn.functional.cross_entropy(model(images), labels, label_smoothing=0.1)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return batch_size * steps / (time.perf_counter() - start)
+
+
+def matmul_flops_per_second(dtype_name: str, size: int = 2048, repeats: int = 10) -> float:
+    """A square matrix product's rate on this CPU (2 size^3 FLOPs each): the practical peak a training step's
+    FLOP rate is set beside."""
+    import torch
+    dtype = getattr(torch, dtype_name)
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    for _ in range(3):
+        a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size ** 3 * repeats / (time.perf_counter() - start)
+
+
+# The CPU settings of Part 5's training step compared in make bench: (name, CNNConfig changes, torch threads).
+CPU_SETTINGS = (
+    ("fp32, NCHW", {"amp": False, "channels_last": False, "compile": "off"}, None),
+    ("fp32, channels_last", {"amp": False, "channels_last": True, "compile": "off"}, None),
+    ("bf16 autocast, NCHW", {"amp": True, "channels_last": False, "compile": "off"}, None),
+    ("bf16 autocast, channels_last", {"amp": True, "channels_last": True, "compile": "off"}, None),
+    ("fp32, channels_last, 1 thread", {"amp": False, "channels_last": True, "compile": "off"}, 1),
+    ("fp32, channels_last, torch.compile", {"amp": False, "channels_last": True, "compile": "default"}, None),
+)
+
+
+def cnn_cpu_settings(batch_size: int, steps: int, settings: tuple = CPU_SETTINGS) -> dict:
+    """ImprovedCNN's training step on the CPU: the plain loop, then the suite's step under each CPU setting
+    (bf16 forced on where the CPU has bf16 instructions at all), with the FLOP rate each implies beside the
+    matrix-product rates measured in the same run."""
+    import torch
+
+    from common.cnn import training
+    from common.cnn.models import ImprovedCNN, forward_flops
+    from parts.part5 import TUNED
+
+    flops = forward_flops(ImprovedCNN()) * 3
+    threads = torch.get_num_threads()
+    plain = plain_loop_images_per_second(batch_size, steps)
+    has_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    rows = []
+    for name, changes, n_threads in settings:
+        if changes["amp"] and not has_bf16:
+            continue
+        torch.set_num_threads(n_threads or threads)
+        real = training.autocast_supported
+        training.autocast_supported = lambda device: has_bf16  # measure bf16 even where the suite leaves it off
+        try:
+            row = training.time_training_steps(replace(TUNED, **changes), torch.device("cpu"), batch_size, steps,
+                                               warmup=2 if changes["compile"] == "off" else 3)
+        except Exception as error:  # torch.compile needs a C++ compiler; its absence is a row, not a crash
+            row = {"images_per_second": float("nan"), "error": f"{type(error).__name__}: {error}"[:200]}
+        finally:
+            training.autocast_supported = real
+            torch.set_num_threads(threads)
+        rows.append({"setting": name, "images_per_second": row["images_per_second"],
+                     "vs_plain_fp32": row["images_per_second"] / plain,
+                     "gflops_per_second": row["images_per_second"] * flops / 1e9, **({"error": row["error"]}
+                                                                                   if "error" in row else {})})
+    finite = [r for r in rows if math.isfinite(r["images_per_second"])]
+    best = max(finite, key=lambda r: r["images_per_second"])
+    return {"batch_size": batch_size, "steps": steps, "threads": threads, "training_flops_per_image": flops,
+            "plain_fp32_images_per_second": plain, "plain_fp32_gflops_per_second": plain * flops / 1e9,
+            "matmul_gflops_per_second": {d: matmul_flops_per_second(d) / 1e9 for d in ("float32", "bfloat16")},
+            "cpu_bf16_instructions": has_bf16, "amx": bool(torch.cpu._is_amx_tile_supported()),
+            "settings": rows, "best": best["setting"], "best_vs_plain_fp32": best["vs_plain_fp32"],
+            "suite_default_uses_bf16": training.autocast_supported(torch.device("cpu"))}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.bench", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -145,6 +236,11 @@ def main(args: argparse.Namespace) -> int:
                                    "batch_size": 64, "optimizer": "momentum 0.9", "train_rows": 45_000},
     }
     if not args.skip_cnn:
+        import torch
+        if not torch.cuda.is_available() or args.device == "cpu":
+            cpu = results["improved_cnn_cpu_settings"] = cnn_cpu_settings(args.cnn_batch_sizes[0], args.cnn_steps)
+            log.info("ImprovedCNN on the CPU, batch %d: plain fp32 loop %.0f images/s; best setting %s at %.2fx it",
+                     cpu["batch_size"], cpu["plain_fp32_images_per_second"], cpu["best"], cpu["best_vs_plain_fp32"])
         cnn = results["improved_cnn_training"] = cnn_throughput(args.device, tuple(args.cnn_batch_sizes),
                                                                 args.cnn_steps)
         for row in cnn["batches"]:
@@ -180,10 +276,41 @@ def render(results: dict) -> str:
                          f"| {row['images_per_second']:,.0f} images/s{share} |")
         lines.append(f"| ImprovedCNN training FLOPs per image (3x the forward's) | "
                      f"{cnn['training_flops_per_image'] / 1e9:.2f} GFLOP |")
+    if "improved_cnn_cpu_settings" in results:
+        lines += cpu_settings_table(results["improved_cnn_cpu_settings"])
     env = results["environment"]
     lines += ["", f"{env['processor']}, {env['cpu_count']} CPUs, numpy {env['numpy']}, torch {env['torch']} "
                   f"({env['torch_threads']} threads), commit {results['git_commit']}, {results['created']}.", ""]
     return "\n".join(lines)
+
+
+def cpu_settings_table(cpu: dict) -> list[str]:
+    """The CPU settings of ImprovedCNN's training step against the plain fp32 loop, as markdown lines."""
+    matmul = cpu["matmul_gflops_per_second"]
+    lines = ["", f"## ImprovedCNN's training step on this CPU (batch {cpu['batch_size']}, {cpu['threads']} threads)",
+             "", "Images per second over the timed steps (after warm-up steps); a step's FLOPs are 3x the forward's "
+             f"({cpu['training_flops_per_image'] / 1e9:.2f} GFLOP an image: 2 per multiply-add of the convolutions "
+             "and linear layers, the backward pass counted as twice the forward), so GFLOP/s = images/s x "
+             f"{cpu['training_flops_per_image'] / 1e9:.2f}. The practical peak beside them: a 2048 x 2048 matrix "
+             f"product, {matmul['float32']:.0f} GFLOP/s in fp32 and {matmul['bfloat16']:.0f} in bf16 here "
+             f"(bf16 instructions: {'yes' if cpu['cpu_bf16_instructions'] else 'no'}, AMX: "
+             f"{'yes' if cpu['amx'] else 'no'}).", "",
+             "| setting | images/s | vs the plain fp32 loop | GFLOP/s | share of the fp32 matmul rate |",
+             "|---|---:|---:|---:|---:|",
+             f"| plain PyTorch loop, fp32, NCHW (the peer) | {cpu['plain_fp32_images_per_second']:.0f} | 1.00x | "
+             f"{cpu['plain_fp32_gflops_per_second']:.0f} | "
+             f"{cpu['plain_fp32_gflops_per_second'] / matmul['float32']:.0%} |"]
+    for row in cpu["settings"]:
+        if "error" in row:
+            lines.append(f"| the suite's step, {row['setting']} | failed: {row['error']} | | | |")
+            continue
+        lines.append(f"| the suite's step, {row['setting']} | {row['images_per_second']:.0f} | "
+                     f"{row['vs_plain_fp32']:.2f}x | {row['gflops_per_second']:.0f} | "
+                     f"{row['gflops_per_second'] / matmul['float32']:.0%} |")
+    lines += ["", f"Fastest here: {cpu['best']}, {cpu['best_vs_plain_fp32']:.2f}x the plain loop. Part 5 uses bf16 "
+                  f"autocast on a CPU only where it has AMX tiles (here: "
+                  f"{'on' if cpu['suite_default_uses_bf16'] else 'off'})."]
+    return lines
 
 
 if __name__ == "__main__":

@@ -494,3 +494,13 @@ def test_a_spread_claims_seeds_must_be_variants_of_the_file(tmp_path):
                                         r"reproduce runs it: \[part3.variants.seed-1\]"):
         check_report(load_report(write_file(tmp_path, text.replace('[part3.variants.seed-1]', '[part3.variants.x]')
                                             .replace("seed = 1\n", "lr = 0.5\n"))))
+
+
+def test_a_reported_training_time_is_set_beside_the_rerun_as_a_ratio_never_judged(tmp_path):
+    reports = tmp_path / "reports"
+    rows = verdicts(reports)
+    assert rows["training took about 120 minutes"].numbers.startswith("not compared: a wall time on the report's")
+    rerun(reports, "part1", timing={"train_seconds": 180.0, "total_seconds": 190.0})
+    time = verdicts(reports)["training took about 120 minutes"]
+    assert time.verdict == C.NOT_MEASURED and time.numbers.endswith(
+        "; as a ratio only: the rerun trained in 180 s here, 40x less than the report's 7,200 s")

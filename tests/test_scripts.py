@@ -244,6 +244,19 @@ def test_part_command_follows_the_recipe():
 
 # ----------------------------------------------------------------------------- bench
 
+def test_the_cpu_settings_bench_sets_each_setting_beside_the_plain_loop_and_the_matmul_rate():
+    eager = tuple(setting for setting in bench.CPU_SETTINGS if setting[1]["compile"] == "off")  # compiling: minutes
+    cpu = bench.cnn_cpu_settings(batch_size=2, steps=1, settings=eager)
+    assert cpu["plain_fp32_images_per_second"] > 0 and cpu["matmul_gflops_per_second"]["float32"] > 0
+    names = [row["setting"] for row in cpu["settings"]]
+    assert names[:2] == ["fp32, NCHW", "fp32, channels_last"] and cpu["best"] in names
+    row = cpu["settings"][0]
+    assert row["vs_plain_fp32"] == pytest.approx(row["images_per_second"] / cpu["plain_fp32_images_per_second"])
+    assert row["gflops_per_second"] == pytest.approx(row["images_per_second"] * cpu["training_flops_per_image"] / 1e9)
+    table = "\n".join(bench.cpu_settings_table(cpu))
+    assert "| plain PyTorch loop, fp32, NCHW (the peer) |" in table and "GFLOP/s = images/s x 0.93" in table
+
+
 def test_bench_helpers_on_small_inputs():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((512, 3072), dtype=np.float32)

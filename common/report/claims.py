@@ -452,9 +452,11 @@ class RunBook:
     def _why(self, record: dict | None, ref: RunRef, recipe: str, name: str = "", ignore: tuple[str, ...] = ()) -> str:
         what = f"{ref.part}{'/' + name if name else ''}"
         if record is None:
-            how = f"make {ref.part}" if ref.recipe == TUNED else \
-                f"make {ref.part} ARGS=\"--report {self.report_id}\" or make reproduce REPORT={self.report_id}"
-            return f"not measured: {what} has not run with {recipe}'s recipe ({how})"
+            args = "" if ref.recipe == TUNED else f"--report {self.report_id}"
+            how = f"make {ref.part}" + (f" ARGS=\"{args}\"" if args else "")
+            also = "" if ref.recipe == TUNED else f", or make reproduce REPORT={self.report_id} for all"
+            return (f"not measured: {what} has not run with {recipe}'s recipe ({how}{also}; make {ref.part} "
+                    f"ARGS=\"{(args + ' --estimate').strip()}\" says how long it takes here)")
         if record.get("status") == "unreadable":
             return f"not measured: {what}'s record cannot be read ({record.get('status_note')})"
         why = why_not_judged(record, what, recipe)
@@ -950,10 +952,27 @@ def check_fields(kind: str, entry: dict, fail, part: str) -> dict:
     return out
 
 
+def _time_as_ratio(claim: Claim, book: RunBook) -> str:
+    """For a training time the report gives (never compared across machines): how many times faster the rerun
+    trained here, where it has run; else ''."""
+    if claim.kind != "figure" or claim.fields.get("metric") != "train_seconds":
+        return ""
+    try:
+        view = book.view(claim.fields["run"])
+        seconds = view.measure("train_seconds") if not view.why else None
+    except Exception:  # a time is context here, never a reason for the verdict to fail
+        return ""
+    if not seconds:
+        return ""
+    reported = claim.fields["value"]
+    return (f"; as a ratio only: the rerun trained in {_shown('train_seconds', seconds)} here, "
+            f"{reported / seconds:,.0f}x less than the report's {_shown('train_seconds', reported)}")
+
+
 def judge(claim: Claim, book: RunBook) -> Verdict:
     """The verdict on one claim from the runs ``book`` finds."""
     if claim.not_compared:
-        return Verdict(claim, NOT_MEASURED, f"not compared: {claim.not_compared}")
+        return Verdict(claim, NOT_MEASURED, f"not compared: {claim.not_compared}{_time_as_ratio(claim, book)}")
     try:
         verdict, numbers, source = KINDS[claim.kind].judge(claim, book)
     except Unmeasured as why:
