@@ -154,3 +154,13 @@ def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
         if scores is not None:
             summary["roc_auc"] = roc_auc(y_true, scores)
     return summary
+
+
+def loss_rises(history: list[dict]) -> float | None:
+    """The share of epochs after the first whose train_loss is above the previous epoch's (0: the loss only
+    fell; about 0.5: it moves up as often as down): how much a training curve oscillates. None with fewer
+    than two epochs."""
+    losses = [h["train_loss"] for h in history if isinstance(h.get("train_loss"), (int, float))]
+    if len(losses) < 2:
+        return None
+    return float(np.mean(np.diff(losses) > 0))

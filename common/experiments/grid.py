@@ -462,11 +462,17 @@ def write_grid_report(part: str, out: Path, config: GridConfig, records: list[Gr
     rows = [{"rank": i + 1, **r.row()} for i, r in enumerate(ranked)]
     tables = {}
     if scenario_mode:
+        last = [r.history[-1] if r.history else {} for r in records]
         scenario_rows = [{"scenario": r.name, "lr": r.lr, "test_acc": r.test_acc, "test_macro_f1": r.test_macro_f1,
-                          "final_train_loss": r.history[-1]["train_loss"] if r.history else None,
-                          "epochs_run": r.epochs_run, "seconds": r.seconds, "status": r.status} for r in records]
-        tables["Scenarios (test set after the last epoch; nothing was chosen)"] = markdown_table(
-            scenario_rows, list(scenario_rows[0]), {**FORMATS, "final_train_loss": ".4f"})
+                          "final_train_loss": h.get("train_loss"), "dead_units": h.get("dead_units"),
+                          "saturated_units": h.get("saturated_units"), "loss_rises": metrics.loss_rises(r.history),
+                          "epochs_run": r.epochs_run, "seconds": r.seconds, "status": r.status}
+                         for r, h in zip(records, last)]
+        tables["Scenarios (test set after the last epoch; nothing was chosen; dead and saturated units after the "
+               "last epoch on 512 fixed training images, loss_rises the share of epochs whose training loss rose)"] = \
+            markdown_table(scenario_rows, list(scenario_rows[0]),
+                           {**FORMATS, "final_train_loss": ".4f", "dead_units": ".1%", "saturated_units": ".1%",
+                            "loss_rises": ".1%"})
     else:
         atomic_write_text(out / "ranking.csv", csv_text(rows, COLUMNS))
         ranking_md = markdown_table(rows, COLUMNS, FORMATS)

@@ -29,6 +29,7 @@ import numpy as np
 from common.catalog import PARTS
 from common.data.cifar10 import CLASS_NAMES
 from common.experiments.mlp import PROBE_IMAGES
+from common.metrics import loss_rises
 from common.nn.network import DEAD_SLOPE, SATURATED_SLOPE
 from common.paths import VARIANTS
 
@@ -328,15 +329,6 @@ def _read_value(record: dict, name: str, args: tuple[str, ...]) -> float | None:
     except (KeyError, IndexError, ValueError, TypeError):
         return None
     return None
-
-
-def loss_rises(history: list[dict]) -> float | None:
-    """The share of epochs after the first whose train_loss is above the previous epoch's (0: the loss only
-    fell; about 0.5: it moves up as often as down); None with fewer than two epochs."""
-    losses = [h["train_loss"] for h in history if isinstance(h.get("train_loss"), (int, float))]
-    if len(losses) < 2:
-        return None
-    return float(np.mean(np.diff(losses) > 0))
 
 
 def _history_value(history: list[dict], name: str) -> float | None:
