@@ -174,7 +174,7 @@ def write_verdicts(report: Report, reports: Path) -> Path:
     return path
 
 
-def _variant_words(plan: dict) -> str:
+def _out_words(plan: dict) -> str:
     out = Path(plan.get("out", ""))
     return f" -> {out.relative_to(REPORTS_DIR.parent)}" if out.is_relative_to(REPORTS_DIR.parent) else \
         (f" -> {out}" if plan.get("out") else "")
@@ -248,7 +248,7 @@ def main(args: argparse.Namespace) -> int:
     print(f"Plan ({command_name}, device: {device}, reports in {root}):", file=sys.stderr)
     for part, _, plan in steps:
         state = "complete: kept" if plan["complete"] and not args.force else f"~{plan['seconds'] / 60:5.1f} min"
-        print(f"  {part:<6} {state:<16} {plan['what']}{_variant_words(plan)}", file=sys.stderr)
+        print(f"  {part:<6} {state:<16} {plan['what']}{_out_words(plan)}", file=sys.stderr)
     for part, plan in skipped:
         print(f"  {part:<6} {'not run':<16} {report.title}'s recipe needs a GPU here ({plan['what']}: about "
               f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine, or here with "
