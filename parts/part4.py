@@ -93,7 +93,7 @@ def build_parser():
 
 def main(args) -> int:
     _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
-    # A report's variant, then the quick cut; the flags given act on top of both.
+    # The quick cut, then a report's variant; the flags given act on top of both.
     start = with_variant(args, PART, recipe.quick_version() if args.quick else recipe)
     config = config_from_args(args, replace(start, base=config_from_args(args, start.base, check_inert=False)),
                               check_inert=False)

@@ -183,6 +183,8 @@ def cnn_cpu_settings(batch_size: int, steps: int, settings: tuple = CPU_SETTINGS
         finally:
             training.autocast_supported = real
             torch.set_num_threads(threads)
+        if changes["compile"] != "off" and not row.get("compiled", True):  # it fell back to eager: not a compiled row
+            row = {"images_per_second": float("nan"), "error": "torch.compile failed here; the step ran eagerly"}
         rows.append({"setting": name, "images_per_second": row["images_per_second"],
                      "vs_plain_fp32": row["images_per_second"] / plain,
                      "gflops_per_second": row["images_per_second"] * flops / 1e9, **({"error": row["error"]}

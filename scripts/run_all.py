@@ -95,6 +95,9 @@ def check_report(report: Report) -> dict[str, object]:
             if inside and metric and metric.split("[")[0] not in ROW_METRICS:
                 raise UserError(f"{where}: {ref.text!r} is a run inside a comparison, which records "
                                 f"{', '.join(ROW_METRICS)} only; {metric!r} cannot be compared there")
+            if inside and claim.kind == "spread" and (ref.recipe or not config.scenarios):
+                raise UserError(f"{where}: a spread over seeds reads a part's own run, a model or a report's fixed "
+                                f"scenario, not a run of a ranked comparison ({ref.text!r})")
             if claim.kind == "spread" and not ref.recipe:
                 _check_seed_variants(report, claim, ref, configs[ref.part], where)
             if ref.name and not any(fnmatch.fnmatchcase(name, ref.name) for name in names):
@@ -111,10 +114,13 @@ def variant_configs(report: Report, configs: dict) -> dict[str, dict]:
             for part, table in report.parts.items() if table.variants and part in configs}
 
 
-def seed_of_variant(config, recipe) -> int | None:
+def seed_of_variant(config, recipe, model: str = "") -> int | None:
     """The seed of ``config`` when it is ``recipe`` with only the seed changed (and, in a comparison, fewer of its
-    scenarios); else None."""
+    scenarios); else None. A per-model recipe (Part 5): ``model``'s seed, the other models unchanged."""
     if isinstance(config, dict):
+        if model:
+            others_same = all(config[m] == recipe[m] for m in recipe if m != model)
+            return seed_of_variant(config[model], recipe[model]) if others_same else None
         seeds = {seed_of_variant(config[m], recipe[m]) for m in recipe}
         return seeds.pop() if len(seeds) == 1 and None not in seeds else None
     if isinstance(config, GridConfig):
@@ -128,16 +134,19 @@ def _check_seed_variants(report: Report, claim, ref, recipe, where: str) -> None
     """A spread claim's seeds other than the recipe's must each be a variant of the file, so that make reproduce
     runs them."""
     variants = variant_configs(report, {ref.part: recipe}).get(ref.part, {})
+    model = ref.name if isinstance(recipe, dict) else ""
     own = (recipe.base.seed if isinstance(recipe, GridConfig) else
-           next(iter(recipe.values())).seed if isinstance(recipe, dict) else recipe.seed)
+           recipe[model or next(iter(recipe))].seed if isinstance(recipe, dict) else recipe.seed)
     for seed in claim.fields["seeds"]:
         if seed == own:
             continue
-        covered = [name for name, config in variants.items() if seed_of_variant(config, recipe) == seed and
+        covered = [name for name, config in variants.items() if seed_of_variant(config, recipe, model) == seed and
                    (not ref.name or not isinstance(config, GridConfig) or ref.name in run_names(config))]
         if not covered:
-            scenario = (f'; for {ref.name!r}: scenarios = [{", ".join(repr(x) for x in ref.name.split(" + "))}], '
-                        f'base = {{ seed = {seed} }}') if isinstance(recipe, GridConfig) else f"; seed = {seed}"
+            triple = ", ".join(f'"{x}"' for x in ref.name.split(" + "))
+            scenario = (f"; for {ref.name!r}: scenarios = [[{triple}]], base = {{ seed = {seed} }}"
+                        if isinstance(recipe, GridConfig) else
+                        f"; [{ref.part}.variants.seed-{seed}.{model}] seed = {seed}" if model else f"; seed = {seed}")
             raise UserError(f"{where}: seed {seed} has no variant; declare one so that make reproduce runs it: "
                             f"[{ref.part}.variants.seed-{seed}] with why = \"...\"{scenario}")
 

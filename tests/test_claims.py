@@ -475,6 +475,9 @@ def test_a_scenarios_spread_over_seeds_reads_its_seed_variants_and_says_how_many
     relu = {**activity_scenario("relu + momentum + he", stuck), "test_acc": 0.10}
     rerun(reports, "part4", scenarios=[relu])
     assert "seeds [1, 2] of part4/relu + momentum + he have not run" in verdicts(reports)[says].numbers
+    narrowed = rerun(reports, "part4", scenarios=[relu], recipe_changes={"scenarios": {"recipe": "four", "run": "one"}})
+    (reports / "000" / "variants" / "part4" / "relu-only").mkdir(parents=True)  # seed 0 again: not another seed
+    (reports / "000" / "variants" / "part4" / "relu-only" / "metrics.json").write_text(json.dumps(narrowed))
     for seed, accuracy, losses in ((1, 0.43, [1.5, 1.2, 1.0]), (2, 0.41, [1.4, 1.3, 1.1])):
         row = {**activity_scenario("relu + momentum + he", losses, seed=seed), "test_acc": accuracy}
         changes = {"base.seed": {"recipe": 0, "run": seed}, "scenarios": {"recipe": "four", "run": "one"}}

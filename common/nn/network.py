@@ -125,7 +125,7 @@ class MLP:
         dead_units: the share of hidden units whose slope is below DEAD_SLOPE (1 %) for every image of x; for
             ReLU, units that output 0 for all of them. Such a unit learns nothing more from these images.
         saturated_units (sigmoid and tanh only): the share of (image, unit) pairs whose slope is below
-            SATURATED_SLOPE (10 %): sigmoid outputs below 0.053 or above 0.947, tanh outputs beyond +-0.949.
+            SATURATED_SLOPE (10 %): sigmoid outputs below 0.026 or above 0.974, tanh outputs beyond +-0.949.
         """
         slopes = []
         h, n_layers = x, len(self.params) // 2

@@ -273,7 +273,7 @@ class RunView:
             if value is None and name == "parameters" and self.part_record is not None:
                 value = self.part_record.get("parameters")
             if value is None or not math.isfinite(value):
-                raise Unmeasured(f"not measured: the run's record has no {metric} for {self.ref.text}")
+                raise Unmeasured(f"not measured: the run's record has no {metric} for {self.ref.text}{_older(name)}")
             return float(value)
         return _record_value(self.record or {}, name, args, self.ref.text)
 
@@ -298,8 +298,15 @@ class RunView:
 def _record_value(record: dict, name: str, args: tuple[str, ...], ref: str) -> float:
     value = _read_value(record, name, args)
     if value is None or not math.isfinite(value):
-        raise Unmeasured(f"not measured: {ref}'s record has no {name}{'[' + ','.join(args) + ']' if args else ''}")
+        raise Unmeasured(f"not measured: {ref}'s record has no {name}{'[' + ','.join(args) + ']' if args else ''}"
+                         f"{_older(name)}")
     return value
+
+
+def _older(name: str) -> str:
+    """Why a record may lack a unit-activity figure: it was written before they were measured."""
+    return ("; a run recorded before the hidden units' activity was measured has none: run it again with "
+            "ARGS=--force") if name in ACTIVITY_METRICS else ""
 
 
 def _read_value(record: dict, name: str, args: tuple[str, ...]) -> float | None:
@@ -423,9 +430,9 @@ class RunBook:
             record = self.read(path)
             changes = (record or {}).get("recipe_changes") or {}
             allowed = ("seed", "scenarios") if view.row is not None else ("seed",)
-            if record.get("recipe") != self.recipe(view.ref) or not changes or \
-                    any(key.rsplit(".", 1)[-1] not in allowed or (key.endswith("seed") and change["run"] != seed)
-                        for key, change in changes.items()):
+            seeds = [change["run"] for key, change in changes.items() if key.rsplit(".", 1)[-1] == "seed"]
+            if record.get("recipe") != self.recipe(view.ref) or not seeds or set(seeds) != {seed} or \
+                    any(key.rsplit(".", 1)[-1] not in allowed for key in changes):
                 continue
             exact = {**record, "recipe_changes": {}}  # judged as its recipe but for the seed (and scenarios)
             why = self._why(exact, view.ref, self.recipe(view.ref), view.ref.name, ignore=allowed)
@@ -433,7 +440,8 @@ class RunBook:
             if view.row is None:
                 return RunView(view.ref, label, why, record=record)
             from common.experiments.grid import combination_name
-            row = next((r for r in record.get("scenarios") or [] if combination_name(r) == view.ref.name), None)
+            row = next((r for r in record.get("scenarios") or [] if combination_name(r) == view.ref.name and
+                        r.get("seed", seed) == seed), None)
             if row is None:
                 continue
             if not why and row.get("status") != "complete":
@@ -957,8 +965,8 @@ def _time_as_ratio(claim: Claim, book: RunBook) -> str:
     if not seconds:
         return ""
     reported = claim.fields["value"]
-    return (f"; as a ratio only: the rerun trained in {_shown('train_seconds', seconds)} here, "
-            f"{reported / seconds:,.0f}x less than the report's {_shown('train_seconds', reported)}")
+    return (f"; as a ratio only: the rerun trained in {_shown('train_seconds', seconds)} here; the report's "
+            f"{_shown('train_seconds', reported)} is {reported / seconds:.3g} times that")
 
 
 def judge(claim: Claim, book: RunBook) -> Verdict:

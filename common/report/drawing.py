@@ -208,7 +208,8 @@ def grid_figures(record: dict, folder: Path, test_images: np.ndarray, wanted: li
 def unit_activity_figure(record: dict, part: str):
     """(figure, '') of how the hidden units behaved per epoch in a comparison's runs: every scenario, or each
     (activation, initialization)'s best run of a grid; (None, why) where the runs recorded no unit activity."""
-    from common.report.claims import loss_rises
+    from common.experiments.mlp import PROBE_IMAGES
+    from common.metrics import loss_rises
 
     if "scenarios" in record:
         runs = [(row, row.get("history") or []) for row in record["scenarios"]]
@@ -225,7 +226,7 @@ def unit_activity_figure(record: dict, part: str):
     if not runs:
         return None, "its runs recorded no unit activity (an older version ran them); run the part again"
     rises = {f"{r['activation']} + {r['optimizer']} + {r['init']}": loss_rises(h) for r, h in runs}
-    return plot_unit_activity(runs, f"{part}: how the 64 hidden units behave on 512 fixed training images, "
+    return plot_unit_activity(runs, f"{part}: how the hidden units behave on {PROBE_IMAGES} fixed training images, "
                                     f"{what}", rises), ""
 
 
