@@ -52,7 +52,8 @@ CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it with
                                 "set is watched, never used to choose)."],
         ["activation_stats.png", "How the hidden units behave after each epoch on 512 fixed training images: the "
                                  "share of dead units (no gradient for any of them; ReLU's failure) and of saturated "
-                                 "sigmoid / tanh activations; the legend gives how often the training loss rose."],
+                                 "sigmoid / tanh activations; the legend gives how often the training loss rose by "
+                                 "over 1 %."],
         ["toy_boundaries.png", "Decision regions of a small network on 2-D toy sets: only a nonlinear activation "
                                "can bend the boundary; the linear control cannot."],
     ],

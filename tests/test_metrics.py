@@ -107,3 +107,11 @@ def test_roc_and_precision_recall_curves_match_scikit_learn(ties):
     np.testing.assert_allclose(precision, sk_precision[:-1][::-1])  # theirs: lowest threshold first, plus (1, 0)
     np.testing.assert_allclose(recall, sk_recall[:-1][::-1])
     assert M.average_precision(y, scores) == pytest.approx(skm.average_precision_score(y, scores))
+
+
+def test_loss_rises_counts_climbs_of_more_than_one_percent_not_noise():
+    from common.metrics import loss_rises
+    flat = [{"train_loss": 2.3026 + 0.0005 * (-1) ** e} for e in range(10)]  # a stuck network's wobble
+    assert loss_rises(flat) == 0.0
+    bouncing = [{"train_loss": v} for v in (1.0, 1.1, 0.9, 1.0, 0.8)]  # rises of 10 % and 11 %
+    assert loss_rises(bouncing) == 0.5 and loss_rises(bouncing[:1]) is None

@@ -469,7 +469,8 @@ def write_grid_report(part: str, out: Path, config: GridConfig, records: list[Gr
                           "epochs_run": r.epochs_run, "seconds": r.seconds, "status": r.status}
                          for r, h in zip(records, last)]
         tables["Scenarios (test set after the last epoch; nothing was chosen; dead and saturated units after the "
-               "last epoch on 512 fixed training images, loss_rises the share of epochs whose training loss rose)"] = \
+               "last epoch on 512 fixed training images, loss_rises the share of epochs whose training loss rose by "
+               "over 1 %)"] = \
             markdown_table(scenario_rows, list(scenario_rows[0]),
                            {**FORMATS, "final_train_loss": ".4f", "dead_units": ".1%", "saturated_units": ".1%",
                             "loss_rises": ".1%"})

@@ -508,7 +508,7 @@ def plot_unit_activity(runs: list[tuple[dict, list[dict]]], title: str, rises: d
         name = f"{row['activation']} + {row['optimizer']} + {row['init']}"
         style = {"color": ACTIVATION_COLOURS.get(row["activation"], "black"),
                  "linestyle": INIT_LINES.get(row["init"], "-")}
-        label = name + (f" (loss rose in {rises[name]:.0%} of epochs)" if rises.get(name) is not None else "")
+        label = name + (f" (loss rose > 1 % in {rises[name]:.0%} of epochs)" if rises.get(name) is not None else "")
         epochs = [h["epoch"] for h in history]
         longest = max(longest, len(epochs))
         ax_dead.plot(epochs, [100 * h.get("dead_units", np.nan) for h in history], label=label, **style)

@@ -29,7 +29,7 @@ import numpy as np
 from common.catalog import PARTS
 from common.data.cifar10 import CLASS_NAMES
 from common.experiments.mlp import PROBE_IMAGES
-from common.metrics import loss_rises
+from common.metrics import RISE, loss_rises
 from common.nn.network import DEAD_SLOPE, SATURATED_SLOPE
 from common.paths import VARIANTS
 
@@ -60,8 +60,8 @@ METRICS: dict[str, tuple[tuple[str, ...], str]] = {
     "saturated_units": ((), f"share of hidden activations (image x unit) saturated after the last epoch, sigmoid or "
                             f"tanh: slope under {SATURATED_SLOPE:.0%} of the largest, on {PROBE_IMAGES} fixed "
                             f"training images"),
-    "loss_rises": ((), "oscillation of the training loss: the share of epochs after the first whose training loss "
-                       "is above the previous epoch's"),
+    "loss_rises": ((), f"oscillation of the training loss: the share of epochs after the first whose training loss "
+                       f"rose by more than {RISE:.0%} over the previous epoch's"),
 }
 ACTIVITY_METRICS = ("dead_units", "saturated_units")  # read from the last epoch of the history
 # What a run inside a comparison (a Part 4 scenario, or a group of its grid's runs) records: its row.
