@@ -459,7 +459,7 @@ def test_the_hidden_units_words_are_judged_from_the_unit_activity_each_epoch_rec
     dead = rows["ReLU + He: dead neurons (its table)"]
     assert dead.verdict == C.HOLDS and "25.0%; the claim holds above 5.0%" in dead.numbers
     oscillation = rows["ReLU + He: strong oscillation, less stable than sigmoid + small random (its table)"]
-    assert oscillation.verdict == C.HOLDS and "ReLU + He 0.5 vs sigmoid + small 0" in oscillation.numbers
+    assert oscillation.verdict == C.HOLDS and "ReLU + He 50.0% vs sigmoid + small 0.0%" in oscillation.numbers
     assert rows["tanh was more stable than ReLU (its table: medium against less stable)"].verdict == C.HOLDS
     assert rows["a small random initialization keeps sigmoid units out of saturation, He drives them into it"] \
         .verdict == C.HOLDS  # 30 % against 3 %

@@ -580,17 +580,19 @@ def near(measured: float, reported: float, tolerance: float, relative: bool = Fa
 
 
 def compare(a_name: str, a: float, b_name: str, b: float, tolerance: float, *, relative: bool = False,
-            unit: str = "", lower_is_better: bool = False) -> tuple[str, str]:
+            unit: str = "", lower_is_better: bool = False, fmt=None) -> tuple[str, str]:
     """The verdict on "A beats B" and the words behind it: holds / does not hold, or too close to call when
-    |a - b| is within ``tolerance`` (of the larger, when ``relative``)."""
+    |a - b| is within ``tolerance`` (of the larger, when ``relative``). ``fmt`` shows a value (default 4
+    significant digits and ``unit``)."""
+    fmt = fmt or (lambda value: f"{value:.4g}{unit}")
     difference = abs(a - b)
     band = tolerance * max(abs(a), abs(b)) if relative else tolerance
-    shown = f"{tolerance:.0%} of the larger" if relative else f"{tolerance:g}"
+    shown = f"{tolerance:.0%} of the larger" if relative else fmt(tolerance)
     if difference <= band + 1e-12:  # float noise: 0.43 - 0.42 is a hair above 0.01
-        return TOO_CLOSE, (f"{a_name} {a:.4g}{unit} vs {b_name} {b:.4g}{unit}: too close to call (difference "
-                           f"{difference:.4g}{unit}, tolerance {shown})")
+        return TOO_CLOSE, (f"{a_name} {fmt(a)} vs {b_name} {fmt(b)}: too close to call (difference "
+                           f"{fmt(difference)}, tolerance {shown})")
     better = a < b if lower_is_better else a > b
-    return (HOLDS if better else FAILS), f"{a_name} {a:.4g}{unit} vs {b_name} {b:.4g}{unit}"
+    return (HOLDS if better else FAILS), f"{a_name} {fmt(a)} vs {b_name} {fmt(b)}"
 
 
 def points(a: float, b: float, digits: int = 1) -> str:
@@ -696,8 +698,10 @@ def _judge_beats(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     a, b = _views(claim, book, "a", "b")
     name_a, name_b = _pair_names(f, a, b)
+    shares = f["metric"] in (*ACTIVITY_METRICS, "loss_rises")  # shown as percentages, like the table's
     verdict, words = compare(name_a, a.measure(f["metric"]), name_b, b.measure(f["metric"]), f["tolerance"],
-                             relative=f["relative"], lower_is_better=f["lower_is_better"])
+                             relative=f["relative"], lower_is_better=f["lower_is_better"],
+                             fmt=(lambda value: _shown(f["metric"], value)) if shares else None)
     return verdict, f"{metric_words(f['metric'])}: {words}", _sources(a, b)
 
 
