@@ -256,8 +256,10 @@ def main(args: argparse.Namespace) -> int:
             steps.append((name, step_command + ([] if args.force else ["--resume"]), plan))
     print(f"Plan ({command_name}, device: {device}, reports in {root}):", file=sys.stderr)
     for part, _, plan in steps:
-        state = "complete: kept" if plan["complete"] and not args.force else f"~{plan['seconds'] / 60:5.1f} min"
-        print(f"  {part:<6} {state:<16} {plan['what']}{_out_words(plan)}", file=sys.stderr)
+        low, high = plan.get("range_seconds") or (plan["seconds"], plan["seconds"])
+        span = f" ({low / 60:.1f}-{high / 60:.1f})" if high > low * 1.05 else ""
+        state = "complete: kept" if plan["complete"] and not args.force else f"~{plan['seconds'] / 60:5.1f} min{span}"
+        print(f"  {part:<6} {state:<24} {plan['what']}{_out_words(plan)}", file=sys.stderr)
     for part, plan in skipped:
         print(f"  {part:<6} {'not run':<16} {report.title}'s recipe needs a GPU here ({plan['what']}: about "
               f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine, or here with "

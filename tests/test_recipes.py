@@ -146,19 +146,20 @@ def test_a_second_run_into_a_folder_in_use_stops_with_a_clear_error(learnable_fo
 def test_part4s_estimate_counts_every_epoch_of_the_four_scenarios_on_the_workers(learnable_folder, tmp_path,
                                                                                   monkeypatch, capsys):
     from common.experiments import grid
-    monkeypatch.setattr(grid, "concurrent_seconds_per_epoch", lambda config, workers: 0.5)
+    monkeypatch.setattr(grid, "concurrent_seconds_per_epoch", lambda config, workers: (0.5, 0.75))
     argv = ["--data", str(learnable_folder), "--out", str(tmp_path / "p4"), "--report", "000", "--estimate",
             "--workers", "2"]
     assert part4.main(part4.build_parser().parse_args(argv)) == 0
     plan = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert plan["seconds"] == 4 * 1000 * 0.5 / 2 and "4 runs" in plan["what"] and not plan["complete"]
+    assert plan["range_seconds"] == [1000.0, 1500.0]  # from the fastest and the slowest timing
 
 
 def test_concurrent_seconds_per_epoch_is_measured_in_each_worker():
     from common.experiments import grid
     config = ME.MLPConfig(task="multiclass", hidden=(8,), batch_size=256, val_size=0, patience=0, epochs=1)
     alone, together = grid.concurrent_seconds_per_epoch(config, 1), grid.concurrent_seconds_per_epoch(config, 2)
-    assert 0 < alone < 60 and 0 < together < 60
+    assert 0 < alone[0] <= alone[1] < 60 and 0 < together[0] <= together[1] < 60
 
 
 def test_report_001s_recipe_is_the_one_its_code_states():

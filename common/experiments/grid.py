@@ -39,8 +39,8 @@ from common.errors import UserError, check_ranges
 from common.experiments.mlp import (
     MLPConfig,
     checkpoint_tag,
+    epoch_seconds,
     load_splits,
-    seconds_per_epoch,
     train_mlp,
 )
 from common.experiments.record import (
@@ -267,15 +267,17 @@ def _worker_pool(processes: int):
     return multiprocessing.get_context("fork").Pool(processes, initializer=_worker_start)
 
 
-def concurrent_seconds_per_epoch(config: MLPConfig, workers: int) -> float:
-    """One epoch of ``config`` while ``workers`` forked processes (one BLAS thread each) train at once,
-    as ``train_all`` runs them. Measured, not divided: the workers share memory bandwidth and, where the
-    CPUs are hyperthreads, a physical core, so two of them need not be twice as fast as one."""
+def concurrent_seconds_per_epoch(config: MLPConfig, workers: int) -> tuple[float, float]:
+    """One epoch of ``config`` while ``workers`` forked processes (one BLAS thread each) train at once, as
+    ``train_all`` runs them: (fastest, slowest) of the timings (the slowest worker's). Measured, not divided: the
+    workers share memory bandwidth and, where the CPUs are hyperthreads, a physical core, so two of them need
+    not be twice as fast as one."""
     pool = _worker_pool(workers)
     if pool is None:
-        return seconds_per_epoch(config)
+        return epoch_seconds(config)
     with pool:
-        return max(pool.map(seconds_per_epoch, [config] * workers, chunksize=1))
+        spans = pool.map(epoch_seconds, [config] * workers, chunksize=1)
+    return max(low for low, _ in spans), max(high for _, high in spans)
 
 
 def _train_in_worker(job: tuple[int, RunSpec, str, str, bool]) -> tuple[int, GridRun]:
@@ -388,9 +390,10 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
             per_epoch = [concurrent_seconds_per_epoch(replace(config.base, optimizer=o), workers)
                          for o in sorted({c[1] for c in config.combinations})]
         epochs = n_trials * config.sweep_epochs + (n_runs + n_seed_runs) * config.base.epochs
-        return print_estimate(run.part, config, run, epochs * sum(per_epoch) / len(per_epoch) / workers,
+        fastest, slowest = (epochs * sum(span[i] for span in per_epoch) / len(per_epoch) / workers for i in (0, 1))
+        return print_estimate(run.part, config, run, fastest,
                               f"{n_trials} lr trials, {n_runs} runs, {n_seed_runs} seed reruns of "
-                              f"{config.base.epochs} epochs on {workers} worker(s)", other)
+                              f"{config.base.epochs} epochs on {workers} worker(s)", other, slowest)
     from tqdm import tqdm
 
     total_start = time.perf_counter()

@@ -285,9 +285,10 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
     """Train, evaluate once on test, and write ``run.out``. Returns the process exit code."""
     if run.estimate:
         with OtherWork() as other:
-            seconds = seconds_per_epoch(config) * config.epochs
-        return print_estimate(part, config, run, seconds,
-                              f"{config.epochs} epochs of {'-'.join(map(str, config.sizes))}", other)
+            fastest, slowest = epoch_seconds(config)
+        return print_estimate(part, config, run, fastest * config.epochs,
+                              f"{config.epochs} epochs of {'-'.join(map(str, config.sizes))}", other,
+                              slowest * config.epochs)
     total_start = time.perf_counter()
     run_id = new_run_id()
     with ReportFolder(run.out) as out:
@@ -375,11 +376,11 @@ def log_headline(record: dict) -> None:
 
 # ----------------------------------------------------------------------------- estimates
 
-def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -> float:
-    """One epoch of this network, measured here: the real training loop over ``probe_rows`` random images at
-    the config's batch size (the fastest of ``repeats`` epochs: a busy moment only slows the others), scaled by
-    the training images, plus the per-epoch validation or test pass. Scaled by images, not steps: a
-    full-batch epoch of 40,000 images is ten times a 4,096-image one, though both are one step."""
+def epoch_seconds(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -> tuple[float, float]:
+    """One epoch of this network, measured here, as (fastest, slowest) of ``repeats`` timings: the real training
+    loop over ``probe_rows`` random images at the config's batch size, scaled by the training images, plus the
+    per-epoch validation or test pass. Scaled by images, not steps: a full-batch epoch of 40,000 images is ten
+    times a 4,096-image one, though both are one step."""
     rng = np.random.default_rng(0)
     x = rng.standard_normal((probe_rows, 3072), dtype=np.float32)
     y = rng.integers(0, 2 if config.task == "binary" else 10, probe_rows)
@@ -391,5 +392,11 @@ def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096, repeats: int = 
         timings.append(Solver(model, optimizer, x[:rows], y[:rows], schedule).train().history[0]["seconds"])
     start = time.perf_counter()
     model.evaluate(x[:2048], y[:2048])
-    eval_rows = config.val_size + (N_TEST if config.watches_test else 0)
-    return min(timings[1:]) * training_images(config) / probe_rows + (time.perf_counter() - start) * eval_rows / 2048
+    evaluation = (time.perf_counter() - start) * (config.val_size + (N_TEST if config.watches_test else 0)) / 2048
+    scale = training_images(config) / probe_rows
+    return min(timings[1:]) * scale + evaluation, max(timings[1:]) * scale + evaluation
+
+
+def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -> float:
+    """The fastest of ``epoch_seconds``: a busy moment only slows the others."""
+    return epoch_seconds(config, probe_rows, repeats)[0]

@@ -354,9 +354,10 @@ def keep_complete_run(out: Path, config, run: RunOptions) -> bool:
 
 
 def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str,
-                   other: OtherWork | None = None) -> int:
-    """``--estimate``: one JSON line saying what would run, whether it would be kept instead, how long, and how much
-    other work ran while it was timed (``other``: busy when other processes held a quarter of a CPU or more).
+                   other: OtherWork | None = None, slowest: float | None = None) -> int:
+    """``--estimate``: one JSON line saying what would run, whether it would be kept instead, how long (``seconds``
+    from the fastest timing; "range_seconds" up to ``slowest``, the slowest), and how much other work ran while
+    it was timed (``other``: busy when other processes held a quarter of a CPU or more).
 
     ``config`` is the run's config (Part 5: a dict of them, one per model)."""
     fingerprint = data_fingerprint(run.data)
@@ -364,6 +365,8 @@ def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str
     recipe = config.recipe if hasattr(config, "recipe") else next(iter(config.values())).recipe
     print(json.dumps({"part": part, "recipe": recipe, "out": str(run.out), "what": what,
                       "complete": done is not None, "seconds": 0.0 if done and run.resume else round(seconds, 1),
+                      **({"range_seconds": [round(seconds, 1), round(max(seconds, slowest), 1)]}
+                         if slowest is not None and not (done and run.resume) else {}),
                       **(other.fields() if other else {})}))
     return 0
 
