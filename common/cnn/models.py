@@ -78,11 +78,26 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
+def _forward_with_hook(model: nn.Module, input_shape: tuple[int, ...], hook) -> None:
+    """One no-grad forward pass of zeros in eval mode with ``hook(module, inputs, output)`` on every
+    convolution and linear layer; the model's mode and hooks are as before afterwards."""
+    hooks = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(torch.zeros(input_shape, device=next(model.parameters()).device))
+    finally:
+        model.train(was_training)
+        for handle in hooks:
+            handle.remove()
+
+
 def forward_flops(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32)) -> int:
     """Floating-point operations of one forward pass of one image: 2 per multiply-add of the convolutions
     and linear layers (normalisation, activations and pooling add a few percent and are left out).
     A training step costs about three times this (the backward pass takes two)."""
-    flops, hooks = [0], []
+    flops = [0]
 
     def count(module, inputs, output):
         if isinstance(module, nn.Conv2d):
@@ -91,16 +106,7 @@ def forward_flops(model: nn.Module, input_shape: tuple[int, ...] = (1, 3, 32, 32
         elif isinstance(module, nn.Linear):
             flops[0] += 2 * module.in_features * module.out_features
 
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            hooks.append(module.register_forward_hook(count))
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(input_shape, device=next(model.parameters()).device))
-    model.train(was_training)
-    for hook in hooks:
-        hook.remove()
+    _forward_with_hook(model, input_shape, count)
     return flops[0] // input_shape[0]
 
 
@@ -108,23 +114,14 @@ def dense_equivalent_parameters(model: nn.Module, input_shape: tuple[int, ...] =
     """What weight sharing saves: one row per convolution and linear layer with its parameters and those of a
     fully connected layer mapping the same input values to the same output values (inputs x outputs weights
     plus a bias per output), as an MLP of the same layer sizes would need."""
-    rows, hooks = [], []
+    rows = []
 
     def count(module, inputs, output):
         n_in, n_out = inputs[0][0].numel(), output[0].numel()
         rows.append({"layer": type(module).__name__, "inputs": n_in, "outputs": n_out,
                      "parameters": sum(p.numel() for p in module.parameters()), "dense": n_in * n_out + n_out})
 
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            hooks.append(module.register_forward_hook(count))
-    was_training = model.training
-    model.eval()
-    with torch.no_grad():
-        model(torch.zeros(input_shape, device=next(model.parameters()).device))
-    model.train(was_training)
-    for hook in hooks:
-        hook.remove()
+    _forward_with_hook(model, input_shape, count)
     return rows
 
 

@@ -36,6 +36,18 @@ def _integer_epochs(ax) -> None:
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
+def _class_axes(ax, title: str) -> None:
+    """A class-by-class heatmap's axes: true classes down, predicted across, names readable."""
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(title)
+    for label in ax.get_xticklabels():
+        label.set_rotation(45)
+        label.set_horizontalalignment("right")
+    for label in ax.get_yticklabels():
+        label.set_rotation(0)
+
+
 def plot_confusion_matrix(cm: np.ndarray, class_names: tuple[str, ...], title: str):
     """Heatmap of counts with row-normalized percentages; rows true, columns predicted."""
     plt = pyplot()
@@ -52,11 +64,7 @@ def plot_confusion_matrix(cm: np.ndarray, class_names: tuple[str, ...], title: s
                 xticklabels=class_names, yticklabels=class_names, square=True,
                 annot_kws={"fontsize": 8 if k > 4 else 11},
                 cbar_kws={"label": "share of the true class (%)"})
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
-    plt.setp(ax.get_yticklabels(), rotation=0)
+    _class_axes(ax, title)
     return fig
 
 
@@ -78,11 +86,7 @@ def plot_confusion_difference(rerun: np.ndarray, reported: np.ndarray, class_nam
     for i, moved in enumerate(np.abs(difference).sum(axis=1)):
         ax.text(k + 0.15, i + 0.5, f"{moved}", va="center", fontsize=8)
     ax.text(k + 0.15, -0.3, "|diff|", fontsize=8)
-    ax.set_xlabel("predicted class")
-    ax.set_ylabel("true class")
-    ax.set_title(title)
-    plt.setp(ax.get_xticklabels(), rotation=45, ha="right")
-    plt.setp(ax.get_yticklabels(), rotation=0)
+    _class_axes(ax, title)
     return fig
 
 
