@@ -120,6 +120,22 @@ def test_changed_source_rebuilds_the_cache(tmp_path, arrays):
     assert_same(D.load_cifar10(source, progress=False), changed)
 
 
+def test_fingerprint_is_of_the_images_not_of_where_they_lie(tmp_path, arrays):
+    # A remounted, copied or touched source is converted again, but runs and checkpoints made on it
+    # must still recognise it as the same data (a resume that restarts from scratch loses hours).
+    source = helpers.write_batches_folder(tmp_path / "a", arrays)
+    first = D.load_cifar10(source, progress=False)
+    assert D.data_fingerprint(source) == first.fingerprint  # the cheap look-up agrees with the load
+    copy = helpers.write_batches_folder(tmp_path / "b", arrays)
+    os.utime(copy / "test_batch", ns=(1, 1))
+    assert D.data_fingerprint(copy) is None  # not converted yet: unknown, not guessed
+    assert D.load_cifar10(copy, progress=False).fingerprint == first.fingerprint
+    assert len(list((tmp_path / "data" / "cache").glob("*.npz"))) == 2  # each source its own cache
+    changed = (arrays[0], arrays[1], arrays[2][::-1].copy(), arrays[3][::-1].copy())
+    other = helpers.write_batches_folder(tmp_path / "c", changed)
+    assert D.load_cifar10(other, progress=False).fingerprint != first.fingerprint
+
+
 def test_truncated_cache_is_rebuilt(image_folder, arrays, tmp_path):
     D.load_cifar10(image_folder, progress=False)
     (cache,) = (tmp_path / "data" / "cache").glob("*.npz")

@@ -10,9 +10,12 @@ top folder) given as a folder, a .zip or a .tar/.tar.gz.
 The official batches are pickles, and a pickle can run code. They are read with an unpickler that
 admits only the numpy array reconstruction the format needs, so a data file can never run code.
 
-The first load converts the source into ``<data dir>/cache/cifar10-<fingerprint>.npz`` (uint8,
-uncompressed, checksummed); later loads read that in well under a second. The fingerprint covers
-the source's path, sizes and modification times, so a changed source gets a fresh cache.
+The first load converts the source into ``<data dir>/cache/cifar10-<source key>.npz`` (uint8,
+uncompressed, checksummed); later loads read that in well under a second. The source key covers the
+source's path, sizes and modification times, so a changed (or copied, touched, remounted) source is
+converted again. The data set's fingerprint, which runs record and resumes check, is a hash of the
+decoded images and labels themselves: the same images give the same fingerprint wherever they were
+read from, so a remounted copy of the data never makes a checkpoint look like another data set's.
 """
 from __future__ import annotations
 
@@ -57,7 +60,7 @@ IMAGE_SHAPE = (32, 32, 3)
 N_TRAIN, N_TEST = 50_000, 10_000
 
 log = logging.getLogger("cifar")
-CACHE_FORMAT_VERSION = 1
+CACHE_FORMAT_VERSION = 2  # 2: the fingerprint hashes the images, the file name the source
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm")
 SOURCE_ORDER = ("--data PATH, or $CIFAR10_SOURCE",
                 "the data folder data/ ($CIFAR10_DATA_DIR): cifar-10-python.tar.gz or cifar-10-batches-py/ "
@@ -76,7 +79,7 @@ class Cifar10:
     y_test: np.ndarray
     class_names: tuple[str, ...]
     source: str
-    fingerprint: str = ""  # of the source (see source_fingerprint): tells runs on the same data apart
+    fingerprint: str = ""  # of the images and labels (see content_fingerprint): tells runs on other data apart
 
 
 # ----------------------------------------------------------------------------- where to look
@@ -168,25 +171,29 @@ def locate_source(source: str | os.PathLike | None = None, data_dir: Path | None
 
 
 def data_fingerprint(source: str | os.PathLike | None = None, data_dir: Path | None = None) -> str | None:
-    """The fingerprint the data set ``load_cifar10(source)`` returns will carry, found cheaply
-    (file sizes and times, no decoding); None when nothing local is found yet."""
+    """The fingerprint the data set ``load_cifar10(source)`` returns will carry, found cheaply (from
+    its cache's header, no decoding); None when nothing local is found or it has no cache yet."""
     data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
     path = locate_source(source, data_dir)
     if path is None:
         return None
-    if _is_cache_file(path, data_dir):
-        return path.stem.removeprefix("cifar10-")
-    return source_fingerprint(path)
+    cache = path if _is_cache_file(path, data_dir) else _cache_path(data_dir, source_key(path))
+    meta = _read_meta(cache)
+    return meta.get("fingerprint") if meta and meta.get("version") == CACHE_FORMAT_VERSION else None
 
 
 def _is_cache_file(path: Path, data_dir: Path) -> bool:
     return path.suffix == ".npz" and path.parent == data_dir / "cache"
 
 
+def _cache_path(data_dir: Path, key: str) -> Path:
+    return data_dir / "cache" / f"cifar10-{key}.npz"
+
+
 def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool) -> Cifar10:
-    fingerprint = source_fingerprint(path)
-    cache_path = data_dir / "cache" / f"cifar10-{fingerprint}.npz"
-    dataset = read_cache(cache_path, expected_fingerprint=fingerprint)
+    key = source_key(path)
+    cache_path = _cache_path(data_dir, key)
+    dataset = read_cache(cache_path, expected_source_key=key)
     if dataset is not None:
         return dataset
     try:
@@ -196,14 +203,15 @@ def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool)
                         f"set CIFAR10_DATA_DIR to a writable folder.") from None
     with _exclusive_lock(cache_path.with_suffix(".lock")):
         # Another process may have built it while we waited for the lock.
-        dataset = read_cache(cache_path, expected_fingerprint=fingerprint)
+        dataset = read_cache(cache_path, expected_source_key=key)
         if dataset is not None:
             return dataset
         if path.is_file() and path.name == OFFICIAL_TARBALL:
             verify_md5(path, md5)
         log.info("converting %s into the cache %s (first load only)", path, cache_path)
-        dataset = replace(read_source(path, progress=progress), fingerprint=fingerprint)
-        write_cache(cache_path, dataset, fingerprint)
+        dataset = read_source(path, progress=progress)
+        dataset = replace(dataset, fingerprint=content_fingerprint(dataset))
+        write_cache(cache_path, dataset, key)
     return dataset
 
 
@@ -258,8 +266,9 @@ def verify_md5(path: Path, expected: str) -> None:
 
 # ----------------------------------------------------------------------------- cache
 
-def source_fingerprint(path: Path) -> str:
-    """A short hash of the source's resolved path, sizes and modification times."""
+def source_key(path: Path) -> str:
+    """A short hash of the source's resolved path, sizes and modification times: names its cache file,
+    so that a changed source is converted again (cheap: no file is read)."""
     digest = hashlib.sha256(f"cifar10-cache-v{CACHE_FORMAT_VERSION}".encode())
     path = path.resolve()
     if path.is_dir():
@@ -276,6 +285,16 @@ def source_fingerprint(path: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def content_fingerprint(dataset: Cifar10) -> str:
+    """A short hash of the images, labels and class names: the identity of the data a run trained on."""
+    digest = hashlib.sha256(b"cifar10-images-v1")
+    for array in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test):
+        digest.update(f"{array.dtype}{array.shape}".encode())
+        digest.update(memoryview(np.ascontiguousarray(array)).cast("B"))
+    digest.update("|".join(dataset.class_names).encode())
+    return digest.hexdigest()[:16]
+
+
 def _checksum(arrays: Iterable[np.ndarray]) -> int:
     crc = 0
     for array in arrays:
@@ -283,10 +302,12 @@ def _checksum(arrays: Iterable[np.ndarray]) -> int:
     return crc
 
 
-def write_cache(cache_path: Path, dataset: Cifar10, fingerprint: str) -> None:
-    """Write the cache atomically: to a temporary file in the same folder, then rename."""
+def write_cache(cache_path: Path, dataset: Cifar10, key: str) -> None:
+    """Write the cache atomically: to a temporary file in the same folder, then rename. ``key`` is the
+    source's (``source_key``); the data set's own fingerprint goes in beside it."""
     arrays = (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)
-    meta = {"version": CACHE_FORMAT_VERSION, "fingerprint": fingerprint, "source": dataset.source,
+    meta = {"version": CACHE_FORMAT_VERSION, "source_key": key,
+            "fingerprint": dataset.fingerprint or content_fingerprint(dataset), "source": dataset.source,
             "class_names": list(dataset.class_names), "crc32": _checksum(arrays),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
     temporary = cache_path.with_name(f".{cache_path.name}.{os.getpid()}.tmp")
@@ -302,7 +323,18 @@ def write_cache(cache_path: Path, dataset: Cifar10, fingerprint: str) -> None:
         temporary.unlink(missing_ok=True)
 
 
-def read_cache(cache_path: Path, expected_fingerprint: str | None = None) -> Cifar10 | None:
+def _read_meta(cache_path: Path) -> dict | None:
+    """A cache's header (version, source_key, fingerprint, source, ...) without its arrays; None if unreadable."""
+    if not cache_path.is_file():
+        return None
+    try:
+        with np.load(cache_path, allow_pickle=False) as archive:
+            return json.loads(str(archive["meta"]))
+    except Exception:  # truncated zip, bad header, bad JSON
+        return None
+
+
+def read_cache(cache_path: Path, expected_source_key: str | None = None) -> Cifar10 | None:
     """The cached data set, or None when the cache is missing, stale, truncated or corrupt."""
     if not cache_path.is_file():
         return None
@@ -311,7 +343,7 @@ def read_cache(cache_path: Path, expected_fingerprint: str | None = None) -> Cif
             meta = json.loads(str(archive["meta"]))
             if meta.get("version") != CACHE_FORMAT_VERSION:
                 return None
-            if expected_fingerprint is not None and meta.get("fingerprint") != expected_fingerprint:
+            if expected_source_key is not None and meta.get("source_key") != expected_source_key:
                 return None
             arrays = [archive[key] for key in ("x_train", "y_train", "x_test", "y_test")]
     except Exception:  # truncated zip, bad header, bad JSON: all mean "rebuild"
@@ -327,13 +359,11 @@ def newest_usable_cache(data_dir: Path) -> Path | None:
     caches = sorted((data_dir / "cache").glob("cifar10-*.npz"), key=lambda p: p.stat().st_mtime,
                     reverse=True)
     for cache in caches:
-        try:
-            with np.load(cache, allow_pickle=False) as archive:
-                meta = json.loads(str(archive["meta"]))
-        except Exception:
+        meta = _read_meta(cache)
+        if meta is None or meta.get("version") != CACHE_FORMAT_VERSION:
             continue
         source = Path(meta.get("source", ""))
-        if source.exists() and source_fingerprint(source) != meta.get("fingerprint"):
+        if source.exists() and source_key(source) != meta.get("source_key"):
             continue  # stale: its source changed since
         return cache
     return None

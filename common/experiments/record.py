@@ -89,7 +89,7 @@ SCHEMA: dict[str, tuple[str, str]] = {
     "environment": ("object", "python, numpy, torch, platform, processor, cpu_count, device, device_name (GPUs)"),
     "git_commit": ("str|null", "commit of the code that ran; '-dirty' when the tree had uncommitted changes"),
     "data_source": ("str", "the CIFAR-10 source read"),
-    "data_fingerprint": ("str", "hash of that source's path, sizes and times: a changed source, another hash"),
+    "data_fingerprint": ("str", "hash of the decoded images and labels: the same images, the same hash"),
     "created": ("str", "when the run wrote its record (ISO 8601); drawing its figures later keeps it"),
 }
 # Keys a record of an older layout may lack (key: the version that added it): such a record is still read,
