@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -382,14 +383,29 @@ def run_options(args: argparse.Namespace, part: str, *, config=None, recipe_conf
                       estimate=args.estimate, figures=not args.no_figures, recipe_config=recipe_config, **extra)
 
 
+def stop_on_termination() -> None:
+    """Make SIGTERM and SIGHUP raise KeyboardInterrupt, so that ``kill PID``, a scheduler's time limit or a
+    closed terminal stops a run the way Ctrl-C does: finished epochs saved, the report marked incomplete,
+    ``--resume`` continues. A job started in the background from a script ignores SIGINT, so SIGTERM is the
+    way to stop it. A signal already ignored (``nohup`` ignores SIGHUP) stays ignored."""
+    def interrupt(signum, _frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
+            signal.signal(number, interrupt)
+
+
 def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
              argv: list[str] | None = None) -> int:
     """Parse arguments, run ``main`` and map failures to exit codes.
 
     UserError -> message on stderr, 2. KeyboardInterrupt -> 130. ``--debug`` shows tracebacks.
+    SIGTERM and SIGHUP stop a run as Ctrl-C does (see ``stop_on_termination``).
     """
     args = parser.parse_args(argv)
     setup_logging()
+    stop_on_termination()
     from common.experiments.record import git_commit
     git_commit()  # remember the commit now: the tree may change while a long run trains
     try:

@@ -19,6 +19,7 @@ import fnmatch
 import importlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -281,7 +282,7 @@ def main(args: argparse.Namespace) -> int:
     for i, (part, command, plan) in enumerate(steps, 1):
         log.info("[%d/%d] %s: %s", i, len(steps), part, " ".join(command[1:]))
         start = time.perf_counter()
-        code = subprocess.call(command, cwd=PROJECT_ROOT, env=os.environ)
+        code = call_part(command)
         results.append({"step": part, "exit_code": code, "seconds": time.perf_counter() - start,
                         "estimated_seconds": plan["seconds"], "out": plan.get("out", "")})
         if plan["complete"] and not args.force:  # its time is the earlier run's, not this invocation's
@@ -314,6 +315,24 @@ def main(args: argparse.Namespace) -> int:
         "git_commit": git_commit(), "created": now_iso()})
     failed = [r["exit_code"] for r in results if r["exit_code"] != 0]
     return failed[0] if failed else 0
+
+
+def call_part(command: list[str], grace_seconds: float = 10.0) -> int:
+    """Run one part and return its exit code. When this process is stopped (Ctrl-C, SIGTERM), the part is stopped
+    too and waited for, so that it saves its finished epochs and marks its report incomplete: Ctrl-C reaches it
+    from the terminal already; otherwise (SIGTERM, or it started in the background, where SIGINT is ignored) it
+    gets SIGTERM after ``grace_seconds``. Returns its code (130 when it was interrupted)."""
+    child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ)
+    try:
+        return child.wait()
+    except KeyboardInterrupt as stop:
+        if stop.args:  # SIGTERM or SIGHUP (stop_on_termination names it): only this process got it
+            child.send_signal(signal.SIGTERM)
+        try:
+            return child.wait(timeout=grace_seconds)
+        except subprocess.TimeoutExpired:
+            child.send_signal(signal.SIGTERM)
+            return child.wait()
 
 
 if __name__ == "__main__":

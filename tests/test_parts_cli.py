@@ -115,9 +115,12 @@ def test_divergence_is_reported_and_marked(tmp_path, learnable_folder):
     assert "Status: diverged" in (out / "summary.md").read_text()
 
 
-def test_ctrl_c_exits_130_with_a_valid_incomplete_report(tmp_path, learnable_folder):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_exits_130_with_a_valid_incomplete_report(tmp_path, learnable_folder, stop):
     """Ctrl-C writes the record and checkpoint and exits: no figures, no analysis (what made it take half a
-    minute on a loaded machine). The timeouts are safety nets, never the thing measured."""
+    minute on a loaded machine). ``kill PID`` (SIGTERM: a scheduler's time limit, or the only way to stop a job
+    started in the background, which ignores SIGINT) does the same. The timeouts are safety nets, never the
+    thing measured."""
     out = tmp_path / "r"
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
     process = subprocess.Popen([sys.executable, "-m", "parts.part3", "--data", str(learnable_folder), "--out",
@@ -132,7 +135,7 @@ def test_ctrl_c_exits_130_with_a_valid_incomplete_report(tmp_path, learnable_fol
         seen += line
         if "part3 epoch 1/" in line:
             break
-    process.send_signal(signal.SIGINT)
+    process.send_signal(stop)
     _, err = process.communicate(timeout=600)
     err = seen + err
     assert process.returncode == 130, err

@@ -313,3 +313,38 @@ def test_make_reproduce_runs_part5_on_a_cpu_when_asked(tmp_path, monkeypatch, ca
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     assert "part5  ~120.0 min" in capsys.readouterr().err
     assert ["--report", "000"] == ran[0][5:7] and ran[0][2] == "parts.part5" and "--resume" in ran[0]
+
+
+_STOPPABLE_CHILD = """
+import signal, sys, time, pathlib
+done = pathlib.Path(sys.argv[1])
+def stop(signum, frame):
+    done.write_text(signal.Signals(signum).name)  # what a part does: save its epochs, then exit 130
+    sys.exit(130)
+signal.signal(signal.SIGTERM, stop)
+done.with_suffix(".ready").touch()
+time.sleep(60)
+"""
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGTERM"), KeyboardInterrupt()], ids=["kill", "ctrl-c"])
+def test_stopping_make_all_stops_the_part_cleanly(tmp_path, stop):
+    """make all stopped (kill, or a Ctrl-C its part did not get because it runs in the background) stops its part
+    with SIGTERM and waits for it to save, instead of killing it outright or leaving it training."""
+    import signal
+
+    done = tmp_path / "stopped"
+
+    def interrupt(*_):
+        if not done.with_suffix(".ready").exists():
+            return signal.setitimer(signal.ITIMER_REAL, 0.05)  # the child has not started yet: try again
+        raise stop
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        code = run_all.call_part([sys.executable, "-c", _STOPPABLE_CHILD, str(done)], grace_seconds=0.2)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert code == 130 and done.read_text() == "SIGTERM"
