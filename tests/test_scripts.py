@@ -308,7 +308,8 @@ def test_make_reproduce_runs_part5_on_a_cpu_when_asked(tmp_path, monkeypatch, ca
     monkeypatch.setattr(run_all, "estimate", lambda command, resume: {
         "what": "100 epochs", "seconds": 7200.0, "complete": False, "out": str(tmp_path / "000" / "part5")})
     ran = []
-    monkeypatch.setattr(run_all.subprocess, "call", lambda command, **kw: ran.append(command) or 0)
+    monkeypatch.setattr(run_all, "call_part", lambda command: ran.append(command) or 0)
+    monkeypatch.setattr(run_all.subprocess, "call", lambda command, **kw: 0)  # the page
     argv = ["--report", "000", "--parts", "part5", "--reports", str(tmp_path), "--cpu-ok"]
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     assert "part5  ~120.0 min" in capsys.readouterr().err
