@@ -63,7 +63,7 @@ report: setup ## build reports/index.md and index.html from the saved runs (ARGS
 	$(PY) -m scripts.build_report $(ARGS)
 
 test: setup ## run the test suite
-	$(PY) -m pytest -q $(ARGS)
+	$(PY) -m pytest -q -n auto --dist worksteal $(ARGS)
 
 lint: setup ## ruff (rules in ruff.toml) and the architecture's import contracts (.importlinter)
 	$(PY) -m ruff check .

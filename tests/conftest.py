@@ -12,6 +12,16 @@ from tests import helpers
 REAL_SOURCE = os.environ.get("CIFAR10_SOURCE")
 
 
+def pytest_configure(config):
+    """Under ``pytest -n N`` (make test), N workers share the cores: one BLAS and torch thread each, since
+    threaded BLAS processes side by side slow each other many-fold."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+        torch.set_num_threads(1)
+
+
 @pytest.fixture(autouse=True)
 def isolated_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("CIFAR10_DATA_DIR", str(tmp_path / "data"))

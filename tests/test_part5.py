@@ -366,13 +366,14 @@ def test_quick_profile_on_real_images(real_source, real_data_dir, tmp_path, monk
     out = tmp_path / "p5"
     args = part5.build_parser().parse_args(["--data", real_source, "--out", str(out), "--recipe", "quick",
                                             "--epochs", "1", "--train-subset", "300", "--val-size", "200",
-                                            "--no-progress", "--device", "cpu", "--no-figures", "--no-tta"])
+                                            "--no-progress", "--device", "cpu", "--no-figures", "--no-tta",
+                                            "--model", "simple"])  # ImprovedCNN on 10,000 test images: 3 TFLOP
     assert part5.main(args) == 0
     top = json.loads((out / "metrics.json").read_text())
-    assert set(top["models"]) == {"SimpleCNN", "ImprovedCNN"}
+    assert set(top["models"]) == {"SimpleCNN"}
     assert top["recipe"] == "quick" and top["environment"]["device"] == "cpu"
-    improved = json.loads((out / "improved" / "metrics.json").read_text())
-    assert improved["figures"] == {} and not list((out / "improved").glob("*.png"))  # make report draws them
+    simple = json.loads((out / "simple" / "metrics.json").read_text())
+    assert simple["figures"] == {} and not list((out / "simple").glob("*.png"))  # make report draws them
 
 
 def test_forward_flops_count_every_multiply_add_twice():

@@ -92,7 +92,7 @@ def test_report_recipe_end_to_end_scales_pixels_and_keeps_the_last_epoch(learnab
 def test_resume_keeps_a_complete_run_and_retrains_another_config(learnable_folder, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="cifar")
     out = tmp_path / "p3"
-    argv = ["--data", str(learnable_folder), "--out", str(out), *TINY]
+    argv = ["--data", str(learnable_folder), "--out", str(out), *TINY, "--no-figures"]
     assert part3.main(part3.build_parser().parse_args(argv)) == 0
     written = (out / "metrics.json").stat().st_mtime_ns
     assert part3.main(part3.build_parser().parse_args([*argv, "--resume"])) == 0
@@ -107,7 +107,7 @@ def test_resume_keeps_a_complete_run_and_retrains_another_config(learnable_folde
 
 def test_an_interrupted_part_continues_from_its_checkpoint(learnable_folder, tmp_path, monkeypatch):
     argv = ["--data", str(learnable_folder), "--val-size", "60", "--epochs", "4", "--batch-size", "32",
-            "--patience", "0", "--no-progress"]
+            "--patience", "0", "--no-progress", "--no-figures"]
     assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(tmp_path / "straight")])) == 0
     straight = json.loads((tmp_path / "straight" / "metrics.json").read_text())
 

@@ -175,7 +175,7 @@ def test_make_all_timings_and_bench_appear_in_the_report(fixture_reports):
 
 def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_path, monkeypatch, capsys):
     real_command, real_eda = run_all.part_command, run_all.eda_command
-    monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + TINY)
+    monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + TINY + ["--no-figures"])
     monkeypatch.setattr(run_all, "eda_command", lambda *a: real_eda(*a) + ["--val-size", "60"])
     reports = tmp_path / "reports"
     argv = ["--parts", "part1", "--data", str(learnable_folder), "--reports", str(reports)]
@@ -216,7 +216,8 @@ def test_make_reproduce_on_a_cpu_says_part5_needs_a_gpu(learnable_folder, tmp_pa
         "what": "100 epochs of SimpleCNN, 100 epochs of ImprovedCNN", "seconds": 36000.0, "complete": False,
         "out": ""} if "parts.part5" in command else real_estimate(command, resume))
     real_command = run_all.part_command
-    monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + ["--epochs", "1", "--no-progress"])
+    monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + ["--epochs", "1", "--no-progress",
+                                                                                  "--no-figures"])
     reports = tmp_path / "reports"
     argv = ["--report", "000", "--parts", "part1", "part5", "--data", str(learnable_folder), "--reports",
             str(reports)]
@@ -282,8 +283,9 @@ def test_make_ablation_trains_each_variant_and_writes_the_table_and_curves(learn
     from common.report.analysis import read_ablation
     from scripts import ablation
     real = ablation.variant_command
-    monkeypatch.setattr(ablation, "variant_command", lambda *a: real(*a) + ["--epochs", "1", "--val-size", "50",
-                                                                            "--batch-size", "64", "--no-progress"])
+    monkeypatch.setattr(ablation, "variant_command", lambda *a: real(*a) + [
+        "--epochs", "1", "--val-size", "50", "--train-subset", "150", "--batch-size", "64", "--no-progress",
+        "--no-figures"])
     out = tmp_path / "part5" / "ablation"
     args = ablation.build_parser().parse_args(["--recipe", "quick", "--out", str(out), "--data", str(learnable_folder),
                                                "--variants", "none", "no-dropout"])
