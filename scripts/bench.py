@@ -25,6 +25,7 @@ import numpy as np
 
 from common.cli import positive_int, run_main
 from common.console import log
+from common.experiments.mlp import PROBE_IMAGES
 from common.experiments.record import environment_info, git_commit, now_iso
 from common.files import atomic_write_json, atomic_write_text
 from common.nn.layers import sigmoid
@@ -52,6 +53,18 @@ def full_batch_pass_seconds(x: np.ndarray, y: np.ndarray, repeats: int = 3) -> f
         grad_w, grad_b = x.T @ d, d.sum()
         best = min(best, time.perf_counter() - start)
     assert grad_w.shape == (x.shape[1],) and np.isfinite(grad_b)
+    return best
+
+
+def probe_seconds(model: MLP, x: np.ndarray, repeats: int = 3) -> float:
+    """Best of ``repeats`` timings of the unit-activity probe the Solver runs once an epoch (``MLP.unit_activity``
+    on x, the fixed probe images)."""
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        activity = model.unit_activity(x)
+        best = min(best, time.perf_counter() - start)
+    assert "dead_units" in activity
     return best
 
 
@@ -226,6 +239,8 @@ def main(args: argparse.Namespace) -> int:
              part1_epoch / floor)
     numpy_mlp = _numpy_epoch_seconds(MLP([3072, 64, 10], activation="sigmoid", seed=0), Momentum(0.01), x_train,
                                      y_multi, 64)
+    probe = probe_seconds(MLP([3072, 64, 10], activation="sigmoid", seed=0), x_train[:PROBE_IMAGES])
+    log.info("unit-activity probe %.4f s: %.2f %% of that epoch", probe, 100 * probe / numpy_mlp)
     torch_mlp = torch_mlp_epoch_seconds(x_train, y_multi, 64, 0.01)
     log.info("3072-64-10 epoch: numpy %.3f s, PyTorch CPU %.3f s: ratio %.2f", numpy_mlp, torch_mlp,
              numpy_mlp / torch_mlp)
@@ -236,6 +251,8 @@ def main(args: argparse.Namespace) -> int:
         "mlp_numpy_vs_torch_cpu": {"numpy_epoch_seconds": numpy_mlp, "torch_epoch_seconds": torch_mlp,
                                    "ratio": numpy_mlp / torch_mlp, "target_ratio": 1.0, "network": "3072-64-10 sigmoid",
                                    "batch_size": 64, "optimizer": "momentum 0.9", "train_rows": 45_000},
+        "activity_probe": {"probe_seconds": probe, "epoch_seconds": numpy_mlp, "share": probe / numpy_mlp,
+                           "target_share": 0.03, "probe_images": PROBE_IMAGES},
     }
     if not args.skip_cnn:
         import torch
@@ -268,6 +285,11 @@ def render(results: dict) -> str:
              f"| 3072-64-10 epoch, numpy | {mlp['numpy_epoch_seconds']:.3f} s |",
              f"| 3072-64-10 epoch, PyTorch CPU | {mlp['torch_epoch_seconds']:.3f} s |",
              f"| numpy / PyTorch | {mlp['ratio']:.2f} |"]
+    if "activity_probe" in results:
+        probe = results["activity_probe"]
+        lines.append(f"| unit-activity probe, once an epoch ({probe['probe_images']} images) | "
+                     f"{probe['probe_seconds'] * 1000:.1f} ms: {probe['share']:.2%} of the numpy epoch "
+                     f"(goal <= {probe['target_share']:.0%}) |")
     if "improved_cnn_training" in results:
         cnn = results["improved_cnn_training"]
         device = cnn["device"] + (f" ({cnn['device_name']})" if cnn["device_name"] else "")

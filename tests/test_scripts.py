@@ -13,6 +13,7 @@ import pytest
 from common.data.cifar10 import CLASS_NAMES
 from common.errors import UserError
 from common.experiments import record as R
+from common.nn.network import MLP
 from common.render.figures import plot_history, save_figure
 from scripts import bench, build_report, run_all, screenshot_report
 from tests.helpers import HISTORY, TINY, report_recipe, write_record
@@ -263,6 +264,7 @@ def test_bench_helpers_on_small_inputs():
     x = rng.standard_normal((512, 3072), dtype=np.float32)
     assert bench.full_batch_pass_seconds(x, rng.integers(0, 2, 512).astype(np.float32), repeats=1) > 0
     assert bench.torch_mlp_epoch_seconds(x, rng.integers(0, 10, 512), 64, 0.01) > 0
+    assert bench.probe_seconds(MLP([3072, 8, 10], activation="relu", seed=0), x, repeats=1) > 0
     cnn = bench.cnn_throughput("cpu", batch_sizes=(2, 4), steps=1)
     assert [r["batch_size"] for r in cnn["batches"]] == [2, 4]
     assert all(r["images_per_second"] > 0 for r in cnn["batches"])
@@ -272,11 +274,14 @@ def test_bench_helpers_on_small_inputs():
     part1 = {"part1_epoch_seconds": 1, "full_batch_pass_seconds": 1, "ratio": 1}
     text = bench.render({"part1_epoch_vs_full_batch": part1,
                          "mlp_numpy_vs_torch_cpu": {"numpy_epoch_seconds": 1, "torch_epoch_seconds": 1, "ratio": 1},
+                         "activity_probe": {"probe_seconds": 0.004, "share": 0.004, "target_share": 0.03,
+                                            "probe_images": 512},
                          "improved_cnn_training": {**cnn, "device": "cuda", "device_name": "H100",
                                                    "batches": [{**cnn["batches"][0], "peak_fraction": 0.061}]},
                          "environment": {"processor": "x", "cpu_count": 2, "numpy": "n", "torch": "t",
                                          "torch_threads": 2}, "git_commit": "abc", "created": "now"})
     assert "batch 2 (eager, bf16" in text and "6.1% of the bf16 peak" in text and "0.93 GFLOP" in text
+    assert "probe, once an epoch (512 images) | 4.0 ms: 0.40% of the numpy epoch (goal <= 3%)" in text
 
 
 def test_make_ablation_trains_each_variant_and_writes_the_table_and_curves(learnable_folder, tmp_path, monkeypatch):
