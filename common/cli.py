@@ -387,13 +387,23 @@ def stop_on_termination() -> None:
     """Make SIGTERM and SIGHUP raise KeyboardInterrupt, so that ``kill PID``, a scheduler's time limit or a
     closed terminal stops a run the way Ctrl-C does: finished epochs saved, the report marked incomplete,
     ``--resume`` continues. A job started in the background from a script ignores SIGINT, so SIGTERM is the
-    way to stop it. A signal already ignored (``nohup`` ignores SIGHUP) stays ignored."""
-    def interrupt(signum, _frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
+    way to stop it. A signal already ignored (``nohup`` ignores SIGHUP) stays ignored.
 
-    for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if number is not None and signal.getsignal(number) is signal.SIG_DFL:
-            signal.signal(number, interrupt)
+    Once a stop has begun (by any of SIGINT, SIGTERM, SIGHUP), further SIGTERM and SIGHUP are ignored, so that
+    a second one (``make all`` passing the stop on, a closed terminal's SIGHUP to the whole group) cannot cut the
+    save short; a second Ctrl-C still stops at once."""
+    numbers = [n for n in (signal.SIGTERM, getattr(signal, "SIGHUP", None))
+               if n is not None and signal.getsignal(n) is signal.SIG_DFL]
+
+    def interrupt(signum, _frame):
+        for number in numbers:
+            signal.signal(number, signal.SIG_IGN)
+        raise KeyboardInterrupt(signal.Signals(signum).name) if signum != signal.SIGINT else KeyboardInterrupt
+
+    for number in numbers:
+        signal.signal(number, interrupt)
+    if numbers and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signal.signal(signal.SIGINT, interrupt)
 
 
 def run_main(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,

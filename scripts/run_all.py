@@ -321,18 +321,20 @@ def call_part(command: list[str], grace_seconds: float = 10.0) -> int:
     """Run one part and return its exit code. When this process is stopped (Ctrl-C, SIGTERM), the part is stopped
     too and waited for, so that it saves its finished epochs and marks its report incomplete: Ctrl-C reaches it
     from the terminal already; otherwise (SIGTERM, or it started in the background, where SIGINT is ignored) it
-    gets SIGTERM after ``grace_seconds``. Returns its code (130 when it was interrupted)."""
+    gets SIGTERM after ``grace_seconds``, once (a part that is already saving ignores it). Returns its code (130
+    when it was interrupted)."""
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ)
     try:
         return child.wait()
     except KeyboardInterrupt as stop:
-        if stop.args:  # SIGTERM or SIGHUP (stop_on_termination names it): only this process got it
+        if not stop.args:  # Ctrl-C: the part got it too when it runs in the foreground
+            try:
+                return child.wait(timeout=grace_seconds)
+            except subprocess.TimeoutExpired:
+                pass
+        if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-        try:
-            return child.wait(timeout=grace_seconds)
-        except subprocess.TimeoutExpired:
-            child.send_signal(signal.SIGTERM)
-            return child.wait()
+        return child.wait()
 
 
 if __name__ == "__main__":

@@ -146,6 +146,21 @@ def test_ctrl_c_exits_130_with_a_valid_incomplete_report(tmp_path, learnable_fol
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
 
 
+def test_a_second_kill_cannot_cut_the_save_short():
+    script = ("import os, signal, time\n"
+              "from common.cli import stop_on_termination\n"
+              "stop_on_termination()\n"
+              "try:\n"
+              "    os.kill(os.getpid(), signal.SIGTERM); time.sleep(5)\n"
+              "except KeyboardInterrupt as stop:\n"
+              "    print('stopping', stop.args[0])\n"
+              "    os.kill(os.getpid(), signal.SIGTERM); os.kill(os.getpid(), signal.SIGHUP)  # while it saves\n"
+              "    time.sleep(0.2); print('saved')\n")
+    result = subprocess.run([sys.executable, "-c", script], cwd=PROJECT_ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}, timeout=60)
+    assert result.stdout.split("\n")[:2] == ["stopping SIGTERM", "saved"], result.stderr
+
+
 @pytest.mark.slow
 def test_part1_on_the_real_jpeg_set(real_source, real_data_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("CIFAR10_DATA_DIR", str(real_data_dir))

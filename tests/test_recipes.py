@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -97,6 +98,9 @@ def test_resume_keeps_a_complete_run_and_retrains_another_config(learnable_folde
     written = (out / "metrics.json").stat().st_mtime_ns
     assert part3.main(part3.build_parser().parse_args([*argv, "--resume"])) == 0
     assert (out / "metrics.json").stat().st_mtime_ns == written and "kept as it is" in caplog.text
+    moved = shutil.copytree(learnable_folder, tmp_path / "moved")  # the same images elsewhere: not converted yet
+    assert part3.main(part3.build_parser().parse_args([*argv, "--resume", "--data", str(moved)])) == 0
+    assert (out / "metrics.json").stat().st_mtime_ns == written  # still the same data: kept, not retrained
     assert part3.main(part3.build_parser().parse_args([*argv, "--resume", "--lr", "0.01"])) == 0
     assert json.loads((out / "metrics.json").read_text())["config"]["lr"] == 0.01
     estimate = subprocess.run([sys.executable, "-m", "parts.part3", *argv, "--lr", "0.01", "--resume", "--estimate"],

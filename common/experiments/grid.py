@@ -251,7 +251,8 @@ _SPLITS: FlatSplits | None = None  # shared with forked workers (copy-on-write, 
 
 def _worker_start() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the parent's stop_on_termination is not for workers
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the pool's terminate(); stop_on_termination is the parent's
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a closed terminal: the parent stops the pool
     try:
         from threadpoolctl import threadpool_limits
         threadpool_limits(1)  # one BLAS thread per process: the workers fill the cores

@@ -341,12 +341,23 @@ def read_record(path: Path) -> dict:
     return record
 
 
+def _fingerprint_for(out: Path, run: RunOptions) -> str | None:
+    """The fingerprint of the data ``run`` would read, from its cache's header. A source without a cache yet
+    (new, or moved, copied or touched since) is loaded (and so cached) to find it, but only when ``out`` holds a
+    record to compare it with: the run would load it next anyway."""
+    fingerprint = data_fingerprint(run.data)
+    if fingerprint is None and (Path(out) / "metrics.json").is_file():
+        from common.data.cifar10 import load_cifar10
+        fingerprint = load_cifar10(run.data, progress=run.progress).fingerprint
+    return fingerprint
+
+
 def keep_complete_run(out: Path, config, run: RunOptions) -> bool:
     """With --resume: True (and a log line saying so) when ``out`` already holds a complete run of this
     config on the data ``run`` would read, so there is nothing to train."""
     if not run.resume:
         return False
-    done = completed_run(out, config, data_fingerprint(run.data))
+    done = completed_run(out, config, _fingerprint_for(out, run))
     if done is not None:
         log.info("%s already holds a complete run of this config on this data (commit %s, %s): kept as it is. "
                  "Run without --resume (make: ARGS=--force) to train again.", out, done["git_commit"], done["created"])
@@ -360,7 +371,7 @@ def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str
     it was timed (``other``: busy when other processes held a quarter of a CPU or more).
 
     ``config`` is the run's config (Part 5: a dict of them, one per model)."""
-    fingerprint = data_fingerprint(run.data)
+    fingerprint = _fingerprint_for(run.out, run)
     done = completed_run(run.out, config, fingerprint) if fingerprint else None
     recipe = config.recipe if hasattr(config, "recipe") else next(iter(config.values())).recipe
     print(json.dumps({"part": part, "recipe": recipe, "out": str(run.out), "what": what,
