@@ -308,7 +308,7 @@ def test_the_part_is_as_complete_as_its_least_complete_model():
 
 
 
-def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch):
+def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch, capsys):
     out = tmp_path / "p5"
     parser = part5.build_parser()
     real_evaluate = TT.evaluate
@@ -327,6 +327,10 @@ def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch
     metrics = json.loads((out / "simple" / "metrics.json").read_text())
     assert metrics["status"] == "incomplete" and len(metrics["history"]) == 1
     assert not TT.load_checkpoint(out / "simple" / "simple_cnn.pt")["complete"]
+    capsys.readouterr()
+    assert part5.main(parser.parse_args(["--data", str(learnable_folder), "--out", str(out), "--model", "simple",
+                                         "--epochs", "3", "--resume", "--estimate", *TINY_CNN])) == 0
+    assert json.loads(capsys.readouterr().out)["what"].startswith("2 epochs of SimpleCNN (a checkpoint has done 1)")
 
     monkeypatch.setattr(TT, "evaluate", real_evaluate)
     args = parser.parse_args(["--data", str(learnable_folder), "--out", str(out), "--model", "simple",
@@ -353,6 +357,21 @@ def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch
     assert evaluated["config"]["tta"] is True  # the quick profile's; --no-tta evaluates without it
     assert part5.main(parser.parse_args([*args_list(out), "--no-tta"])) == 0
     assert json.loads((out / "simple" / "metrics.json").read_text())["config"]["tta"] is False
+
+
+def test_a_run_cut_short_never_replaces_a_complete_one(learnable_folder, tmp_path, monkeypatch):
+    out, parser = tmp_path / "p5", part5.build_parser()
+    argv = ["--data", str(learnable_folder), "--out", str(out), "--model", "simple", "--no-figures", *TINY_CNN]
+    assert part5.main(parser.parse_args([*argv, "--epochs", "1"])) == 0
+    kept = {name: (out / name).read_bytes() for name in ("metrics.json", "simple/metrics.json",
+                                                         "simple/predictions.npz")}
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(TT, "evaluate", interrupt)  # the first validation of the rerun
+    assert part5.main(parser.parse_args([*argv, "--epochs", "2"])) == 130
+    assert {name: (out / name).read_bytes() for name in kept} == kept
 
 
 def test_eval_of_a_missing_checkpoint_exits_2(tmp_path, capsys):

@@ -109,7 +109,7 @@ def test_resume_keeps_a_complete_run_and_retrains_another_config(learnable_folde
     assert json.loads(estimate.stdout)["complete"] is True and json.loads(estimate.stdout)["seconds"] == 0.0
 
 
-def test_an_interrupted_part_continues_from_its_checkpoint(learnable_folder, tmp_path, monkeypatch):
+def test_an_interrupted_part_continues_from_its_checkpoint(learnable_folder, tmp_path, monkeypatch, capsys):
     argv = ["--data", str(learnable_folder), "--val-size", "60", "--epochs", "4", "--batch-size", "32",
             "--patience", "0", "--no-progress", "--no-figures"]
     assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(tmp_path / "straight")])) == 0
@@ -130,11 +130,24 @@ def test_an_interrupted_part_continues_from_its_checkpoint(learnable_folder, tmp
     assert json.loads((out / "metrics.json").read_text())["status"] == "incomplete"
     assert (out / ME.CHECKPOINT).is_file()
     monkeypatch.setattr(ME.Solver, "_step", real_step)
+    capsys.readouterr()
+    assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(out), "--resume", "--estimate"])) == 0
+    assert json.loads(capsys.readouterr().out)["what"].startswith("2 epochs of 3072-")  # 4 less the checkpoint's 2
     assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(out), "--resume"])) == 0
     resumed = json.loads((out / "metrics.json").read_text())
     assert resumed["status"] == "complete" and not (out / ME.CHECKPOINT).exists()
     assert [h["train_loss"] for h in resumed["history"]] == [h["train_loss"] for h in straight["history"]]
     assert resumed["test"] == straight["test"]
+
+    # a run cut short never replaces a complete one; its checkpoint continues it
+    kept, calls["n"] = (out / "metrics.json").read_bytes(), 0
+    monkeypatch.setattr(ME.Solver, "_step", step)
+    assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(out), "--lr", "0.02"])) == 130
+    assert (out / "metrics.json").read_bytes() == kept and (out / ME.CHECKPOINT).is_file()
+    monkeypatch.setattr(ME.Solver, "_step", real_step)
+    assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(out), "--lr", "0.02", "--resume"])) == 0
+    continued = json.loads((out / "metrics.json").read_text())
+    assert continued["status"] == "complete" and continued["config"]["lr"] == 0.02
 
 
 def test_a_second_run_into_a_folder_in_use_stops_with_a_clear_error(learnable_folder, tmp_path):

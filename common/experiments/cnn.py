@@ -34,13 +34,15 @@ from common.cnn.training import (
     train_cnn,
 )
 from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, epoch_progress, log, timed
-from common.data.cifar10 import CLASS_NAMES, N_TRAIN, load_cifar10
+from common.data.cifar10 import CLASS_NAMES, N_TRAIN, data_fingerprint, load_cifar10
 from common.data.preprocess import train_validation_indices
+from common.errors import CheckpointError
 from common.experiments.record import (
     OtherWork,
     RunOptions,
     git_commit,
     keep_complete_run,
+    keeps_complete_record,
     new_run_id,
     print_estimate,
     recipe_changes,
@@ -69,11 +71,14 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
     """Train and report every model of ``configs``; the part's summary last. Returns the exit code."""
     device = pick_device(device_name)
     if run.estimate:
+        fingerprint = data_fingerprint(run.data) if run.resume else None
+        left = {m: c.epochs - epochs_done(checkpoint_path(run.out, m), c, fingerprint) for m, c in configs.items()}
         with OtherWork() as other:
-            seconds = sum(seconds_per_epoch(c, device) * c.epochs for c in configs.values())
-        return print_estimate(run.part, configs, run, seconds, ", ".join(f"{c.epochs} epochs of {DISPLAY_NAMES[m]}"
-                                                                    for m, c in configs.items()) + f" on {device}",
-                              other)
+            seconds = sum(seconds_per_epoch(c, device) * left[m] for m, c in configs.items() if left[m])
+        return print_estimate(run.part, configs, run, seconds, ", ".join(
+            f"{left[m]} epochs of {DISPLAY_NAMES[m]}" + (f" (a checkpoint has done {c.epochs - left[m]})"
+                                                         if left[m] < c.epochs else "")
+            for m, c in configs.items()) + f" on {device}", other)
     total_start = time.perf_counter()
     recipe = next(iter(configs.values())).recipe
     run_id = new_run_id()
@@ -85,7 +90,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                  else "", recipe, f": {recipe_note}" if recipe_note else "")
         with timed("loading CIFAR-10"):
             data = load_cifar10(run.data, progress=run.progress)
-        records = {}
+        records, kept_interrupted = {}, False
         for name, config in configs.items():
             train, val, test = device_splits(data, config, device)
             log.info("%s: train %d, validation %d, test %d images on %s; %s", DISPLAY_NAMES[name], len(train),
@@ -103,13 +108,19 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
                                               code_version=git_commit(),
                                               extra_state={"recipe_changes": recipe_changes(recipes.get(name),
                                                                                             config)})
+            if result.status == STATUS_INCOMPLETE and keeps_complete_record(out / name, result.status, config):
+                kept_interrupted = True
+                break
             records[name] = report_model(run.part, out / name, model, result, config, val, test, device, data.source,
                                          data.fingerprint, checkpoint, recipe_note, run_id=run_id,
                                          recipe_config=recipes.get(name))
             if result.status == STATUS_INCOMPLETE:
                 break
-        write_part_summary(run.part, out, records, configs, device, data.source, data.fingerprint, recipe_note,
-                           total_start, run_id=run_id, recipe_config=run.recipe_config)
+        if records:
+            write_part_summary(run.part, out, records, configs, device, data.source, data.fingerprint,
+                               recipe_note, total_start, run_id=run_id, recipe_config=run.recipe_config)
+    if kept_interrupted:
+        return EXIT_INTERRUPTED
     statuses = {r["status"] for r in records.values()}
     if STATUS_INCOMPLETE in statuses:
         log.warning("interrupted: the reports of the completed epochs are in %s, marked incomplete; continue with "
@@ -127,6 +138,18 @@ def _resume_state(checkpoint: Path, config: CNNConfig, fingerprint: str) -> dict
         log.info("%s is of another config or data set: %s starts from scratch", checkpoint, config.model)
         return None
     return state
+
+
+def epochs_done(checkpoint: Path, config: CNNConfig, fingerprint: str | None) -> int:
+    """The epochs --resume would not train again: those of ``checkpoint`` when it is of this config and data
+    (``fingerprint``; None: no resume), else 0."""
+    if fingerprint is None or not checkpoint.exists():
+        return 0
+    try:
+        state = _resume_state(checkpoint, config, fingerprint)
+    except CheckpointError:  # unreadable: the run will say so
+        return 0
+    return 0 if state is None else min(config.epochs, len(state["history"]))
 
 
 def result_from_checkpoint(state: dict) -> FitResult:

@@ -47,6 +47,7 @@ from common.experiments.record import (
     OtherWork,
     RunOptions,
     keep_complete_run,
+    keeps_complete_record,
     new_run_id,
     print_estimate,
     run_record,
@@ -438,6 +439,8 @@ def run_grid_part(config: GridConfig, run: RunOptions) -> int:
             bar.close()
         if not records:
             log.error("no run of the comparison finished; nothing to report. %s", note)
+            return EXIT_INTERRUPTED
+        if keeps_complete_record(out, status, config):
             return EXIT_INTERRUPTED
         write_grid_report(run.part, out, config, records, sweep_rows, seed_runs, status, note, data, splits,
                           total_start, run.recipe_config)

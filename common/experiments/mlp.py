@@ -22,7 +22,7 @@ import numpy as np
 
 from common import metrics
 from common.console import EXIT_DIVERGED, EXIT_INTERRUPTED, epoch_progress, log, timed
-from common.data.cifar10 import N_TEST, N_TRAIN, Cifar10, load_cifar10
+from common.data.cifar10 import N_TEST, N_TRAIN, Cifar10, data_fingerprint, load_cifar10
 from common.data.preprocess import FlatSplits, flat_splits, hold_out_test
 from common.errors import UserError, check_ranges
 from common.experiments.record import (
@@ -30,6 +30,7 @@ from common.experiments.record import (
     RunOptions,
     config_dict,
     keep_complete_run,
+    keeps_complete_record,
     new_run_id,
     print_estimate,
     run_record,
@@ -42,7 +43,15 @@ from common.nn.losses import OUTPUT_GRADIENTS as _OUTPUT_GRADIENTS
 from common.nn.network import MLP
 from common.nn.optim import OPTIMIZERS as _OPTIMIZERS
 from common.nn.optim import make_optimizer
-from common.nn.training import SCHEDULES, STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult, Solver, TrainConfig
+from common.nn.training import (
+    SCHEDULES,
+    STATUS_DIVERGED,
+    STATUS_INCOMPLETE,
+    FitResult,
+    Solver,
+    TrainConfig,
+    checkpoint_epoch,
+)
 
 ACTIVATIONS, INITIALIZERS, OPTIMIZERS = sorted(_ACTIVATIONS), sorted(_INITIALIZERS), sorted(_OPTIMIZERS)
 OUTPUT_GRADIENTS = sorted(_OUTPUT_GRADIENTS)
@@ -286,9 +295,12 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
     if run.estimate:
         with OtherWork() as other:
             fastest, slowest = epoch_seconds(config)
-        return print_estimate(part, config, run, fastest * config.epochs,
-                              f"{config.epochs} epochs of {'-'.join(map(str, config.sizes))}", other,
-                              slowest * config.epochs)
+        fingerprint = data_fingerprint(run.data) if run.resume else None
+        done = checkpoint_epoch(run.out / CHECKPOINT, checkpoint_tag(config, fingerprint)) if fingerprint else 0
+        left = config.epochs - done
+        return print_estimate(part, config, run, fastest * left,
+                              f"{left} epochs of {'-'.join(map(str, config.sizes))}"
+                              + (f" (a checkpoint has done {done})" if done else ""), other, slowest * left)
     total_start = time.perf_counter()
     run_id = new_run_id()
     with ReportFolder(run.out) as out:
@@ -301,6 +313,8 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         log.info("trained %d parameters for %d epochs in %.1f s; reporting epoch %d%s", model.n_params,
                  len(result.history), result.train_seconds, result.best_epoch, f"; {result.note}" if result.note
                  else "")
+        if keeps_complete_record(out, result.status, config):
+            return EXIT_INTERRUPTED
         with timed("evaluating on the test set"):
             evaluation = evaluate_binary(model, splits) if binary else evaluate_multiclass(model, splits)
         test = evaluation["chosen"]

@@ -364,6 +364,27 @@ def keep_complete_run(out: Path, config, run: RunOptions) -> bool:
     return done is not None
 
 
+def keeps_complete_record(out: Path, status: str, config) -> bool:
+    """An interrupted run never replaces a complete one. True when ``status`` is incomplete and ``out`` holds a
+    complete record (of any config): the caller then writes nothing there, and a log line says what was kept and
+    how to go on (this run's checkpoint is saved beside it)."""
+    path = Path(out) / "metrics.json"
+    if status == STATUS_COMPLETE or not path.is_file():
+        return False
+    try:
+        record = read_record(path)
+    except UserError:
+        return False
+    if record["status"] != STATUS_COMPLETE:
+        return False
+    same = with_defaults(record["config"], config) == config_dict(config)
+    log.warning("interrupted: %s keeps the complete run it held (commit %s, %s) as it was; this run is not "
+                "recorded. %s", out, record["git_commit"], record["created"],
+                "Run again without --resume (make: ARGS=--force) to train it again." if same else
+                "Its checkpoint is saved: the same command with --resume continues it.")
+    return True
+
+
 def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str,
                    other: OtherWork | None = None, slowest: float | None = None) -> int:
     """``--estimate``: one JSON line saying what would run, whether it would be kept instead, how long (``seconds``

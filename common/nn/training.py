@@ -247,6 +247,17 @@ class Solver:
         return True
 
 
+def checkpoint_epoch(path: Path, tag: str) -> int:
+    """The epochs a Solver checkpoint at ``path`` has done, when it belongs to the run ``tag`` names (what
+    ``train(resume=True)`` would continue from); 0 without one, or for one that is unreadable or another run's."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+    except Exception:  # missing, truncated or foreign: the run would start from scratch
+        return 0
+    return int(meta["epoch"]) if meta.get("tag") == tag else 0
+
+
 class _Diverged(Exception):
     def __init__(self, epoch: int, loss: float):
         super().__init__(epoch, loss)
