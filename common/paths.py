@@ -6,6 +6,7 @@ Keras' cache -- and which folder of reports/ a run writes to, decided here once:
     reports/[<report id>/]variants/partN/<changes>/
                                          a run whose settings differ from its recipe's (a variant); the
                                          page finds variants by their records' fields, not by this name
+    reports/[<report id>/]logs/<run>.log  each run's log when make all / make reproduce run them side by side
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 REPORTS_DIR = PROJECT_ROOT / "reports"  # generated output, git-ignored
 REPORT_FILES_DIR = PROJECT_ROOT / "student_reports"  # the reports checked, one TOML file each (tracked)
 VARIANTS = "variants"  # the folder of a recipe's variants, beside its parts' folders
+LOGS = "logs"  # make all / make reproduce: each side-by-side run's log, beside the parts' folders
 
 
 def recipe_folder(reports: Path, report_id: str | None = None) -> Path:

@@ -7,6 +7,10 @@ each part's progress while it runs, and a summary at the end.
     make check-report REPORT=001  check a report file (every key, type, run and setting) and say what it holds
 
 Each part runs as its own process, so one failing part is reported and the others still run.
+Runs go side by side on the CPUs (--jobs, default: all of them): a numpy network's steps are too small
+for a second BLAS thread to help, so each takes one CPU and the next run the other; Part 4 trains its
+comparison's runs on as many, Part 5 takes them all. Side by side, each run writes its log to
+reports/[ID/]logs/<run>.log, and a line every minute says where each stands.
 Every part runs with --resume: a folder that already holds a complete run of the same config on
 the same data is kept (the part says so), and an interrupted run continues from its checkpoint,
 so rerunning an interrupted `make reproduce` picks up where it stopped. --force trains everything
@@ -23,17 +27,17 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from common.catalog import PARTS
-from common.cli import config_with, named, run_main
+from common.cli import config_with, named, positive_int, run_main
 from common.console import EXIT_INTERRUPTED, log
 from common.errors import UserError
 from common.experiments.grid import GridConfig, combination_name
 from common.experiments.record import git_commit, now_iso, read_record
 from common.files import atomic_write_json, atomic_write_text
-from common.paths import PROJECT_ROOT, REPORTS_DIR, recipe_folder
+from common.paths import LOGS, PROJECT_ROOT, REPORTS_DIR, recipe_folder
 from common.report.analysis import report_verdicts, verdict_counts, verdict_markdown
 from common.report.claims import KINDS, ROW_METRICS, parse_ref
 from common.report.report_file import Report, load_report
@@ -211,6 +215,50 @@ def gpu_available() -> tuple[bool, str]:
     return False, "cpu"
 
 
+@dataclass
+class Step:
+    """One run of make all / make reproduce: its command, its plan (the part's --estimate line) and the CPUs it
+    keeps busy."""
+
+    name: str
+    command: list[str]
+    plan: dict
+    cores: int = 1
+
+
+def step_cores(part: str, config, jobs: int) -> int:
+    """The CPUs a part's run keeps busy when ``jobs`` are free: Part 5 (PyTorch) all of them; Part 4 one per run of
+    its comparison (``config``: its GridConfig; None: as many as there are); a numpy network one, since its
+    batch-64 steps take as long on one BLAS thread as on two (a 3072-64-10 epoch, timed on this 2-core CPU)."""
+    if part == "part5":
+        return jobs
+    if part == "part4":
+        return min(jobs, len(config.combinations)) if isinstance(config, GridConfig) else jobs
+    return 1
+
+
+def wall_seconds(steps: list[Step], jobs: int, seconds: list[float]) -> float:
+    """How long ``steps`` take (each ``seconds``) when ``run_steps`` runs them on ``jobs`` CPUs."""
+    waiting, running, now, free = list(range(len(steps))), [], 0.0, jobs
+    while waiting:
+        i = next_to_start(steps, waiting, free)
+        if i is None:  # wait for the first run to end
+            running.sort()
+            end, cores = running.pop(0)
+            now, free = max(now, end), free + cores
+            continue
+        waiting.remove(i)
+        running.append((now + seconds[i], steps[i].cores))
+        free -= steps[i].cores
+    return max([now, *(end for end, _ in running)])
+
+
+def next_to_start(steps: list[Step], waiting: list[int], free: int) -> int | None:
+    """The first waiting step (an index into ``steps``) that ``free`` CPUs can take, else None: a run that needs
+    every CPU waits for them, and the one-CPU runs behind it fill the CPUs meanwhile."""
+    return next((i for i in waiting if steps[i].cores <= free), None)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m scripts.run_all", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -227,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--data", metavar="PATH", help="CIFAR-10 source for every part (else the usual search)")
     parser.add_argument("--reports", metavar="DIR", default=str(REPORTS_DIR),
                         help="reports folder (default: %(default)s); a report's recipes go to DIR/<report id>")
+    parser.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, metavar="N",
+                        help="CPUs to fill with runs side by side (default: all, %(default)s here); 1: one run at a "
+                             "time, its progress bars in the terminal")
     parser.add_argument("--debug", action="store_true")
     return parser
 
@@ -245,32 +296,40 @@ def main(args: argparse.Namespace) -> int:
     root = recipe_folder(reports, report.id if report else None)
     command_name = f"make reproduce REPORT={report.id}" if report else "make all"
     parts = [p for p in args.parts if report is None or p in configs]
+    variants = variant_configs(report, configs) if report is not None else {}
     steps, skipped = [], []
     for part in parts:
         command = part_command(part, report.id if report else None, args.quick, args.data, reports)
-        variants = list(report.parts[part].variants) if report is not None else []
-        for name, step_command in [(part, command), *((f"{part} {v}", [*command, "--variant", v]) for v in variants)]:
+        runs = [(part, command, configs[part] if report is not None else None),
+                *((f"{part} {v}", [*command, "--variant", v], config) for v, config in variants.get(part, {}).items())]
+        for name, step_command, config in runs:
             plan = estimate(step_command, resume=not args.force)
             if part == "part5" and report is not None and not gpu and not args.cpu_ok:
                 skipped.append((name, plan))
                 continue
-            steps.append((name, step_command + ([] if args.force else ["--resume"]), plan))
+            cores = step_cores(part, config, args.jobs)
+            extra = (["--workers", str(cores)] if part == "part4" else []) + ([] if args.force else ["--resume"])
+            steps.append(Step(name, step_command + extra, plan, cores))
     print(f"Plan ({command_name}, device: {device}, reports in {root}):", file=sys.stderr)
-    for part, _, plan in steps:
+    for step in steps:
+        plan = step.plan
         low, high = plan.get("range_seconds") or (plan["seconds"], plan["seconds"])
         span = f" ({low / 60:.1f}-{high / 60:.1f})" if high > low * 1.05 else ""
         state = "complete: kept" if plan["complete"] and not args.force else f"~{plan['seconds'] / 60:5.1f} min{span}"
-        print(f"  {part:<6} {state:<24} {plan['what']}{_out_words(plan)}", file=sys.stderr)
+        cpus = f", {step.cores} CPUs" if step.cores > 1 else ""
+        print(f"  {step.name:<6} {state:<24} {plan['what']}{cpus}{_out_words(plan)}", file=sys.stderr)
     for part, plan in skipped:
         print(f"  {part:<6} {'not run':<16} {report.title}'s recipe needs a GPU here ({plan['what']}: about "
               f"{plan['seconds'] / 3600:.1f} h on this CPU); run make reproduce on a GPU machine, or here with "
               f"ARGS=--cpu-ok", file=sys.stderr)
-    busy = [plan["other_cpus"] for _, _, plan in steps if plan.get("busy")]
+    busy = [step.plan["other_cpus"] for step in steps if step.plan.get("busy")]
     if busy:
         print(f"  (other work held up to {max(busy):.1f} of {os.cpu_count()} CPUs while these were timed: alone, the "
               f"parts run faster than estimated; with that work still running, about as estimated)", file=sys.stderr)
-    total_estimate = sum(0 if plan["complete"] and not args.force else plan["seconds"] for _, _, plan in steps)
-    print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{', after make eda' if report is None else ''}, "
+    total_estimate = wall_seconds(steps, args.jobs, [0 if step.plan["complete"] and not args.force
+                                                     else step.plan["seconds"] for step in steps])
+    side = f" ({args.jobs} CPUs, runs side by side)" if args.jobs > 1 and len(steps) > 1 else ""
+    print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{side}{', after make eda' if report is None else ''}, "
           f"then the report", file=sys.stderr)
 
     results, start_all = [], time.perf_counter()
@@ -279,20 +338,15 @@ def main(args: argparse.Namespace) -> int:
         code = subprocess.call(eda_command(reports / "eda", args.data), cwd=PROJECT_ROOT)
         results.append({"step": "eda", "exit_code": code, "seconds": time.perf_counter() - start,
                         "estimated_seconds": 0.0})
-    for i, (part, command, plan) in enumerate(steps, 1):
-        log.info("[%d/%d] %s: %s", i, len(steps), part, " ".join(command[1:]))
-        start = time.perf_counter()
-        code = call_part(command)
-        results.append({"step": part, "exit_code": code, "seconds": time.perf_counter() - start,
-                        "estimated_seconds": plan["seconds"], "out": plan.get("out", "")})
-        if plan["complete"] and not args.force:  # its time is the earlier run's, not this invocation's
-            results[-1].update(kept=True, recorded_seconds=read_record(Path(plan["out"]) / "metrics.json")["timing"]
-                               ["total_seconds"])
-        log.info("[%d/%d] %s: %s after %.1f min (estimated %.1f)", i, len(steps), part, OUTCOMES.get(code, code),
-                 results[-1]["seconds"] / 60, plan["seconds"] / 60)
-        if code == EXIT_INTERRUPTED:
-            log.warning("interrupted during %s; run %s again to pick up where it stopped", part, command_name)
-            break
+    for step, result in zip(steps, run_steps(steps, args.jobs, root / LOGS)):
+        if result["exit_code"] is None:
+            continue  # not started: a stop came first
+        if step.plan["complete"] and not args.force:  # its time is the earlier run's, not this invocation's
+            result.update(kept=True, recorded_seconds=read_record(Path(result["out"]) / "metrics.json")["timing"]
+                          ["total_seconds"])
+        results.append(result)
+    if any(r["exit_code"] == EXIT_INTERRUPTED for r in results) or len(results) < len(steps) + (report is None):
+        log.warning("interrupted; run %s again to pick up where it stopped", command_name)
     else:
         code = subprocess.call([sys.executable, "-m", "scripts.build_report", "--reports", str(reports)],
                                cwd=PROJECT_ROOT)
@@ -317,6 +371,79 @@ def main(args: argparse.Namespace) -> int:
     return failed[0] if failed else 0
 
 
+STATUS_SECONDS = 60.0  # how often run_steps says where each side-by-side run stands
+
+
+def run_steps(steps: list[Step], jobs: int, logs: Path, grace_seconds: float = 10.0) -> list[dict]:
+    """Run ``steps`` on ``jobs`` CPUs, each as soon as its cores are free (next_to_start), with that many BLAS and
+    torch threads; returns one result per step, in order ({"step", "exit_code" (None: never started), "seconds",
+    "estimated_seconds", "out"}). With one job, each part writes to the terminal (call_part); side by side, each
+    writes to logs/<step>.log, and every STATUS_SECONDS a line says where each stands. A failed run is reported with
+    the end of its log, and the others go on; a stop (Ctrl-C, SIGTERM) stops them all, each saving its epochs."""
+    results = [{"step": s.name, "exit_code": None, "seconds": 0.0, "estimated_seconds": s.plan["seconds"],
+                "out": s.plan.get("out", "")} for s in steps]
+    if jobs == 1:
+        for i, (step, result) in enumerate(zip(steps, results), 1):
+            log.info("[%d/%d] %s: %s", i, len(steps), step.name, " ".join(step.command[1:]))
+            start = time.perf_counter()
+            result["exit_code"] = call_part(step.command, grace_seconds)
+            _log_end(i, len(steps), result, time.perf_counter() - start)
+            if result["exit_code"] == EXIT_INTERRUPTED:
+                break
+        return results
+    logs.mkdir(parents=True, exist_ok=True)
+    running: dict[int, tuple[subprocess.Popen, float, Path]] = {}  # step index -> (process, start, log)
+    waiting, free, said = list(range(len(steps))), jobs, time.perf_counter()
+    try:
+        while waiting or running:
+            while (i := next_to_start(steps, waiting, free)) is not None:
+                waiting.remove(i)
+                step, path = steps[i], logs / f"{steps[i].name.replace(' ', '_')}.log"
+                log.info("[%d/%d] %s on %d CPU%s: %s (log: %s)", i + 1, len(steps), step.name, step.cores,
+                         "s" if step.cores > 1 else "", " ".join(step.command[1:]), path)
+                with path.open("w") as handle:  # the child holds its own copy of the descriptor
+                    child = subprocess.Popen([*step.command, "--no-progress"], cwd=PROJECT_ROOT, stdout=handle,
+                                             stderr=subprocess.STDOUT, env=_threads_env(step.cores))
+                running[i], free = (child, time.perf_counter(), path), free - step.cores
+            time.sleep(0.2)
+            for i, (child, start, path) in list(running.items()):
+                if child.poll() is not None:
+                    del running[i]
+                    free += steps[i].cores
+                    results[i]["exit_code"] = child.returncode
+                    _log_end(i + 1, len(steps), results[i], time.perf_counter() - start, path)
+            if running and time.perf_counter() - said >= STATUS_SECONDS:
+                said = time.perf_counter()
+                log.info("running: %s", "; ".join(f"{steps[i].name}: {_last_line(path)}"
+                                                  for i, (_, _, path) in running.items()))
+    except KeyboardInterrupt as stop:
+        codes = _stop_children([child for child, _, _ in running.values()], stop, grace_seconds)
+        for (i, (_, start, _)), code in zip(running.items(), codes):
+            results[i].update(exit_code=code, seconds=time.perf_counter() - start)
+    return results
+
+
+def _threads_env(cores: int) -> dict[str, str]:
+    return {**os.environ, **{name: str(cores) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                                                           "MKL_NUM_THREADS")}}
+
+
+def _last_line(path: Path) -> str:
+    """The last line a run logged, without its time stamp."""
+    lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()] if path.exists() else []
+    return lines[-1].split(" ", 1)[-1][:120] if lines else "starting"
+
+
+def _log_end(number: int, total: int, result: dict, seconds: float, path: Path | None = None) -> None:
+    result["seconds"] = seconds
+    code = result["exit_code"]
+    log.info("[%d/%d] %s: %s after %.1f min (estimated %.1f)", number, total, result["step"], OUTCOMES.get(code, code),
+             seconds / 60, result["estimated_seconds"] / 60)
+    if path is not None and code not in (0, EXIT_INTERRUPTED):
+        tail = path.read_text(errors="replace").splitlines()[-15:]
+        log.error("the end of %s:\n%s", path, "\n".join(tail))
+
+
 def call_part(command: list[str], grace_seconds: float = 10.0) -> int:
     """Run one part and return its exit code. When this process is stopped (Ctrl-C, SIGTERM), the part is stopped
     too and waited for, so that it saves its finished epochs and marks its report incomplete: Ctrl-C reaches it
@@ -327,14 +454,22 @@ def call_part(command: list[str], grace_seconds: float = 10.0) -> int:
     try:
         return child.wait()
     except KeyboardInterrupt as stop:
-        if not stop.args:  # Ctrl-C: the part got it too when it runs in the foreground
+        return _stop_children([child], stop, grace_seconds)[0]
+
+
+def _stop_children(children: list[subprocess.Popen], stop: KeyboardInterrupt, grace_seconds: float) -> list[int]:
+    """Stop running parts as call_part says, all at once, and return their exit codes."""
+    if not stop.args:  # Ctrl-C: the parts got it too when they run in the foreground
+        deadline = time.monotonic() + grace_seconds
+        for child in children:
             try:
-                return child.wait(timeout=grace_seconds)
+                child.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
+    for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-        return child.wait()
+    return [child.wait() for child in children]
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html.parser
 import json
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -315,9 +316,9 @@ def test_make_reproduce_runs_part5_on_a_cpu_when_asked(tmp_path, monkeypatch, ca
     monkeypatch.setattr(run_all, "estimate", lambda command, resume: {
         "what": "100 epochs", "seconds": 7200.0, "complete": False, "out": str(tmp_path / "000" / "part5")})
     ran = []
-    monkeypatch.setattr(run_all, "call_part", lambda command: ran.append(command) or 0)
+    monkeypatch.setattr(run_all, "call_part", lambda command, grace: ran.append(command) or 0)
     monkeypatch.setattr(run_all.subprocess, "call", lambda command, **kw: 0)  # the page
-    argv = ["--report", "000", "--parts", "part5", "--reports", str(tmp_path), "--cpu-ok"]
+    argv = ["--report", "000", "--parts", "part5", "--reports", str(tmp_path), "--cpu-ok", "--jobs", "1"]
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     assert "part5  ~120.0 min" in capsys.readouterr().err
     assert ["--report", "000"] == ran[0][5:7] and ran[0][2] == "parts.part5" and "--resume" in ran[0]
@@ -356,3 +357,47 @@ def test_stopping_make_all_stops_the_part_cleanly(tmp_path, stop):
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
     assert code == 130 and done.read_text() == "SIGTERM"
+
+
+def test_runs_go_side_by_side_as_their_cores_allow_each_logging_to_its_own_file(tmp_path, monkeypatch):
+    def step(name, seconds, code=0, cores=1):
+        script = (f"import os, sys, time; print('threads', os.environ['OPENBLAS_NUM_THREADS']); "
+                  f"time.sleep({seconds}); sys.exit({code})")
+        return run_all.Step(name, [sys.executable, "-c", script], {"seconds": seconds}, cores)
+
+    steps = [step("a", 2.0), step("b", 2.0), step("c", 0.5, code=2), step("d", 0.5, cores=2)]
+    monkeypatch.setattr(run_all, "STATUS_SECONDS", 0.3)
+    start = time.perf_counter()
+    results = run_all.run_steps(steps, 2, tmp_path / "logs")
+    took = time.perf_counter() - start
+    assert [r["exit_code"] for r in results] == [0, 0, 2, 0]  # a failed run never stops the others
+    assert 3.0 <= took < 4.5  # a and b together, then c, then d alone (both CPUs): 3 s, where one at a time is 5
+    assert run_all.wall_seconds(steps, 2, [2.0, 2.0, 0.5, 0.5]) == 3.0  # the plan's total, by the same rule
+    a, c, d = steps[0], steps[2], steps[3]  # a run that needs both CPUs never keeps one idle while others wait:
+    assert run_all.wall_seconds([a, d, c], 2, [2.0, 0.5, 0.5]) == 2.5  # c runs beside a, then d
+    assert (tmp_path / "logs" / "d.log").read_text().startswith("threads 2")
+    assert (tmp_path / "logs" / "a.log").read_text().startswith("threads 1")
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGTERM"), KeyboardInterrupt()], ids=["kill", "ctrl-c"])
+def test_stopping_side_by_side_runs_stops_each_cleanly_and_starts_no_more(tmp_path, stop):
+    import signal
+
+    ready = [tmp_path / f"stopped{i}.ready" for i in range(2)]
+
+    def interrupt(*_):
+        if not all(path.exists() for path in ready):
+            return signal.setitimer(signal.ITIMER_REAL, 0.05)
+        raise stop
+
+    steps = [run_all.Step(f"s{i}", [sys.executable, "-c", _STOPPABLE_CHILD, str(tmp_path / f"stopped{i}")],
+                          {"seconds": 60.0}) for i in range(3)]
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        results = run_all.run_steps(steps, 2, tmp_path / "logs", grace_seconds=0.2)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [r["exit_code"] for r in results] == [130, 130, None]
+    assert all((tmp_path / f"stopped{i}").read_text() == "SIGTERM" for i in range(2))
