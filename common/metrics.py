@@ -156,6 +156,22 @@ def classification_summary(y_true: np.ndarray, y_pred: np.ndarray, class_names: 
     return summary
 
 
+# How a report turned class probabilities into predicted classes, for comparing its figures like with like.
+SCORINGS = {
+    "argmax": "each image's class is its most probable one",
+    "threshold": "each class's probability against 0.5, an image's class the first at or above it and the first "
+                 "class when none is (the argmax of its 0/1 row)",
+}
+
+
+def scored_predictions(probabilities: np.ndarray, scoring: str) -> np.ndarray:
+    """(N,) predicted classes from (N, K) class ``probabilities`` under ``scoring`` (a key of SCORINGS)."""
+    if scoring not in SCORINGS:
+        raise ValueError(f"unknown scoring {scoring!r}; use one of {', '.join(SCORINGS)}")
+    probabilities = np.asarray(probabilities)
+    return (probabilities >= 0.5 if scoring == "threshold" else probabilities).argmax(axis=1)
+
+
 RISE = 0.01  # a training loss that climbs by more than 1 % of itself from one epoch to the next has risen
 
 

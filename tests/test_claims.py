@@ -289,8 +289,9 @@ CLAIM = 'kind = "beats"\nsection = "4.8"\nsays = "x"\na = "part2"\nb = "part1"\n
     ('titel = "x"\n', r"001.toml: titel: unknown key; a report file holds title, source, about and one table per "
                       r"part \(part1, part2, part3, part4, part5\)"),
     ('[part9]\n', r"001.toml: part9: unknown key"),
-    ('[part2]\nclaim = []\n', r"001.toml: part2.claim: unknown key; a part's table holds recipe, notes, variants, "
-                              r"figures, claims"),
+    ('[part2]\nclaim = []\n', r"001.toml: part2.claim: unknown key; a part's table holds recipe, notes, scoring, "
+                              r"variants, figures, claims"),
+    ('[part2]\nscoring = "top1"\n', r"001.toml: part2.scoring: unknown scoring 'top1'; use one of: argmax \(each "),
     ('[part2.variants.seed-1]\nseed = 1\n', r"001.toml: part2.variants.seed-1.why: missing; say why this run is made"),
     ('[part2.variants.x]\nwhy = "to see"\n', r"001.toml: part2.variants.x: changes no setting"),
     ("[[part4.claims]]\n" + CLAIM.replace('"beats"', '"beat"'),
@@ -507,3 +508,27 @@ def test_a_reported_training_time_is_set_beside_the_rerun_as_a_ratio_never_judge
     time = verdicts(reports)["training took about 120 minutes"]
     assert time.verdict == C.NOT_MEASURED and time.numbers.endswith(
         "; as a ratio only: the rerun trained in 180 s here; the report's 7,200 s is 40 times that")
+
+
+def test_a_reports_figures_are_compared_with_the_rerun_scored_as_the_report_scored(tmp_path):
+    """Report 001 thresholded each class's probability at 0.5 (scoring = "threshold"): its figures are compared
+    with the rerun's saved probabilities scored that way, not with the rerun's argmax figures."""
+    from common.files import atomic_write_npz
+    reports = tmp_path / "reports"
+    y = np.arange(10)
+    probabilities = np.full((10, 10), 0.6 / 9, np.float32)
+    probabilities[y, y] = 0.4  # argmax right for every image, but no class at 0.5 ...
+    probabilities[1] = np.eye(10)[1] * 0.9  # ... but image 1's: thresholded, images 0 (none -> class 0) and 1 right
+    rerun(reports, "part3", report="001", test={"accuracy": 1.0, "per_class": {}})
+    folder = reports / "001" / "part3"
+    atomic_write_npz(folder / "predictions.npz", run_id="r", y_true=y, y_pred=y, probabilities=probabilities,
+                     class_names=np.array(C.CLASS_NAMES))
+    rows = verdicts(reports, "001")
+    accuracy = rows["test accuracy 0.2000"]
+    assert accuracy.verdict == C.HOLDS and accuracy.numbers.startswith("rerun 0.2000 (the report's figure")
+    assert "scored as the report's (threshold" in accuracy.numbers
+    assert rows["'airplane' test precision 0.1100"].numbers.startswith("rerun 0.1111")  # 1 of the 9 taken for one
+    atomic_write_npz(folder / "predictions.npz", run_id="another", y_true=y, y_pred=y, probabilities=probabilities,
+                     class_names=np.array(C.CLASS_NAMES))
+    assert verdicts(reports, "001")["test accuracy 0.2000"].numbers.startswith("not measured: part3's test "
+                                                                                "predictions cannot be read")

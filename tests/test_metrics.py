@@ -115,3 +115,11 @@ def test_loss_rises_counts_climbs_of_more_than_one_percent_not_noise():
     assert loss_rises(flat) == 0.0
     bouncing = [{"train_loss": v} for v in (1.0, 1.1, 0.9, 1.0, 0.8)]  # rises of 10 % and 11 %
     assert loss_rises(bouncing) == 0.5 and loss_rises(bouncing[:1]) is None
+
+
+def test_a_reports_scoring_turns_probabilities_into_classes():
+    probabilities = np.array([[0.2, 0.7, 0.1], [0.4, 0.3, 0.3], [0.1, 0.45, 0.45]])
+    assert M.scored_predictions(probabilities, "argmax").tolist() == [1, 0, 1]
+    assert M.scored_predictions(probabilities, "threshold").tolist() == [1, 0, 0]  # none at 0.5: the first class
+    with pytest.raises(ValueError, match="unknown scoring 'top1'"):
+        M.scored_predictions(probabilities, "top1")

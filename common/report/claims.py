@@ -29,7 +29,7 @@ import numpy as np
 from common.catalog import PARTS
 from common.data.cifar10 import CLASS_NAMES
 from common.experiments.mlp import PROBE_IMAGES
-from common.metrics import RISE, loss_rises
+from common.metrics import RISE, classification_summary, loss_rises, scored_predictions
 from common.nn.network import DEAD_SLOPE, SATURATED_SLOPE
 from common.paths import VARIANTS
 
@@ -64,6 +64,9 @@ METRICS: dict[str, tuple[tuple[str, ...], str]] = {
                        f"rose by more than {RISE:.0%} over the previous epoch's"),
 }
 ACTIVITY_METRICS = ("dead_units", "saturated_units")  # read from the last epoch of the history
+# The test figures of the predicted classes: what a report's scoring (SCORINGS) changes.
+SCORED_METRICS = ("accuracy", "precision", "recall", "f1", "class_accuracy", "macro_precision", "macro_recall",
+                  "macro_f1", "confusion")
 # What a run inside a comparison (a Part 4 scenario, or a group of its grid's runs) records: its row.
 ROW_METRICS = ("accuracy", "val_accuracy", "macro_f1", "macro_precision", "macro_recall", "final_train_loss",
                "train_seconds", "parameters", *ACTIVITY_METRICS, "loss_rises")
@@ -89,6 +92,7 @@ class Claim:
     not_compared: str = ""  # why it is not compared ('' = it is)
     note: str = ""  # what a reader should know when reading the verdict
     headline: bool = False  # the part's result, shown in the results table
+    scoring: str = "argmax"  # how the report made its figures' predictions (a key of common.metrics.SCORINGS)
 
 
 @dataclass(frozen=True)
@@ -250,6 +254,7 @@ class RunView:
     row: dict | None = None  # a scenario row (Part 4)
     rows: list = field(default_factory=list)  # a group of grid rows
     part_record: dict | None = None  # the part's record the row(s) came from
+    folder: Path | None = None  # the record's folder: its predictions.npz, for another scoring
 
     @property
     def history(self) -> list[dict]:
@@ -257,8 +262,12 @@ class RunView:
             return self.row.get("history") or []
         return (self.record or {}).get("history") or []
 
-    def measure(self, metric: str) -> float:
+    def measure(self, metric: str, scoring: str = "argmax") -> float:
+        """``metric`` of the run; with a ``scoring`` other than argmax, its test figures are those of the
+        predictions that scoring makes from the run's saved class probabilities."""
         name, args = parse_metric(metric)
+        if scoring != "argmax" and name in SCORED_METRICS:
+            return _record_value({"test": self._rescored_test(scoring)}, name, args, self.ref.text)
         if (self.rows or self.row is not None) and name not in ROW_METRICS:
             raise Unmeasured(f"not measured: a run inside a comparison records {', '.join(ROW_METRICS)} only, not "
                              f"{metric}")
@@ -276,6 +285,21 @@ class RunView:
                 raise Unmeasured(f"not measured: the run's record has no {metric} for {self.ref.text}{_older(name)}")
             return float(value)
         return _record_value(self.record or {}, name, args, self.ref.text)
+
+    def _rescored_test(self, scoring: str) -> dict:
+        if self.record is None or self.folder is None:
+            raise Unmeasured(f"not measured: a run inside a comparison keeps no predictions to score by "
+                             f"{scoring!r}")
+        from common.errors import UserError
+        from common.files import load_run_arrays
+        try:
+            arrays = load_run_arrays(self.folder / "predictions.npz", self.record.get("run_id"))
+        except (OSError, ValueError, UserError) as error:
+            raise Unmeasured(f"not measured: {self.ref.text}'s test predictions cannot be read to score them by "
+                             f"{scoring!r} ({error})") from None
+        names = tuple(str(n) for n in arrays["class_names"]) if "class_names" in arrays else \
+            tuple(self.record["test"].get("per_class", {}))
+        return classification_summary(arrays["y_true"], scored_predictions(arrays["probabilities"], scoring), names)
 
     @staticmethod
     def _row_value(row: dict, name: str) -> float | None:
@@ -388,11 +412,12 @@ class RunBook:
                  f"{self.title}'s recipe rerun ({shown})")
         if ref.name and not ref.group and (folder / ref.name / "metrics.json").is_file():  # a model's own folder
             sub = self.read(folder / ref.name / "metrics.json")
-            return RunView(ref, f"{label[:-1]}/{ref.name})", self._why(sub, ref, recipe, ref.name), record=sub)
+            return RunView(ref, f"{label[:-1]}/{ref.name})", self._why(sub, ref, recipe, ref.name), record=sub,
+                           folder=folder / ref.name)
         record = self.read(folder / "metrics.json")
         why = self._why(record, ref, recipe, ref.name)
         if not ref.name:
-            return RunView(ref, label, why, record=record)
+            return RunView(ref, label, why, record=record, folder=folder)
         if why:
             return RunView(ref, label, why)
         if "scenarios" in record or "ranking" in record:
@@ -662,13 +687,17 @@ def _views(claim: Claim, book: RunBook, *names: str) -> list[RunView]:
 def _judge_figure(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     (view,) = _views(claim, book, "run")
-    value, metric = view.measure(f["metric"]), f["metric"]
+    value, metric = view.measure(f["metric"], claim.scoring), f["metric"]
     verdict = near(value, f["value"], f["tolerance"], f["relative"])
     difference = _shown(metric, abs(value - f["value"]))
     side = "above" if value > f["value"] else "below"
     same = difference == _shown(metric, 0.0)
     numbers = f"rerun {_shown(metric, value)} " + ("(the report's figure, to the digits shown)" if same else
                                                    f"({difference} {side} the report's)")
+    rescored = claim.scoring != "argmax" and parse_metric(metric)[0] in SCORED_METRICS
+    if rescored:  # the per-epoch figures below are argmax's
+        return verdict, f"{numbers}; its predictions scored as the report's ({claim.scoring}: see the notes)", \
+            view.label
     history = view.history
     if metric == "accuracy":
         numbers += watched_spread(history)

@@ -6,6 +6,7 @@ student_reports/README.md describes the format and the claim vocabulary with exa
     source = "000_b7fd169c07acdae2.txt"      # where the report's text is
     [part1]
     notes = ["1.6: its loss adds 1e-8 inside log(p) ..."]   # assumptions and differences, by section
+    scoring = "threshold"                    # optional: how it made its figures' predictions (default argmax)
     [part1.recipe]                           # the report's recipe: overrides of the part's REPORT_BASE
     epochs = 1000
     [part1.variants.exact-gradient]          # a run beside the recipe's, with the settings it changes
@@ -27,18 +28,19 @@ from __future__ import annotations
 
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common.catalog import PARTS
 from common.errors import UserError
+from common.metrics import SCORINGS
 from common.paths import REPORT_FILES_DIR
 from common.report.claims import KINDS, Claim, check_fields, figure_words
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 RESERVED_IDS = frozenset({"variants", "eda"})  # folders of reports/ that are not a report's
 TOP_KEYS = {"title": str, "source": str, "about": str}
-PART_KEYS = ("recipe", "notes", "variants", "figures", "claims")
+PART_KEYS = ("recipe", "notes", "scoring", "variants", "figures", "claims")
 COMMON_CLAIM_KEYS = {"section": str, "says": str, "note": str, "garbled": bool, "not_compared": str}
 DOCS = "student_reports/README.md"
 
@@ -159,6 +161,10 @@ def _read_part(part: str, table: dict, fail) -> ReportPart:
     notes = table.get("notes", [])
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise fail(f"{part}.notes", "expected a list of strings, e.g. notes = [\"1.6: ...\"]")
+    scoring = table.get("scoring", "argmax")
+    if scoring not in SCORINGS:
+        raise fail(f"{part}.scoring", f"unknown scoring {scoring!r}; use one of: "
+                                      f"{'; '.join(f'{k} ({v})' for k, v in SCORINGS.items())}")
     variants = table.get("variants", {})
     if not isinstance(variants, dict) or not all(isinstance(v, dict) for v in variants.values()):
         raise fail(f"{part}.variants", f"expected tables [{part}.variants.<name>], each with why = \"...\" and the "
@@ -176,7 +182,8 @@ def _read_part(part: str, table: dict, fail) -> ReportPart:
         if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
             raise fail(f"{part}.{list_key}", f"expected an array of tables, [[{part}.{list_key}]]")
         for i, entry in enumerate(entries):
-            claims.append(_read_claim(part, f"{part}.{list_key}[{i}]", entry, list_key == "figures", fail))
+            claim = _read_claim(part, f"{part}.{list_key}[{i}]", entry, list_key == "figures", fail)
+            claims.append(replace(claim, scoring=scoring) if list_key == "figures" else claim)
     return ReportPart(recipe=recipe, notes=tuple(notes), claims=tuple(claims), variants=variants)
 
 
