@@ -7,10 +7,11 @@ each part's progress while it runs, and a summary at the end.
     make check-report REPORT=001  check a report file (every key, type, run and setting) and say what it holds
 
 Each part runs as its own process, so one failing part is reported and the others still run.
-Runs go side by side on the CPUs (--jobs, default: all of them): a numpy network's steps are too small
-for a second BLAS thread to help, so each takes one CPU and the next run the other; Part 4 trains its
-comparison's runs on as many, Part 5 takes them all. Side by side, each run writes its log to
-reports/[ID/]logs/<run>.log, and a line every minute says where each stands.
+Runs go side by side on the CPUs (--jobs, default: all of them; 1: one at a time): a numpy network's
+steps are too small for a second BLAS thread to help, so each takes one CPU and the next run the
+other; Part 4 trains its comparison's runs on as many, Part 5 takes them all (one on a GPU). Side by
+side, each run writes its log to reports/[ID/]logs/<run>.log, and a line every minute says where
+each stands.
 Every part runs with --resume: a folder that already holds a complete run of the same config on
 the same data is kept (the part says so), and an interrupted run continues from its checkpoint,
 so rerunning an interrupted `make reproduce` picks up where it stopped. --force trains everything
@@ -79,7 +80,17 @@ def check_report(report: Report) -> dict[str, object]:
         elif table.variants:
             raise UserError(f"{report.shown}: {part}.variants: a variant changes the part's recipe, and the file gives "
                             f"no [{part}.recipe]; add one")
-    variant_configs(report, configs)  # every variant's settings checked, as the recipes' are
+    for part, variants in variant_configs(report, configs).items():  # every variant's settings checked
+        seen = {}
+        for name, config in variants.items():
+            where = f"{report.shown}: {part}.variants.{name}"
+            if config == configs[part]:
+                raise UserError(f"{where}: its settings are the recipe's own (it would be the recipe's run); a "
+                                f"variant changes at least one")
+            twin = next((other for other, c in seen.items() if c == config), None)
+            if twin:
+                raise UserError(f"{where}: the same run as {part}.variants.{twin}; drop one")
+            seen[name] = config
     for claim in report.claims:
         if claim.not_compared:  # in the file for completeness; nothing is run for it
             continue
@@ -226,12 +237,13 @@ class Step:
     cores: int = 1
 
 
-def step_cores(part: str, config, jobs: int) -> int:
-    """The CPUs a part's run keeps busy when ``jobs`` are free: Part 5 (PyTorch) all of them; Part 4 one per run of
-    its comparison (``config``: its GridConfig; None: as many as there are); a numpy network one, since its
-    batch-64 steps take as long on one BLAS thread as on two (a 3072-64-10 epoch, timed on this 2-core CPU)."""
+def step_cores(part: str, config, jobs: int, gpu: bool = False) -> int:
+    """The CPUs a part's run keeps busy when ``jobs`` are free: Part 5 all of them on a CPU (one on a GPU); Part 4
+    one per run of its comparison (``config``: its GridConfig; None: as many as there are); a numpy network one,
+    since its batch-64 steps take as long on one BLAS thread as on two (a 3072-64-10 epoch, timed on this 2-core
+    CPU)."""
     if part == "part5":
-        return jobs
+        return 1 if gpu else jobs
     if part == "part4":
         return min(jobs, len(config.combinations)) if isinstance(config, GridConfig) else jobs
     return 1
@@ -277,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="reports folder (default: %(default)s); a report's recipes go to DIR/<report id>")
     parser.add_argument("--jobs", type=positive_int, default=os.cpu_count() or 1, metavar="N",
                         help="CPUs to fill with runs side by side (default: all, %(default)s here); 1: one run at a "
-                             "time, its progress bars in the terminal")
+                             "time, each on the CPUs it chooses, its progress bars in the terminal")
     parser.add_argument("--debug", action="store_true")
     return parser
 
@@ -303,13 +315,15 @@ def main(args: argparse.Namespace) -> int:
         runs = [(part, command, configs[part] if report is not None else None),
                 *((f"{part} {v}", [*command, "--variant", v], config) for v, config in variants.get(part, {}).items())]
         for name, step_command, config in runs:
+            # One at a time (--jobs 1), each part takes the CPUs it chooses; side by side, the share it is given.
+            cores = step_cores(part, config, args.jobs, gpu) if args.jobs > 1 else 1
+            if args.jobs > 1 and part == "part4":
+                step_command = [*step_command, "--workers", str(cores)]
             plan = estimate(step_command, resume=not args.force)
             if part == "part5" and report is not None and not gpu and not args.cpu_ok:
                 skipped.append((name, plan))
                 continue
-            cores = step_cores(part, config, args.jobs)
-            extra = (["--workers", str(cores)] if part == "part4" else []) + ([] if args.force else ["--resume"])
-            steps.append(Step(name, step_command + extra, plan, cores))
+            steps.append(Step(name, step_command + ([] if args.force else ["--resume"]), plan, cores))
     print(f"Plan ({command_name}, device: {device}, reports in {root}):", file=sys.stderr)
     for step in steps:
         plan = step.plan
@@ -346,6 +360,7 @@ def main(args: argparse.Namespace) -> int:
                           ["total_seconds"])
         results.append(result)
     if any(r["exit_code"] == EXIT_INTERRUPTED for r in results) or len(results) < len(steps) + (report is None):
+        # a step never started (a stop came first) or one stopped
         log.warning("interrupted; run %s again to pick up where it stopped", command_name)
     else:
         code = subprocess.call([sys.executable, "-m", "scripts.build_report", "--reports", str(reports)],
@@ -401,7 +416,9 @@ def run_steps(steps: list[Step], jobs: int, logs: Path, grace_seconds: float = 1
                 step, path = steps[i], logs / f"{steps[i].name.replace(' ', '_')}.log"
                 log.info("[%d/%d] %s on %d CPU%s: %s (log: %s)", i + 1, len(steps), step.name, step.cores,
                          "s" if step.cores > 1 else "", " ".join(step.command[1:]), path)
-                with path.open("w") as handle:  # the child holds its own copy of the descriptor
+                with path.open("a") as handle:  # the child holds its own copy; an earlier attempt's log stays
+                    handle.write(f"\n--- {now_iso()} {' '.join(step.command[1:])}\n")
+                    handle.flush()
                     child = subprocess.Popen([*step.command, "--no-progress"], cwd=PROJECT_ROOT, stdout=handle,
                                              stderr=subprocess.STDOUT, env=_threads_env(step.cores))
                 running[i], free = (child, time.perf_counter(), path), free - step.cores
@@ -469,7 +486,8 @@ def _stop_children(children: list[subprocess.Popen], stop: KeyboardInterrupt, gr
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    return [child.wait() for child in children]
+    # A part stopped before it could catch the signal (still starting) died of it: interrupted all the same.
+    return [EXIT_INTERRUPTED if child.wait() < 0 else child.returncode for child in children]
 
 
 if __name__ == "__main__":

@@ -344,6 +344,10 @@ def test_a_bad_report_file_stops_with_one_line_naming_the_key(tmp_path, text, me
      r"part1.variants.fast.lr: expected a number, got '0.5'"),
     ('[part1.variants.fast]\nwhy = "faster"\nlr = 0.5\n', r"part1.variants: a variant changes the part's recipe, and "
                                                           r"the file gives no \[part1.recipe\]"),
+    ('[part1.recipe]\nlr = 0.1\n[part1.variants.same]\nwhy = "w"\nlr = 0.1\n',
+     r"part1.variants.same: its settings are the recipe's own"),
+    ('[part1.recipe]\nlr = 0.1\n[part1.variants.a]\nwhy = "w"\nlr = 0.2\n[part1.variants.b]\nwhy = "w"\nlr = 0.2\n',
+     r"part1.variants.b: the same run as part1.variants.a; drop one"),
     ('[part4.recipe]\nscenarios = [["relu", "sgd", "he"]]\n[[part4.figures]]\nsection = "4"\n'
      'run = "part4/relu + sgd + he"\nmetric = "recall[cat]"\nvalue = 0.5\n',
      r"part4.figures\[0\].run: 'part4/relu \+ sgd \+ he' is a run inside a comparison, which records accuracy, "),

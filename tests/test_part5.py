@@ -361,17 +361,26 @@ def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch
 
 def test_a_run_cut_short_never_replaces_a_complete_one(learnable_folder, tmp_path, monkeypatch):
     out, parser = tmp_path / "p5", part5.build_parser()
-    argv = ["--data", str(learnable_folder), "--out", str(out), "--model", "simple", "--no-figures", *TINY_CNN]
+    argv = ["--data", str(learnable_folder), "--out", str(out), "--no-figures", *TINY_CNN]
     assert part5.main(parser.parse_args([*argv, "--epochs", "1"])) == 0
-    kept = {name: (out / name).read_bytes() for name in ("metrics.json", "simple/metrics.json",
-                                                         "simple/predictions.npz")}
+    names = ("metrics.json", "summary.md", "improved/metrics.json", "improved/predictions.npz",
+             "improved/improved_cnn.pt")  # its figures and make part5-eval read the checkpoint
+    kept = {name: (out / name).read_bytes() for name in names}
+    real_evaluate, side = TT.evaluate, out / "improved" / "improved_cnn.next.pt"
 
-    def interrupt(*args, **kwargs):
-        raise KeyboardInterrupt
+    def interrupt_once_improved_saved_an_epoch(*args, **kwargs):
+        if side.exists():
+            raise KeyboardInterrupt
+        return real_evaluate(*args, **kwargs)
 
-    monkeypatch.setattr(TT, "evaluate", interrupt)  # the first validation of the rerun
-    assert part5.main(parser.parse_args([*argv, "--epochs", "2"])) == 130
-    assert {name: (out / name).read_bytes() for name in kept} == kept
+    monkeypatch.setattr(TT, "evaluate", interrupt_once_improved_saved_an_epoch)
+    assert part5.main(parser.parse_args([*argv, "--epochs", "3"])) == 130  # SimpleCNN done, ImprovedCNN cut
+    assert {name: (out / name).read_bytes() for name in names} == kept and side.is_file()
+    monkeypatch.setattr(TT, "evaluate", real_evaluate)
+    assert part5.main(parser.parse_args([*argv, "--epochs", "3", "--resume"])) == 0  # continues from the side file
+    record = json.loads((out / "metrics.json").read_text())
+    assert record["status"] == "complete" and record["models"]["ImprovedCNN"]["epochs_run"] == 3
+    assert not side.exists() and TT.load_checkpoint(out / "improved" / "improved_cnn.pt")["epoch"] == 3
 
 
 def test_eval_of_a_missing_checkpoint_exits_2(tmp_path, capsys):

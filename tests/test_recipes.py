@@ -140,10 +140,11 @@ def test_an_interrupted_part_continues_from_its_checkpoint(learnable_folder, tmp
     assert resumed["test"] == straight["test"]
 
     # a run cut short never replaces a complete one; its checkpoint continues it
-    kept, calls["n"] = (out / "metrics.json").read_bytes(), 0
+    files = ("metrics.json", "summary.md", "model.npz", "predictions.npz")
+    kept, calls["n"] = {name: (out / name).read_bytes() for name in files}, 0
     monkeypatch.setattr(ME.Solver, "_step", step)
     assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(out), "--lr", "0.02"])) == 130
-    assert (out / "metrics.json").read_bytes() == kept and (out / ME.CHECKPOINT).is_file()
+    assert {name: (out / name).read_bytes() for name in files} == kept and (out / ME.CHECKPOINT).is_file()
     monkeypatch.setattr(ME.Solver, "_step", real_step)
     assert part3.main(part3.build_parser().parse_args([*argv, "--out", str(out), "--lr", "0.02", "--resume"])) == 0
     continued = json.loads((out / "metrics.json").read_text())

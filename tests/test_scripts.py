@@ -5,7 +5,6 @@ from __future__ import annotations
 import html.parser
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -361,22 +360,24 @@ def test_stopping_make_all_stops_the_part_cleanly(tmp_path, stop):
 
 def test_runs_go_side_by_side_as_their_cores_allow_each_logging_to_its_own_file(tmp_path, monkeypatch):
     def step(name, seconds, code=0, cores=1):
-        script = (f"import os, sys, time; print('threads', os.environ['OPENBLAS_NUM_THREADS']); "
-                  f"time.sleep({seconds}); sys.exit({code})")
+        script = (f"import os, sys, time; print('threads', os.environ['OPENBLAS_NUM_THREADS'], 'start', time.time(), "
+                  f"flush=True); time.sleep({seconds}); print('end', time.time()); sys.exit({code})")
         return run_all.Step(name, [sys.executable, "-c", script], {"seconds": seconds}, cores)
 
-    steps = [step("a", 2.0), step("b", 2.0), step("c", 0.5, code=2), step("d", 0.5, cores=2)]
+    steps = [step("a", 1.0), step("b", 1.0), step("c", 0.3, code=2), step("d", 0.3, cores=2)]
     monkeypatch.setattr(run_all, "STATUS_SECONDS", 0.3)
-    start = time.perf_counter()
     results = run_all.run_steps(steps, 2, tmp_path / "logs")
-    took = time.perf_counter() - start
     assert [r["exit_code"] for r in results] == [0, 0, 2, 0]  # a failed run never stops the others
-    assert 3.0 <= took < 4.5  # a and b together, then c, then d alone (both CPUs): 3 s, where one at a time is 5
+    logs = {s.name: (tmp_path / "logs" / f"{s.name}.log").read_text().split() for s in steps}
+    span = {name: (float(words[words.index("start") + 1]), float(words[words.index("end") + 1]))
+            for name, words in logs.items()}
+    assert span["a"][0] < span["b"][1] and span["b"][0] < span["a"][1]  # a and b side by side
+    assert span["c"][0] >= min(span["a"][1], span["b"][1])  # c waits for a CPU
+    assert span["d"][0] >= max(span["a"][1], span["b"][1], span["c"][1])  # d needs both
+    assert logs["d"][logs["d"].index("threads") + 1] == "2" and logs["a"][logs["a"].index("threads") + 1] == "1"
     assert run_all.wall_seconds(steps, 2, [2.0, 2.0, 0.5, 0.5]) == 3.0  # the plan's total, by the same rule
     a, c, d = steps[0], steps[2], steps[3]  # a run that needs both CPUs never keeps one idle while others wait:
     assert run_all.wall_seconds([a, d, c], 2, [2.0, 0.5, 0.5]) == 2.5  # c runs beside a, then d
-    assert (tmp_path / "logs" / "d.log").read_text().startswith("threads 2")
-    assert (tmp_path / "logs" / "a.log").read_text().startswith("threads 1")
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGTERM"), KeyboardInterrupt()], ids=["kill", "ctrl-c"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -40,6 +41,7 @@ from common.errors import CheckpointError
 from common.experiments.record import (
     OtherWork,
     RunOptions,
+    complete_record,
     git_commit,
     keep_complete_run,
     keeps_complete_record,
@@ -58,6 +60,14 @@ def checkpoint_path(out: Path, model: str) -> Path:
     return out / model / f"{model}_cnn.pt"
 
 
+def training_checkpoint(out: Path, model: str) -> Path:
+    """Where a run saves its epochs: the model's checkpoint, or, while the model's folder holds a complete run
+    (whose figures and `make part5-eval` read that checkpoint), a file beside it, moved into place when this
+    run's record is written, so that a run cut short leaves the complete run whole."""
+    path = checkpoint_path(out, model)
+    return path.with_name(f"{model}_cnn.next.pt") if complete_record(out / model) else path
+
+
 def device_splits(data, config: CNNConfig, device: torch.device) -> tuple[DeviceData, DeviceData | None, DeviceData]:
     """Train, validation (None without a validation split) and test images as uint8 on the device."""
     train_idx, val_idx = train_validation_indices(data.y_train, config.val_size, config.seed, config.train_subset)
@@ -72,7 +82,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
     device = pick_device(device_name)
     if run.estimate:
         fingerprint = data_fingerprint(run.data) if run.resume else None
-        left = {m: c.epochs - epochs_done(checkpoint_path(run.out, m), c, fingerprint) for m, c in configs.items()}
+        left = {m: c.epochs - epochs_done(training_checkpoint(run.out, m), c, fingerprint) for m, c in configs.items()}
         with OtherWork() as other:
             seconds = sum(seconds_per_epoch(c, device) * left[m] for m, c in configs.items() if left[m])
         return print_estimate(run.part, configs, run, seconds, ", ".join(
@@ -95,7 +105,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
             train, val, test = device_splits(data, config, device)
             log.info("%s: train %d, validation %d, test %d images on %s; %s", DISPLAY_NAMES[name], len(train),
                      len(val) if val else 0, len(test), device, json.dumps(config.as_dict()))
-            checkpoint = checkpoint_path(out, name)
+            checkpoint = training_checkpoint(out, name)
             state = _resume_state(checkpoint, config, data.fingerprint) if run.resume else None
             if state is not None and state["complete"]:
                 log.info("%s finished its %d epochs before: reporting its checkpoint", checkpoint, state["epoch"])
@@ -111,12 +121,19 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
             if result.status == STATUS_INCOMPLETE and keeps_complete_record(out / name, result.status, config):
                 kept_interrupted = True
                 break
+            if checkpoint != checkpoint_path(out, name) and checkpoint.exists():  # this run's record replaces it
+                os.replace(checkpoint, checkpoint_path(out, name))
+                checkpoint = checkpoint_path(out, name)
             records[name] = report_model(run.part, out / name, model, result, config, val, test, device, data.source,
                                          data.fingerprint, checkpoint, recipe_note, run_id=run_id,
                                          recipe_config=recipes.get(name))
             if result.status == STATUS_INCOMPLETE:
                 break
-        if records:
+        statuses = [r["status"] for r in records.values()]
+        if part_status(statuses, len(configs)) == STATUS_INCOMPLETE and keeps_complete_record(out, STATUS_INCOMPLETE,
+                                                                                            configs):
+            kept_interrupted = True  # the part's complete record stays, beside what this run's models wrote
+        elif records:
             write_part_summary(run.part, out, records, configs, device, data.source, data.fingerprint,
                                recipe_note, total_start, run_id=run_id, recipe_config=run.recipe_config)
     if kept_interrupted:
@@ -149,7 +166,9 @@ def epochs_done(checkpoint: Path, config: CNNConfig, fingerprint: str | None) ->
         state = _resume_state(checkpoint, config, fingerprint)
     except CheckpointError:  # unreadable: the run will say so
         return 0
-    return 0 if state is None else min(config.epochs, len(state["history"]))
+    if state is None:
+        return 0
+    return config.epochs if state["complete"] else min(config.epochs, len(state["history"]))  # early stop: all done
 
 
 def result_from_checkpoint(state: dict) -> FitResult:

@@ -364,24 +364,30 @@ def keep_complete_run(out: Path, config, run: RunOptions) -> bool:
     return done is not None
 
 
-def keeps_complete_record(out: Path, status: str, config) -> bool:
-    """An interrupted run never replaces a complete one. True when ``status`` is incomplete and ``out`` holds a
-    complete record (of any config): the caller then writes nothing there, and a log line says what was kept and
-    how to go on (this run's checkpoint is saved beside it)."""
-    path = Path(out) / "metrics.json"
-    if status == STATUS_COMPLETE or not path.is_file():
-        return False
+def complete_record(folder: Path) -> dict | None:
+    """The record in ``folder`` when it is a complete run's (of any config), else None."""
+    path = Path(folder) / "metrics.json"
+    if not path.is_file():
+        return None
     try:
         record = read_record(path)
     except UserError:
-        return False
-    if record["status"] != STATUS_COMPLETE:
+        return None
+    return record if record["status"] == STATUS_COMPLETE else None
+
+
+def keeps_complete_record(out: Path, status: str, config) -> bool:
+    """An interrupted run never replaces a complete one. True when ``status`` is incomplete and ``out`` holds a
+    complete record (of any config): the caller then writes nothing there, and a log line says what was kept and
+    how to go on."""
+    record = None if status == STATUS_COMPLETE else complete_record(out)
+    if record is None:
         return False
     same = with_defaults(record["config"], config) == config_dict(config)
     log.warning("interrupted: %s keeps the complete run it held (commit %s, %s) as it was; this run is not "
                 "recorded. %s", out, record["git_commit"], record["created"],
                 "Run again without --resume (make: ARGS=--force) to train it again." if same else
-                "Its checkpoint is saved: the same command with --resume continues it.")
+                "The same command with --resume continues it from its last checkpoint, where one was saved.")
     return True
 
 
