@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html.parser
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -147,10 +148,11 @@ def test_readme_blocks_are_generated_and_dirty_results_refused(fixture_reports, 
                       "<!-- results:end -->\nrest\n")
     build_report.update_readme(readme, fixture_reports)
     text = readme.read_text()
-    assert text.startswith("intro\n") and text.endswith("rest\n") and "old" not in text and "middle" in text
+    assert text.startswith("intro\n") and text.endswith("rest\n") and "\nold\n" not in text and "middle" in text
     assert "| `make part3` | 3072 -> 64 sigmoid -> 10 softmax" in text
     assert "| part1: a single logistic neuron | 0.9100 | 0.9000 |" in text and "aaaaaaaaaaaa" in text
     assert "| part1: a single logistic neuron | test accuracy 0.9130 | 0.9050 |" in text
+    assert re.search(r"Report 000's \d+ figures and claims: \d+ hold, .*`reports/000/verdicts.md`", text)
     write_record(fixture_reports / "part3" / "metrics.json", "part3", git_commit="b" * 40 + "-dirty")
     with pytest.raises(UserError, match="refusing to quote results measured at an uncommitted tree"):
         build_report.update_readme(readme, fixture_reports)
