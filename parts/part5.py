@@ -30,7 +30,7 @@ from common.cli import (
     run_options,
     with_variant,
 )
-from common.cnn.models import ABLATIONS
+from common.cnn.models import ABLATIONS, ADDITIONS
 from common.cnn.training import CNNConfig, pick_device
 from common.experiments.cnn import evaluate_checkpoint, run_cnn_part
 from common.report.drawing import draw_model_folder, finish_run
@@ -73,8 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     group = parser.add_argument_group("which networks")
     group.add_argument("--model", choices=["simple", "improved", "both"], default="both",
                        help="which network(s) to train (default: %(default)s)")
-    group.add_argument("--ablation", choices=list(ABLATIONS),
-                       help="ImprovedCNN without one of its changes over SimpleCNN (make ablation runs them all)")
+    group.add_argument("--ablation", choices=[*ABLATIONS, *ADDITIONS],
+                       help="ImprovedCNN without one of its changes over SimpleCNN (make ablation runs them all), or "
+                            "SimpleCNN with batch norm (with-batchnorm, --model simple)")
     group.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps (default: %(default)s)")
     group.add_argument("--eval", metavar="CKPT", default=None,
                        help="evaluate a saved checkpoint and redraw its figures, without training")

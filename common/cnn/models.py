@@ -7,16 +7,20 @@ from torch import nn
 
 class SimpleCNN(nn.Module):
     """conv 3->32 3x3 pad 1, ReLU, max-pool 2; conv 32->64 3x3 pad 1, ReLU, max-pool 2;
-    flatten 64*8*8; FC 128, ReLU; FC 10. Input (N, 3, 32, 32) -> logits (N, 10)."""
+    flatten 64*8*8; FC 128, ReLU; FC 10. Input (N, 3, 32, 32) -> logits (N, 10).
 
-    def __init__(self, n_classes: int = 10):
+    ``batchnorm`` adds ImprovedCNN's batch norm after each convolution and the hidden linear layer (which then
+    lose their biases): report 000's explanation of SimpleCNN's result, tested one change at a time."""
+
+    def __init__(self, n_classes: int = 10, batchnorm: bool = False):
         super().__init__()
         self.features = nn.Sequential(
-            nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+            *_conv_block(3, 32, batchnorm), nn.MaxPool2d(2),
+            *_conv_block(32, 64, batchnorm), nn.MaxPool2d(2),
         )
-        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(64 * 8 * 8, 128), nn.ReLU(inplace=True),
-                                        nn.Linear(128, n_classes))
+        head: list[nn.Module] = [nn.Flatten(), nn.Linear(64 * 8 * 8, 128, bias=not batchnorm)]
+        head += [nn.BatchNorm1d(128)] if batchnorm else []
+        self.classifier = nn.Sequential(*head, nn.ReLU(inplace=True), nn.Linear(128, n_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.features(x))
@@ -59,19 +63,24 @@ class ImprovedCNN(nn.Module):
 # Each removes one of ImprovedCNN's changes (the ablation of Part 5): name -> constructor arguments.
 ABLATIONS = {"none": {}, "no-batchnorm": {"batchnorm": False}, "no-dropout": {"dropout": 0.0},
              "no-third-block": {"blocks": 2}}
+# Each adds one of them to SimpleCNN (the same question from the other side).
+ADDITIONS = {"with-batchnorm": {"batchnorm": True}}
 MODELS = {"simple": SimpleCNN, "improved": ImprovedCNN}
+CHANGES = {"simple": {"none": {}, **ADDITIONS}, "improved": ABLATIONS}  # the changes each model takes
 DISPLAY_NAMES = {"simple": "SimpleCNN", "improved": "ImprovedCNN"}
 
 
 def build_model(name: str, ablation: str = "none") -> nn.Module:
-    """A fresh model by its short name ('simple' or 'improved'), ImprovedCNN with an ``ablation``."""
+    """A fresh model by its short name ('simple' or 'improved') with one change (``ablation``): ImprovedCNN
+    without one of its changes (ABLATIONS), SimpleCNN with one of them (ADDITIONS)."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose from {sorted(MODELS)}")
-    if ablation not in ABLATIONS:
-        raise ValueError(f"unknown ablation {ablation!r}; choose from {sorted(ABLATIONS)}")
-    if ablation != "none" and name != "improved":
-        raise ValueError(f"the ablation {ablation!r} removes one of ImprovedCNN's changes; it needs --model improved")
-    return MODELS[name](**ABLATIONS[ablation])
+    if ablation not in {*ABLATIONS, *ADDITIONS}:
+        raise ValueError(f"unknown ablation {ablation!r}; choose from {sorted({*ABLATIONS, *ADDITIONS})}")
+    if ablation not in CHANGES[name]:
+        other = next(m for m in MODELS if ablation in CHANGES[m])
+        raise ValueError(f"the change {ablation!r} is {DISPLAY_NAMES[other]}'s; it needs --model {other}")
+    return MODELS[name](**CHANGES[name][ablation])
 
 
 def count_parameters(model: nn.Module) -> int:

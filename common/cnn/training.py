@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from common.cnn.models import ABLATIONS, MODELS, build_model
+from common.cnn.models import ABLATIONS, ADDITIONS, CHANGES, MODELS, build_model
 from common.errors import CheckpointError, UserError, check_ranges
 from common.files import atomic_write_bytes
 from common.nn.training import STATUS_DIVERGED, STATUS_INCOMPLETE, FitResult
@@ -39,7 +39,8 @@ class CNNConfig:
 
     recipe: str = "tuned"  # the recipe these values come from
     model: str = "improved"  # simple or improved
-    ablation: str = "none"  # ImprovedCNN without one of its changes: no-batchnorm, no-dropout, no-third-block
+    ablation: str = "none"  # one change: ImprovedCNN without batch norm, dropout or its third block (no-batchnorm,
+    # no-dropout, no-third-block), or SimpleCNN with batch norm (with-batchnorm); models.py CHANGES
     epochs: int = 30  # epochs of the schedule
     batch_size: int = 128  # images per step
     optimizer: str = "adam"  # adam: Adam(W), weight decay decoupled (with 0 exactly Adam); sgd: Nesterov momentum 0.9
@@ -64,8 +65,8 @@ class CNNConfig:
     RESULT_NEUTRAL: ClassVar[frozenset[str]] = frozenset({"recipe"})
 
     def __post_init__(self):
-        for name, allowed in (("model", tuple(MODELS)), ("ablation", tuple(ABLATIONS)), ("optimizer", OPTIMIZERS),
-                              ("schedule", SCHEDULES), ("compile", COMPILE_MODES)):
+        for name, allowed in (("model", tuple(MODELS)), ("ablation", (*ABLATIONS, *ADDITIONS)),
+                              ("optimizer", OPTIMIZERS), ("schedule", SCHEDULES), ("compile", COMPILE_MODES)):
             if getattr(self, name) not in allowed:
                 raise UserError(f"unknown {name} {getattr(self, name)!r}; choose from {', '.join(allowed)}.")
         check_ranges(self, {"epochs": (1, True), "batch_size": (1, True), "lr": (0, False), "weight_decay": (0, True),
@@ -73,9 +74,9 @@ class CNNConfig:
                             "train_subset": (1, True), "val_size": (0, True), "seed": (0, True)})
         if self.label_smoothing >= 1:
             raise UserError(f"label_smoothing is a share below 1, got {self.label_smoothing!r}")
-        if self.ablation != "none" and self.model != "improved":
-            raise UserError(f"--ablation {self.ablation} removes one of ImprovedCNN's changes: it needs "
-                            f"--model improved.")
+        if self.ablation not in CHANGES[self.model]:
+            other = next(m for m in CHANGES if self.ablation in CHANGES[m])
+            raise UserError(f"--ablation {self.ablation} is a change of {other}'s network: it needs --model {other}.")
         if self.patience and not self.val_size:
             raise UserError(f"early stopping (patience {self.patience}) needs a validation split: give "
                             f"--val-size N or --patience 0.")
