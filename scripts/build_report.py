@@ -140,9 +140,13 @@ def report_rows(report: Report, reports: Path, others: dict | None = None) -> li
             try:
                 if view.why:
                     raise Unmeasured(view.why)
-                row["rerun"] = f"{view.measure(claim.fields['metric']):.4f}"
+                row["rerun"] = f"{view.measure(claim.fields['metric'], claim.scoring):.4f}"
+                if claim.scoring != "argmax":
+                    row["rerun"] += f" ({claim.scoring} scoring, as the report's)"
             except Unmeasured as why:
                 row["rerun"] = str(why).replace("not measured: ", "not run: " if "has not run" in str(why) else "")
+            except Exception as error:  # one odd run never stops the page
+                row["rerun"] = f"not measured ({type(error).__name__}: {error})"
         rows.append(row)
         for name, record in (others or {}).items():
             if record["part"] == part and record["recipe"] == report.recipe:

@@ -427,7 +427,7 @@ def run_steps(steps: list[Step], jobs: int, logs: Path, grace_seconds: float = 1
                 if child.poll() is not None:
                     del running[i]
                     free += steps[i].cores
-                    results[i]["exit_code"] = child.returncode
+                    results[i]["exit_code"] = _exit_code(child.returncode)
                     _log_end(i + 1, len(steps), results[i], time.perf_counter() - start, path)
             if running and time.perf_counter() - said >= STATUS_SECONDS:
                 said = time.perf_counter()
@@ -469,7 +469,7 @@ def call_part(command: list[str], grace_seconds: float = 10.0) -> int:
     when it was interrupted)."""
     child = subprocess.Popen(command, cwd=PROJECT_ROOT, env=os.environ)
     try:
-        return child.wait()
+        return _exit_code(child.wait())
     except KeyboardInterrupt as stop:
         return _stop_children([child], stop, grace_seconds)[0]
 
@@ -486,8 +486,13 @@ def _stop_children(children: list[subprocess.Popen], stop: KeyboardInterrupt, gr
     for child in children:
         if child.poll() is None:
             child.send_signal(signal.SIGTERM)
-    # A part stopped before it could catch the signal (still starting) died of it: interrupted all the same.
-    return [EXIT_INTERRUPTED if child.wait() < 0 else child.returncode for child in children]
+    return [_exit_code(child.wait()) for child in children]
+
+
+def _exit_code(code: int) -> int:
+    """A part's exit code; one stopped before it could catch the signal (still starting) died of it:
+    interrupted all the same."""
+    return EXIT_INTERRUPTED if code in (-signal.SIGINT, -signal.SIGTERM) else code
 
 
 if __name__ == "__main__":

@@ -377,9 +377,11 @@ def test_a_run_cut_short_never_replaces_a_complete_one(learnable_folder, tmp_pat
     assert part5.main(parser.parse_args([*argv, "--epochs", "3"])) == 130  # SimpleCNN done, ImprovedCNN cut
     assert {name: (out / name).read_bytes() for name in names} == kept and side.is_file()
     monkeypatch.setattr(TT, "evaluate", real_evaluate)
+    simple = (out / "simple" / "simple_cnn.pt").read_bytes()  # finished its 3 epochs in the run cut short
     assert part5.main(parser.parse_args([*argv, "--epochs", "3", "--resume"])) == 0  # continues from the side file
     record = json.loads((out / "metrics.json").read_text())
     assert record["status"] == "complete" and record["models"]["ImprovedCNN"]["epochs_run"] == 3
+    assert (out / "simple" / "simple_cnn.pt").read_bytes() == simple  # reported as it was, not trained again
     assert not side.exists() and TT.load_checkpoint(out / "improved" / "improved_cnn.pt")["epoch"] == 3
 
 

@@ -82,7 +82,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
     device = pick_device(device_name)
     if run.estimate:
         fingerprint = data_fingerprint(run.data) if run.resume else None
-        left = {m: c.epochs - epochs_done(training_checkpoint(run.out, m), c, fingerprint) for m, c in configs.items()}
+        left = {m: c.epochs - epochs_done(run.out, m, c, fingerprint) for m, c in configs.items()}
         with OtherWork() as other:
             seconds = sum(seconds_per_epoch(c, device) * left[m] for m, c in configs.items() if left[m])
         return print_estimate(run.part, configs, run, seconds, ", ".join(
@@ -105,8 +105,8 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
             train, val, test = device_splits(data, config, device)
             log.info("%s: train %d, validation %d, test %d images on %s; %s", DISPLAY_NAMES[name], len(train),
                      len(val) if val else 0, len(test), device, json.dumps(config.as_dict()))
-            checkpoint = training_checkpoint(out, name)
-            state = _resume_state(checkpoint, config, data.fingerprint) if run.resume else None
+            checkpoint, state = resume_point(out, name, config, data.fingerprint) if run.resume else \
+                (training_checkpoint(out, name), None)
             if state is not None and state["complete"]:
                 log.info("%s finished its %d epochs before: reporting its checkpoint", checkpoint, state["epoch"])
                 model, result = model_from_checkpoint(state, device), result_from_checkpoint(state)
@@ -121,12 +121,11 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
             if result.status == STATUS_INCOMPLETE and keeps_complete_record(out / name, result.status, config):
                 kept_interrupted = True
                 break
-            if checkpoint != checkpoint_path(out, name) and checkpoint.exists():  # this run's record replaces it
-                os.replace(checkpoint, checkpoint_path(out, name))
-                checkpoint = checkpoint_path(out, name)
             records[name] = report_model(run.part, out / name, model, result, config, val, test, device, data.source,
-                                         data.fingerprint, checkpoint, recipe_note, run_id=run_id,
+                                         data.fingerprint, checkpoint_path(out, name), recipe_note, run_id=run_id,
                                          recipe_config=recipes.get(name))
+            if checkpoint != checkpoint_path(out, name) and checkpoint.exists():  # its record replaced the other's
+                os.replace(checkpoint, checkpoint_path(out, name))
             if result.status == STATUS_INCOMPLETE:
                 break
         statuses = [r["status"] for r in records.values()]
@@ -157,13 +156,25 @@ def _resume_state(checkpoint: Path, config: CNNConfig, fingerprint: str) -> dict
     return state
 
 
-def epochs_done(checkpoint: Path, config: CNNConfig, fingerprint: str | None) -> int:
-    """The epochs --resume would not train again: those of ``checkpoint`` when it is of this config and data
-    (``fingerprint``; None: no resume), else 0."""
-    if fingerprint is None or not checkpoint.exists():
+def resume_point(out: Path, model: str, config: CNNConfig, fingerprint: str) -> tuple[Path, dict | None]:
+    """What --resume continues from: the model's checkpoint when it finished this config (reported as it is),
+    else this run's own (training_checkpoint), with its state (None: from scratch)."""
+    finished, own = checkpoint_path(out, model), training_checkpoint(out, model)
+    if finished.exists():
+        state = _resume_state(finished, config, fingerprint)
+        if state is not None and (state["complete"] or own == finished):
+            return finished, state
+    if own == finished:  # none, or another config's left by a run cut short: from scratch
+        return own, None
+    return own, _resume_state(own, config, fingerprint) if own.exists() else None
+
+
+def epochs_done(out: Path, model: str, config: CNNConfig, fingerprint: str | None) -> int:
+    """The epochs --resume would not train again (``fingerprint``: the data's; None: no resume)."""
+    if fingerprint is None:
         return 0
     try:
-        state = _resume_state(checkpoint, config, fingerprint)
+        _, state = resume_point(out, model, config, fingerprint)
     except CheckpointError:  # unreadable: the run will say so
         return 0
     if state is None:

@@ -162,7 +162,7 @@ def _read_part(part: str, table: dict, fail) -> ReportPart:
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise fail(f"{part}.notes", "expected a list of strings, e.g. notes = [\"1.6: ...\"]")
     scoring = table.get("scoring", "argmax")
-    if scoring not in SCORINGS:
+    if not isinstance(scoring, str) or scoring not in SCORINGS:
         raise fail(f"{part}.scoring", f"unknown scoring {scoring!r}; use one of: "
                                       f"{'; '.join(f'{k} ({v})' for k, v in SCORINGS.items())}")
     variants = table.get("variants", {})
