@@ -25,7 +25,7 @@ import numpy as np
 
 from common.cli import positive_int, run_main
 from common.console import log
-from common.experiments.mlp import PROBE_IMAGES
+from common.experiments.mlp import PROBE_IMAGES, blas_threads_for
 from common.experiments.record import environment_info, git_commit, now_iso
 from common.files import atomic_write_json, atomic_write_text
 from common.nn.layers import sigmoid
@@ -234,12 +234,13 @@ def main(args: argparse.Namespace) -> int:
     y_multi = rng.integers(0, 10, 45_000)
 
     floor = full_batch_pass_seconds(x_full, rng.integers(0, 2, 50_000).astype(np.float32))
-    part1_epoch = _numpy_epoch_seconds(MLP([3072, 1], seed=0), SGD(0.01), x_train, y_binary, 64)
+    with blas_threads_for(64):  # as the parts run a batch-64 step
+        part1_epoch = _numpy_epoch_seconds(MLP([3072, 1], seed=0), SGD(0.01), x_train, y_binary, 64)
+        numpy_mlp = _numpy_epoch_seconds(MLP([3072, 64, 10], activation="sigmoid", seed=0), Momentum(0.01),
+                                         x_train, y_multi, 64)
+        probe = probe_seconds(MLP([3072, 64, 10], activation="sigmoid", seed=0), x_train[:PROBE_IMAGES])
     log.info("Part 1 epoch %.3f s vs full-batch forward+backward %.3f s: ratio %.2f", part1_epoch, floor,
              part1_epoch / floor)
-    numpy_mlp = _numpy_epoch_seconds(MLP([3072, 64, 10], activation="sigmoid", seed=0), Momentum(0.01), x_train,
-                                     y_multi, 64)
-    probe = probe_seconds(MLP([3072, 64, 10], activation="sigmoid", seed=0), x_train[:PROBE_IMAGES])
     log.info("unit-activity probe %.4f s: %.2f %% of that epoch", probe, 100 * probe / numpy_mlp)
     torch_mlp = torch_mlp_epoch_seconds(x_train, y_multi, 64, 0.01)
     log.info("3072-64-10 epoch: numpy %.3f s, PyTorch CPU %.3f s: ratio %.2f", numpy_mlp, torch_mlp,

@@ -215,8 +215,9 @@ def test_part4_flags_act_on_top_of_the_quick_cut(monkeypatch):
     assert seen["config"].base.train_subset == 10_000 and seen["run"].recipe_config == part4.RECIPES["tuned"]
 
 
-def test_part4_quick_grid_end_to_end(learnable_folder, tmp_path):
+def test_part4_quick_grid_end_to_end(learnable_folder, tmp_path, caplog):
     from parts import part4
+    caplog.set_level("INFO", logger="cifar")
     out = tmp_path / "p4"
     args = part4.build_parser().parse_args(["--data", str(learnable_folder), "--out", str(out), "--val-size", "60",
                                             "--epochs", "2", "--sweep-epochs", "1", "--activations", "relu", "tanh",
@@ -225,6 +226,9 @@ def test_part4_quick_grid_end_to_end(learnable_folder, tmp_path):
     assert part4.main(args) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["ranking"]) == 4 and len(metrics["lr_sweep"]) == 12 and len(metrics["seeds"]) == 2
+    # Its log says how far it is run by run (make all's status line reads it): sweep, comparison, seed reruns.
+    progress = [r.getMessage() for r in caplog.records if "runs of this stage done" in r.getMessage()]
+    assert len(progress) == 12 + 4 + 2 and progress[-1].startswith("2 of 2 runs") and ", seed 1:" in progress[-1]
     assert metrics["ranking"][0]["val_acc"] >= metrics["ranking"][-1]["val_acc"]
     csv = (out / "ranking.csv").read_text().splitlines()
     assert csv[0].startswith("rank,activation,optimizer,init,lr,val_acc,test_acc") and len(csv) == 5

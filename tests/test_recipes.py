@@ -165,12 +165,47 @@ def test_part4s_estimate_counts_every_epoch_of_the_four_scenarios_on_the_workers
                                                                                   monkeypatch, capsys):
     from common.experiments import grid
     monkeypatch.setattr(grid, "concurrent_seconds_per_epoch", lambda config, workers: (0.5, 0.75))
+    monkeypatch.setattr("common.experiments.record.drawing_seconds", lambda part: 7.0)
     argv = ["--data", str(learnable_folder), "--out", str(tmp_path / "p4"), "--report", "000", "--estimate",
             "--workers", "2"]
     assert part4.main(part4.build_parser().parse_args(argv)) == 0
     plan = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert plan["seconds"] == 4 * 1000 * 0.5 / 2 and "4 runs" in plan["what"] and not plan["complete"]
-    assert plan["range_seconds"] == [1000.0, 1500.0]  # from the fastest and the slowest timing
+    assert plan["seconds"] == 4 * 1000 * 0.5 / 2 + 7 and "4 runs" in plan["what"] and not plan["complete"]
+    assert plan["range_seconds"] == [1007.0, 1507.0]  # from the fastest and the slowest timing, figures drawn after
+    assert plan["what"].endswith("7 s to draw the figures")
+    assert part4.main(part4.build_parser().parse_args([*argv, "--no-figures"])) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["seconds"] == 1000.0
+
+
+def test_drawing_seconds_counts_a_figure_for_each_of_the_parts_catalog():
+    from common.catalog import PARTS
+    from common.experiments.record import drawing_seconds
+    one, three = drawing_seconds("part1"), drawing_seconds("part3")
+    assert 0 < one < 60 and 0 < three < 60 and drawing_seconds("no such part") == 0.0
+    assert len(PARTS["part1"].figures) > 1  # so the count matters
+
+
+def test_preparing_the_data_is_timed_on_a_sample_and_scaled_to_the_runs_images(monkeypatch):
+    ticks = iter(range(100))
+    monkeypatch.setattr(ME, "time", type("Clock", (), {"perf_counter": lambda: float(next(ticks))}))
+    config = ME.MLPConfig(task="binary", hflip=True, val_size=5000)
+    sample_rows = 2 * (4000 - 400) + 400 + 666  # mirrored training images, validation, test: 1 s each timing
+    assert ME.preparation_seconds(config, sample=4000) == pytest.approx((90000 + 5000 + 10000) / sample_rows)
+
+
+def test_a_small_batch_runs_on_one_blas_thread_and_a_full_batch_keeps_them():
+    """Two BLAS threads on batch-64 steps ran 38x slower than one beside another busy process."""
+    from threadpoolctl import threadpool_info
+
+    def blas_threads():
+        return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+    before = blas_threads()
+    with ME.blas_threads_for(64):
+        assert set(blas_threads()) == {1}
+    with ME.blas_threads_for(40000):
+        assert blas_threads() == before
+    assert blas_threads() == before
 
 
 def test_concurrent_seconds_per_epoch_is_measured_in_each_worker():

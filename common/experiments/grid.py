@@ -38,6 +38,7 @@ from common.data.preprocess import FlatSplits
 from common.errors import UserError, check_ranges
 from common.experiments.mlp import (
     MLPConfig,
+    blas_threads_for,
     checkpoint_tag,
     epoch_seconds,
     load_splits,
@@ -291,16 +292,26 @@ def _train_in_worker(job: tuple[int, RunSpec, str, str, bool]) -> tuple[int, Gri
 def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers: int, bar=None) -> list[GridRun]:
     """Train every spec (cached ones are read back), ``workers`` at a time; results in spec order.
 
-    Ctrl-C stops everything: KeyboardInterrupt is raised once the finished runs are cached."""
+    Ctrl-C stops everything: KeyboardInterrupt is raised once the finished runs are cached. Each finished run
+    is a log line (what a log read beside other runs, as make all's, says of progress)."""
     global _SPLITS
     records: dict[int, GridRun] = {}
     todo = []
+    start = time.perf_counter()
+
+    def done(record: GridRun, kept: bool = False) -> None:
+        if bar is not None:
+            bar.update()
+        if not kept:
+            log.info("%d of %d runs of this stage done (%s, lr %g, seed %d: %.0f s; %.1f min so far)", len(records),
+                     len(specs), record.name, record.lr, record.seed, record.seconds,
+                     (time.perf_counter() - start) / 60)
+
     for i, spec in enumerate(specs):
         cached = cache.get(spec)
         if cached is not None:
             records[i] = cached
-            if bar is not None:
-                bar.update()
+            done(cached, kept=True)
         else:
             todo.append(i)
     jobs = [(i, specs[i], str(cache.checkpoint(specs[i])), checkpoint_tag(specs[i].config, cache.fingerprint),
@@ -315,15 +326,13 @@ def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers
                 raise KeyboardInterrupt
             cache.put(spec, record)
             records[i] = record
-            if bar is not None:
-                bar.update()
+            done(record)
     else:
         try:
             for i, record in pool.imap_unordered(_train_in_worker, jobs):  # cached as each finishes
                 cache.put(specs[i], record)
                 records[i] = record
-                if bar is not None:
-                    bar.update()
+                done(record)
             pool.close()
         except BaseException:
             pool.terminate()
@@ -383,6 +392,11 @@ def history_key(row: dict) -> str:
 
 def run_grid_part(config: GridConfig, run: RunOptions) -> int:
     """Part 4 from config to report folder. Returns the process exit code."""
+    with blas_threads_for(config.base.batch_size):  # its workers take one thread each in any case
+        return _run_grid_part(config, run)
+
+
+def _run_grid_part(config: GridConfig, run: RunOptions) -> int:
     n_runs = len(config.combinations)
     n_trials = 0 if config.scenarios or not config.sweep_epochs else \
         sum(len(config.lr_candidates[o]) for o in config.optimizers) * len(config.activations)

@@ -12,6 +12,7 @@ watched every epoch for the curves only.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass, replace
@@ -290,17 +291,40 @@ def save_run_arrays(out: Path, model: MLP, splits: FlatSplits, probabilities: np
 
 # ----------------------------------------------------------------------------- the whole run
 
+SHARED_BLAS_FROM = 4096  # images per step from which numpy's matrix products share the CPUs (BLAS threads)
+
+
+@contextlib.contextmanager
+def blas_threads_for(batch_size: int):
+    """One BLAS thread for steps smaller than SHARED_BLAS_FROM images, else the threads as they are: a batch-64
+    product is too small to split, and split it waits on the slowest thread, so beside any other busy process
+    two threads ran a 3072-64-10 epoch 38 times slower than one (31.9 s against 0.83 s on a 2-core CPU)."""
+    if batch_size >= SHARED_BLAS_FROM:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
     """Train, evaluate once on test, and write ``run.out``. Returns the process exit code."""
+    with blas_threads_for(config.batch_size):
+        return _run_mlp_part(part, config, run)
+
+
+def _run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
     if run.estimate:
         with OtherWork() as other:
             fastest, slowest = epoch_seconds(config)
         fingerprint = data_fingerprint(run.data) if run.resume else None
         done = checkpoint_epoch(run.out / CHECKPOINT, checkpoint_tag(config, fingerprint)) if fingerprint else 0
         left = config.epochs - done
-        return print_estimate(part, config, run, fastest * left,
+        setup = preparation_seconds(config)
+        return print_estimate(part, config, run, fastest * left + setup,
                               f"{left} epochs of {'-'.join(map(str, config.sizes))}"
-                              + (f" (a checkpoint has done {done})" if done else ""), other, slowest * left)
+                              + (f" (a checkpoint has done {done})" if done else "")
+                              + f", {setup:.0f} s to prepare the data", other, slowest * left + setup)
     total_start = time.perf_counter()
     run_id = new_run_id()
     with ReportFolder(run.out) as out:
@@ -409,6 +433,28 @@ def epoch_seconds(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -
     evaluation = (time.perf_counter() - start) * (config.val_size + (N_TEST if config.watches_test else 0)) / 2048
     scale = training_images(config) / probe_rows
     return min(timings[1:]) * scale + evaluation, max(timings[1:]) * scale + evaluation
+
+
+def preparation_seconds(config: MLPConfig, sample: int = 4000, repeats: int = 3) -> float:
+    """Seconds the run spends preparing its arrays (``flat_splits``: split, flatten, scale, standardize, mirror),
+    timed here on ``sample`` random images and scaled to the run's: a fixed cost that dominates short runs
+    (Part 1's 20 epochs train in 4 s and wait 6 s for their data)."""
+    rng = np.random.default_rng(0)
+    n_test = sample // 6
+    images = rng.integers(0, 256, (sample + n_test, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(sample + n_test) % 10
+    data = Cifar10(images[:sample], labels[:sample], images[sample:], labels[sample:],
+                   tuple(f"class {i}" for i in range(10)), "timing sample")
+    val_size = round(config.val_size * sample / N_TRAIN)
+    timings = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        splits = flat_splits(data, task=config.task, val_size=val_size, seed=0, airplane_label=config.airplane_label,
+                             hflip_train=config.hflip, standardize=config.inputs == "standardized")
+        timings.append(time.perf_counter() - start)
+    seconds = min(timings)  # the others met a busy moment or fresh memory
+    rows = len(splits.x_train) + val_size + n_test
+    return seconds * (training_images(config) + config.val_size + N_TEST) / rows
 
 
 def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -> float:
