@@ -227,8 +227,10 @@ def test_part4_quick_grid_end_to_end(learnable_folder, tmp_path, caplog):
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["ranking"]) == 4 and len(metrics["lr_sweep"]) == 12 and len(metrics["seeds"]) == 2
     # Its log says how far it is run by run (make all's status line reads it): sweep, comparison, seed reruns.
-    progress = [r.getMessage() for r in caplog.records if "runs of this stage done" in r.getMessage()]
-    assert len(progress) == 12 + 4 + 2 and progress[-1].startswith("2 of 2 runs") and ", seed 1:" in progress[-1]
+    progress = [r.getMessage() for r in caplog.records if " done (" in r.getMessage()]
+    assert [m.split(":")[0] for m in progress] == ["learning-rate trials"] * 12 + ["comparison runs"] * 4 + \
+        ["seed reruns"] * 2
+    assert progress[-1].startswith("seed reruns: 2 of 2 done") and ", seed 1:" in progress[-1]
     assert metrics["ranking"][0]["val_acc"] >= metrics["ranking"][-1]["val_acc"]
     csv = (out / "ranking.csv").read_text().splitlines()
     assert csv[0].startswith("rank,activation,optimizer,init,lr,val_acc,test_acc") and len(csv) == 5

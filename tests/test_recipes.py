@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -165,24 +166,27 @@ def test_part4s_estimate_counts_every_epoch_of_the_four_scenarios_on_the_workers
                                                                                   monkeypatch, capsys):
     from common.experiments import grid
     monkeypatch.setattr(grid, "concurrent_seconds_per_epoch", lambda config, workers: (0.5, 0.75))
-    monkeypatch.setattr("common.experiments.record.drawing_seconds", lambda part: 7.0)
+    monkeypatch.setattr(grid, "preparation_seconds", lambda config: 3.0)
+    monkeypatch.setattr("common.experiments.record.drawing_seconds", lambda part, folders: 7.0)
     argv = ["--data", str(learnable_folder), "--out", str(tmp_path / "p4"), "--report", "000", "--estimate",
             "--workers", "2"]
     assert part4.main(part4.build_parser().parse_args(argv)) == 0
     plan = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert plan["seconds"] == 4 * 1000 * 0.5 / 2 + 7 and "4 runs" in plan["what"] and not plan["complete"]
-    assert plan["range_seconds"] == [1007.0, 1507.0]  # from the fastest and the slowest timing, figures drawn after
-    assert plan["what"].endswith("7 s to draw the figures")
+    assert plan["seconds"] == 4 * 1000 * 0.5 / 2 + 3 + 7 and "4 runs" in plan["what"] and not plan["complete"]
+    assert plan["range_seconds"] == [1010.0, 1510.0]  # the fastest and the slowest timing, data and figures beside
+    assert plan["what"].endswith("3 s to prepare the data, 7 s to draw the figures")
     assert part4.main(part4.build_parser().parse_args([*argv, "--no-figures"])) == 0
-    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["seconds"] == 1000.0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["seconds"] == 1003.0
 
 
 def test_drawing_seconds_counts_a_figure_for_each_of_the_parts_catalog():
     from common.catalog import PARTS
     from common.experiments.record import drawing_seconds
-    one, three = drawing_seconds("part1"), drawing_seconds("part3")
-    assert 0 < one < 60 and 0 < three < 60 and drawing_seconds("no such part") == 0.0
+    one, simple = drawing_seconds("part1"), drawing_seconds("part5", ("simple",))
+    assert 0 < one < 30 and 0 < simple < 30 and drawing_seconds("no such part") == 0.0
     assert len(PARTS["part1"].figures) > 1  # so the count matters
+    assert drawing_seconds("part5") == 0.0  # all of Part 5's figures are its models': none is drawn for no model
+    assert Path(os.devnull).is_char_device()  # rendered in memory: nothing written anywhere
 
 
 def test_preparing_the_data_is_timed_on_a_sample_and_scaled_to_the_runs_images(monkeypatch):

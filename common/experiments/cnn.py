@@ -88,7 +88,7 @@ def run_cnn_part(configs: dict[str, CNNConfig], run: RunOptions, *, device_name:
         return print_estimate(run.part, configs, run, seconds, ", ".join(
             f"{left[m]} epochs of {DISPLAY_NAMES[m]}" + (f" (a checkpoint has done {c.epochs - left[m]})"
                                                          if left[m] < c.epochs else "")
-            for m, c in configs.items()) + f" on {device}", other)
+            for m, c in configs.items()) + f" on {device}", other, figure_folders=tuple(configs))
     total_start = time.perf_counter()
     recipe = next(iter(configs.values())).recipe
     run_id = new_run_id()

@@ -42,6 +42,7 @@ from common.experiments.mlp import (
     checkpoint_tag,
     epoch_seconds,
     load_splits,
+    preparation_seconds,
     train_mlp,
 )
 from common.experiments.record import (
@@ -289,11 +290,12 @@ def _train_in_worker(job: tuple[int, RunSpec, str, str, bool]) -> tuple[int, Gri
     return i, train_one(spec, _SPLITS, Path(checkpoint), tag, resume=resume)
 
 
-def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers: int, bar=None) -> list[GridRun]:
+def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers: int, bar=None,
+              stage: str = "runs") -> list[GridRun]:
     """Train every spec (cached ones are read back), ``workers`` at a time; results in spec order.
 
-    Ctrl-C stops everything: KeyboardInterrupt is raised once the finished runs are cached. Each finished run
-    is a log line (what a log read beside other runs, as make all's, says of progress)."""
+    Ctrl-C stops everything: KeyboardInterrupt is raised once the finished runs are cached. Each run trained
+    here is a log line naming its ``stage`` (what a log read beside other runs, as make all's, says of progress)."""
     global _SPLITS
     records: dict[int, GridRun] = {}
     todo = []
@@ -303,8 +305,8 @@ def train_all(specs: list[RunSpec], splits: FlatSplits, cache: RunCache, workers
         if bar is not None:
             bar.update()
         if not kept:
-            log.info("%d of %d runs of this stage done (%s, lr %g, seed %d: %.0f s; %.1f min so far)", len(records),
-                     len(specs), record.name, record.lr, record.seed, record.seconds,
+            log.info("%s: %d of %d done (%s, lr %g, seed %d: %.0f s; this stage %.1f min so far)", stage,
+                     len(records), len(specs), record.name, record.lr, record.seed, record.seconds,
                      (time.perf_counter() - start) / 60)
 
     for i, spec in enumerate(specs):
@@ -353,7 +355,7 @@ def sweep_learning_rates(config: GridConfig, splits: FlatSplits, cache: RunCache
     specs = [RunSpec(replace(config.base, activation=a, optimizer=o, init=config.reference_init[a], lr=lr),
                      stop_after=config.sweep_epochs, evaluate_test=False)
              for o, a in pairs for lr in config.lr_candidates[o]]
-    records = train_all(specs, splits, cache, workers, bar)
+    records = train_all(specs, splits, cache, workers, bar, stage="learning-rate trials")
     chosen, rows = {}, []
     for o, a in pairs:
         trials = [(r.val_acc if r.status != STATUS_DIVERGED and np.isfinite(r.val_acc) else -1.0, r.lr)
@@ -408,9 +410,11 @@ def _run_grid_part(config: GridConfig, run: RunOptions) -> int:
                          for o in sorted({c[1] for c in config.combinations})]
         epochs = n_trials * config.sweep_epochs + (n_runs + n_seed_runs) * config.base.epochs
         fastest, slowest = (epochs * sum(span[i] for span in per_epoch) / len(per_epoch) / workers for i in (0, 1))
-        return print_estimate(run.part, config, run, fastest,
+        setup = preparation_seconds(config.base)
+        return print_estimate(run.part, config, run, fastest + setup,
                               f"{n_trials} lr trials, {n_runs} runs, {n_seed_runs} seed reruns of "
-                              f"{config.base.epochs} epochs on {workers} worker(s)", other, slowest)
+                              f"{config.base.epochs} epochs on {workers} worker(s), {setup:.0f} s to prepare the data",
+                              other, slowest + setup)
     from tqdm import tqdm
 
     total_start = time.perf_counter()
@@ -432,7 +436,8 @@ def _run_grid_part(config: GridConfig, run: RunOptions) -> int:
                 chosen, sweep_rows = sweep_learning_rates(config, splits, cache, run.workers, bar)
             specs = [RunSpec(replace(config.base, activation=a, optimizer=o, init=i,
                                      lr=chosen.get((o, a), config.base.lr))) for a, o, i in config.combinations]
-            records = train_all(specs, splits, cache, run.workers, bar)
+            records = train_all(specs, splits, cache, run.workers, bar,
+                                stage="scenarios" if config.scenarios else "comparison runs")
             for record in records:
                 log.info("%-28s lr %-7g val %.4f test %.4f (%d epochs, %.1f s%s)", record.name, record.lr,
                          record.val_acc, record.test_acc, record.epochs_run, record.seconds,
@@ -442,7 +447,7 @@ def _run_grid_part(config: GridConfig, run: RunOptions) -> int:
                 specs = [RunSpec(replace(config.base, activation=r.activation, optimizer=r.optimizer, init=r.init,
                                          lr=r.lr, seed=seed))
                          for r in top for seed in range(config.base.seed + 1, config.base.seed + config.seeds)]
-                extra = iter(train_all(specs, splits, cache, run.workers, bar))
+                extra = iter(train_all(specs, splits, cache, run.workers, bar, stage="seed reruns"))
                 seed_runs = {r.name: [r, *(next(extra) for _ in range(config.seeds - 1))] for r in top}
         except KeyboardInterrupt:
             status = STATUS_INCOMPLETE

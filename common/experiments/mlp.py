@@ -445,7 +445,7 @@ def preparation_seconds(config: MLPConfig, sample: int = 4000, repeats: int = 3)
     labels = np.arange(sample + n_test) % 10
     data = Cifar10(images[:sample], labels[:sample], images[sample:], labels[sample:],
                    tuple(f"class {i}" for i in range(10)), "timing sample")
-    val_size = round(config.val_size * sample / N_TRAIN)
+    val_size = min(round(config.val_size * sample / N_TRAIN), sample // 2)
     timings = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -454,7 +454,7 @@ def preparation_seconds(config: MLPConfig, sample: int = 4000, repeats: int = 3)
         timings.append(time.perf_counter() - start)
     seconds = min(timings)  # the others met a busy moment or fresh memory
     rows = len(splits.x_train) + val_size + n_test
-    return seconds * (training_images(config) + config.val_size + N_TEST) / rows
+    return seconds * (training_images(config) + config.val_size + (config.test_from_train or N_TEST)) / rows
 
 
 def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -> float:

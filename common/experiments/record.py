@@ -391,38 +391,45 @@ def keeps_complete_record(out: Path, status: str, config) -> bool:
     return True
 
 
-def drawing_seconds(part: str) -> float:
+def drawing_seconds(part: str, folders: tuple[str, ...] = ()) -> float:
     """Seconds to draw ``part``'s figures after training: matplotlib's start and one figure per entry of the
-    catalog, each timed here as a loss-curve figure of 100 epochs (a middling one: the image grids take longer,
-    the bar charts less). A short run spends more on its figures than on training."""
-    from common.render.figures import plot_history, pyplot, save_figure
-    n_figures = len(PARTS[part].figures) if part in PARTS else 0
+    catalog in the part's folder and in ``folders`` (Part 5: its models'), each timed here as a loss-curve figure of
+    100 epochs rendered in memory (a middling one: the image grids take longer, the bar charts less; a figure a run
+    cannot draw is skipped in less). A short run spends more on its figures than on training."""
+    import io
+
+    from common.render.figures import plot_history, pyplot
+    names = [name for name, _ in PARTS[part].figures] if part in PARTS else []
+    n_figures = sum("/" not in name or name.split("/", 1)[0] in folders for name in names)
     if not n_figures:
         return 0.0
     history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "train_acc": 1 - 1 / e, "val_acc": 0.9 - 1 / e}
                for e in range(1, 101)]
     timings, start = [], time.perf_counter()
-    pyplot()
+    plt = pyplot()
     for _ in range(2):  # the first pays matplotlib's fonts and caches, as a part's first figure does
-        save_figure(plot_history(history, "timing"), Path(os.devnull))
+        figure = plot_history(history, "timing")
+        figure.savefig(io.BytesIO(), format="png", dpi=120, bbox_inches="tight")
+        plt.close(figure)
         timings.append(time.perf_counter() - start)
         start = time.perf_counter()
     return timings[0] + timings[1] * (n_figures - 1)
 
 
 def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str,
-                   other: OtherWork | None = None, slowest: float | None = None) -> int:
+                   other: OtherWork | None = None, slowest: float | None = None,
+                   figure_folders: tuple[str, ...] = ()) -> int:
     """``--estimate``: one JSON line saying what would run, whether it would be kept instead, how long (``seconds``
     from the fastest timing; "range_seconds" up to ``slowest``, the slowest; both with the figures' drawing,
-    ``drawing_seconds``, unless the run draws none), and how much other work ran while it was timed (``other``:
-    busy when other processes held a quarter of a CPU or more).
+    ``drawing_seconds`` of the part's folder and ``figure_folders``, unless the run draws none), and how much other
+    work ran while it was timed (``other``: busy when other processes held a quarter of a CPU or more).
 
     ``config`` is the run's config (Part 5: a dict of them, one per model)."""
     fingerprint = _fingerprint_for(run.out, run)
     done = completed_run(run.out, config, fingerprint) if fingerprint else None
     recipe = config.recipe if hasattr(config, "recipe") else next(iter(config.values())).recipe
     if run.figures and not (done and run.resume):
-        drawing = drawing_seconds(part)
+        drawing = drawing_seconds(part, figure_folders)
         seconds, slowest = seconds + drawing, (None if slowest is None else slowest + drawing)
         what += f", {drawing:.0f} s to draw the figures"
     print(json.dumps({"part": part, "recipe": recipe, "out": str(run.out), "what": what,
