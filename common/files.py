@@ -28,8 +28,11 @@ LOCK_NAME = ".lock"
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and a rename."""
+    """Write ``data`` to ``path`` through a temporary file and a rename. A path that exists as something other
+    than a file (a folder, a device such as /dev/null) is refused: the rename would replace it."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise UserError(f"{path} exists and is not a file; give a file's path (the write would replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

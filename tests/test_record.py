@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -43,6 +44,16 @@ def test_failed_write_keeps_the_old_file(tmp_path):
     with pytest.raises(TypeError):
         F.atomic_write_json(target, {"bad": object()})
     assert target.read_text() == "old" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_an_atomic_write_never_replaces_what_is_not_a_file(tmp_path):
+    """A figure "saved" to os.devnull once replaced /dev/null with a file through the rename."""
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe")  # a special file, as /dev/null is (which a test must not risk)
+    for path in (tmp_path / "pipe", tmp_path / "folder"):
+        with pytest.raises(UserError, match="exists and is not a file"):
+            F.atomic_write_bytes(path, b"x")
+    assert (tmp_path / "pipe").is_fifo() and (tmp_path / "folder").is_dir()
 
 
 def test_atomic_files_get_the_usual_mode(tmp_path):
