@@ -160,6 +160,10 @@ def test_recipe_changes_list_every_result_changing_setting_and_nothing_else():
     assert changed == {"epochs": {"recipe": 1000, "run": 2}, "train_subset": {"recipe": None, "run": 3000}}
     assert R.changes_text(changed) == "epochs 2 (recipe: 1000), train_subset 3000 (recipe: None)"
     assert R.changes_text(changed, short=True) == "epochs=2 train_subset=3000"  # a variant's folder name
+    scenarios = {"scenarios": {"run": [["relu", "momentum", "he"]],
+                               "recipe": [["sigmoid", "momentum", "small"], ["relu", "momentum", "he"]]}}
+    assert R.changes_text(scenarios) == \
+        "scenarios relu + momentum + he (recipe: sigmoid + momentum + small; relu + momentum + he)"
     assert R.recipe_changes(None, recipe) is None
     cnn = CNNConfig()
     for setting, value in {"amp": False, "channels_last": False, "compile": "off", "seed": 1}.items():

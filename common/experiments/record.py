@@ -253,7 +253,16 @@ def changes_text(changes: dict[str, dict], short: bool = False) -> str:
         return key.removeprefix("base.").replace(".", " ")
     if short:
         return " ".join(f"{name(k).replace(' ', '.')}={_short(v['run'])}" for k, v in changes.items())
-    return ", ".join(f"{name(k)} {v['run']} (recipe: {v['recipe']})" for k, v in changes.items())
+    return ", ".join(f"{name(k)} {_readable(v['run'])} (recipe: {_readable(v['recipe'])})" for k, v in changes.items())
+
+
+def _readable(value) -> str:
+    """A setting's value for a reader: Part 4's scenarios as 'relu + momentum + he; tanh + sgd + xavier'."""
+    if isinstance(value, (list, tuple)):
+        if value and all(isinstance(v, (list, tuple)) for v in value):
+            return "; ".join(" + ".join(map(str, v)) for v in value)
+        return ", ".join(map(str, value)) or "none"
+    return str(value)
 
 
 def _short(value) -> str:
