@@ -192,9 +192,19 @@ def test_drawing_seconds_counts_a_figure_for_each_of_the_parts_catalog():
 def test_preparing_the_data_is_timed_on_a_sample_and_scaled_to_the_runs_images(monkeypatch):
     ticks = iter(range(100))
     monkeypatch.setattr(ME, "time", type("Clock", (), {"perf_counter": lambda: float(next(ticks))}))
+    monkeypatch.setattr(ME, "fresh_memory_seconds", lambda nbytes: nbytes / 1e9)  # 1 s a GB
     config = ME.MLPConfig(task="binary", hflip=True, val_size=5000)
     sample_rows = 2 * (4000 - 400) + 400 + 666  # mirrored training images, validation, test: 1 s each timing
-    assert ME.preparation_seconds(config, sample=4000) == pytest.approx((90000 + 5000 + 10000) / sample_rows)
+    run_rows = 90000 + 5000 + 10000
+    assert ME.preparation_seconds(config, sample=4000) == pytest.approx(run_rows / sample_rows + run_rows * 12288 / 1e9)
+    held_out = ME.MLPConfig(task="binary", val_size=0, test_from_train=10000, patience=0)  # report 001's split
+    assert ME.preparation_seconds(held_out, sample=4000) == pytest.approx(50000 / (4000 + 666) + 50000 * 12288 / 1e9)
+
+
+def test_fresh_memory_is_timed_and_scaled_by_bytes(monkeypatch):
+    ticks = iter([0.0, 0.5])  # half a second for the sample
+    monkeypatch.setattr(ME, "time", type("Clock", (), {"perf_counter": lambda: next(ticks)}))
+    assert ME.fresh_memory_seconds(4 * ME.FRESH_MEMORY_SAMPLE) == 2.0
 
 
 def test_a_small_batch_runs_on_one_blas_thread_and_a_full_batch_keeps_them():

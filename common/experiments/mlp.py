@@ -435,10 +435,27 @@ def epoch_seconds(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -
     return min(timings[1:]) * scale + evaluation, max(timings[1:]) * scale + evaluation
 
 
+FRESH_MEMORY_SAMPLE = 256 * 2**20  # bytes of new memory fresh_memory_seconds touches
+
+
+def fresh_memory_seconds(nbytes: int) -> float:
+    """Seconds a new process spends touching ``nbytes`` of new memory for the first time, timed here on
+    FRESH_MEMORY_SAMPLE bytes. Where a virtual machine's host backs each new page lazily, that first touch costs
+    seconds a GB: Part 1's 1.3 GB of arrays took 11 s to prepare on a 2-core VM whose arithmetic needs one."""
+    start = time.perf_counter()
+    touched = np.ones(FRESH_MEMORY_SAMPLE // 4, dtype=np.float32)
+    seconds = time.perf_counter() - start
+    del touched
+    return seconds * nbytes / FRESH_MEMORY_SAMPLE
+
+
 def preparation_seconds(config: MLPConfig, sample: int = 4000, repeats: int = 3) -> float:
-    """Seconds the run spends preparing its arrays (``flat_splits``: split, flatten, scale, standardize, mirror),
-    timed here on ``sample`` random images and scaled to the run's: a fixed cost that dominates short runs
-    (Part 1's 20 epochs train in 4 s and wait 6 s for their data)."""
+    """Seconds the run spends preparing its arrays (``flat_splits``: split, flatten, scale, standardize, mirror):
+    the arithmetic timed here on ``sample`` random images and scaled to the run's, plus the first touch of the
+    arrays' memory (``fresh_memory_seconds``, timed first, before this process reuses memory it freed). A fixed
+    cost that dominates short runs: Part 1's 20 epochs train in 6 s and wait 11 s for their data."""
+    rows_of_run = training_images(config) + config.val_size + (config.test_from_train or N_TEST)
+    first_touch = fresh_memory_seconds(rows_of_run * 3072 * 4)
     rng = np.random.default_rng(0)
     n_test = sample // 6
     images = rng.integers(0, 256, (sample + n_test, 32, 32, 3), dtype=np.uint8)
@@ -454,7 +471,7 @@ def preparation_seconds(config: MLPConfig, sample: int = 4000, repeats: int = 3)
         timings.append(time.perf_counter() - start)
     seconds = min(timings)  # the others met a busy moment or fresh memory
     rows = len(splits.x_train) + val_size + n_test
-    return seconds * (training_images(config) + config.val_size + (config.test_from_train or N_TEST)) / rows
+    return seconds * rows_of_run / rows + first_touch
 
 
 def seconds_per_epoch(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -> float:
