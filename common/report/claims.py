@@ -630,6 +630,12 @@ def first_epoch(history: list[dict], condition) -> dict | None:
     return next((h for h in history if condition(h)), None)
 
 
+def learned(curve: list[tuple[int, float]], margin: float = 1e-3) -> bool:
+    """Whether a loss curve [(epoch, value), ...] ended lower than after its first epoch (by ``margin``, relative): a
+    run that never left the chance loss, or returned to it (ReLU units that all died), did not learn."""
+    return curve[-1][1] < curve[0][1] * (1 - margin)
+
+
 def epochs_to_reach(history: list[dict], loss: float, curve: str = "train_loss") -> int | None:
     """The first epoch whose ``curve`` value is at or below ``loss``."""
     reached = first_epoch(history, lambda h: h.get(curve) is not None and h[curve] <= loss)
@@ -819,9 +825,17 @@ def _judge_faster(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     a, b = _views(claim, book, "a", "b")
     ca, cb = a.curve(f["curve"]), b.curve(f["curve"])
+    names = _pair_names(f, a, b)
+    stuck = [name for name, curve in zip(names, (ca, cb)) if f["curve"].endswith("_loss") and not learned(curve)]
+    if stuck:  # a speed to a level that a run never left (or fell back to) compares nothing
+        why = " and ".join(f"{name} ended at {CURVES[f['curve']]} {curve[-1][1]:.4f}, no lower than after its first "
+                           f"epoch ({curve[0][1]:.4f}): it did not learn" for name, curve in zip(names, (ca, cb))
+                           if name in stuck)
+        if len(stuck) == 2:
+            raise Unmeasured(f"not measured: {why}")
+        return (FAILS if stuck[0] == names[0] else HOLDS), why, _sources(a, b)
     target = f["loss"] if f["loss"] is not None else max(ca[-1][1], cb[-1][1])
     ea, eb = epochs_to_reach(a.history, target, f["curve"]), epochs_to_reach(b.history, target, f["curve"])
-    names = _pair_names(f, a, b)
     if ea is None or eb is None:
         never = names[0] if ea is None else names[1]
         verdict = FAILS if ea is None else HOLDS
