@@ -30,6 +30,7 @@ from common.report.analysis import (
     read_ablation,
     read_parts,
     verdict_counts,
+    verdicts_page,
     write_part_analysis,
 )
 from common.report.claims import RunBook, Unmeasured
@@ -545,6 +546,9 @@ def main(args: argparse.Namespace) -> int:
         log.error("the reports' claims could not be judged (%s: %s)", type(error).__name__, error)
         verdicts, file_problems = None, None
     refresh_part_analyses(reports, verdicts)
+    for report_id, (report, rows) in (verdicts or {}).items():
+        if recipe_folder(reports, report_id).is_dir():  # a report whose recipes have run here
+            atomic_write_text(recipe_folder(reports, report_id) / "verdicts.md", verdicts_page(report, rows, now_iso()))
     text, analysis = build_markdown(reports, verdicts, file_problems)
     atomic_write_text(reports / "index.md", text)
     atomic_write_text(reports / "analysis.md", analysis.replace("## What the runs answer", "# What the runs answer", 1))

@@ -37,9 +37,8 @@ from common.console import EXIT_INTERRUPTED, log
 from common.errors import UserError
 from common.experiments.grid import GridConfig, combination_name
 from common.experiments.record import git_commit, now_iso, read_record
-from common.files import atomic_write_json, atomic_write_text
+from common.files import atomic_write_json
 from common.paths import LOGS, PROJECT_ROOT, REPORTS_DIR, recipe_folder
-from common.report.analysis import report_verdicts, verdict_counts, verdict_markdown
 from common.report.claims import KINDS, ROW_METRICS, parse_ref
 from common.report.report_file import Report, load_report
 
@@ -188,15 +187,6 @@ def print_check(report: Report) -> None:
         variants = f"; variants: {', '.join(table.variants)}" if table.variants else ""
         print(f"  {part}: {', '.join(f'{n} {k}' for k, n in kinds.items()) or 'no claims'}"
               f"{'; recipe: ' + settings if settings else ''}{variants}", file=sys.stderr)
-
-
-def write_verdicts(report: Report, reports: Path) -> Path:
-    """reports/<id>/verdicts.md: the report's verdict table, from the runs as they are now."""
-    rows = report_verdicts(report, reports, recipe_configs(report))
-    path = recipe_folder(reports, report.id) / "verdicts.md"
-    atomic_write_text(path, f"# {report.title.capitalize()}: every figure and claim\n\n{verdict_counts(rows)}.\n\n"
-                            f"{verdict_markdown(rows)}\n")
-    return path
 
 
 def _out_words(plan: dict) -> str:
@@ -366,8 +356,8 @@ def main(args: argparse.Namespace) -> int:
         code = subprocess.call([sys.executable, "-m", "scripts.build_report", "--reports", str(reports)],
                                cwd=PROJECT_ROOT)
         results.append({"step": "report", "exit_code": code, "seconds": 0.0, "estimated_seconds": 0.0})
-        if report is not None:
-            log.info("%s's verdicts: %s", report.title, write_verdicts(report, reports))
+        if report is not None:  # written by the report's build, with the page
+            log.info("%s's verdicts: %s", report.title, recipe_folder(reports, report.id) / "verdicts.md")
     total = time.perf_counter() - start_all
     print(f"\nSummary ({command_name}):", file=sys.stderr)
     for r in results:

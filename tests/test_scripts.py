@@ -85,6 +85,10 @@ def test_report_builds_from_fixture_runs(fixture_reports):
     assert "| part1: a single logistic neuron | 0.9100 | 0.9000 | 2 | cpu |" in markdown
     assert "| part1: a single logistic neuron | test accuracy 0.9130 | 0.9050 |" in markdown  # report 000's table
     assert "| part1 | 1.9 | test accuracy 0.9130 | <span class=\"verdict-holds\">holds</span> |" in markdown
+    # each report that has run here gets its table in its folder, written with the page: the two never differ
+    verdicts = (fixture_reports / "000" / "verdicts.md").read_text()
+    assert "| part1 | 1.9 | test accuracy 0.9130 | <span class=\"verdict-holds\">holds</span> |" in verdicts
+    assert not (fixture_reports / "001").exists()
     assert "Status: diverged. the loss became nan in epoch 3" in markdown and "Status: incomplete" in markdown
     page = (fixture_reports / "index.html").read_text()
     checker = _Checker()

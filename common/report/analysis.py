@@ -379,6 +379,13 @@ def verdict_markdown(rows: list[Verdict], with_part: bool = True) -> str:
     return "\n".join(lines)
 
 
+def verdicts_page(report: Report, rows: list[Verdict], built: str) -> str:
+    """reports/<id>/verdicts.md: the report's verdict table as the page gives it (``built``: when), rewritten
+    with the page by every `make report`, so the two never differ."""
+    return (f"# {report.title.capitalize()}: every figure and claim\n\nJudged {built} from the runs in this folder; "
+            f"the same table is on the page (index.html).\n\n{verdict_counts(rows)}.\n\n{verdict_markdown(rows)}\n")
+
+
 def verdict_counts(rows: list[Verdict]) -> str:
     """'12 hold, 3 do not hold, 1 too close to call, 20 not measured'."""
     from collections import Counter
