@@ -185,7 +185,7 @@ def test_each_part_folder_gets_an_analysis_with_each_reports_claims(tmp_path):
     assert "- Test accuracy is 0.9500, 5.0 points above" in text
     assert "## Report 000: its figures and claims on part1" in text
     assert "| 1.9 | test accuracy 0.9130 | <span class=\"verdict-does-not-hold\">does not hold</span> | rerun 0.9500 " \
-           "(0.0370 above the report's)" in text
+           "(0.0370 above the report's; tolerance 0.0100)" in text
     assert A.reports_root_of(out, {"recipe": "report 000"}) == tmp_path / "reports"
     assert A.reports_root_of(tmp_path / "reports" / "part2", {"recipe": "tuned"}) == tmp_path / "reports"
     variant = tmp_path / "reports" / "000" / "variants" / "part2" / "epochs-3"

@@ -698,8 +698,9 @@ def _judge_figure(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     difference = _shown(metric, abs(value - f["value"]))
     side = "above" if value > f["value"] else "below"
     same = difference == _shown(metric, 0.0)
+    tolerance = f"{f['tolerance']:.0%}" if f["relative"] else _shown(metric, f["tolerance"])
     numbers = f"rerun {_shown(metric, value)} " + ("(the report's figure, to the digits shown)" if same else
-                                                   f"({difference} {side} the report's)")
+                                                   f"({difference} {side} the report's; tolerance {tolerance})")
     rescored = claim.scoring != "argmax" and parse_metric(metric)[0] in SCORED_METRICS
     if rescored:  # the per-epoch figures below are argmax's
         return verdict, f"{numbers}; its predictions scored as the report's ({claim.scoring}: see the notes)", \
