@@ -544,3 +544,10 @@ def test_a_reports_figures_are_compared_with_the_rerun_scored_as_the_report_scor
                      class_names=np.array(C.CLASS_NAMES))
     assert verdicts(reports, "001")["test accuracy 0.2000"].numbers.startswith("not measured: part3's test "
                                                                                 "predictions cannot be read")
+
+
+def test_metric_words_read_as_a_sentence():
+    assert C.metric_words("accuracy") == "test accuracy" and C.metric_words("f1[rest]") == "'rest' test F1"
+    assert C.metric_words("class_accuracy[airplane]") == \
+        "'airplane' test accuracy (the share of its test images classified right: its recall)"
+    assert C.metric_words("confusion[cat,dog]") == "test cat images taken for dog"

@@ -162,8 +162,10 @@ def metric_words(metric: str) -> str:
     name, args = parse_metric(metric)
     if name == "confusion":
         return f"test {args[0]} images taken for {args[1]}"
+    if name == "class_accuracy":
+        return f"'{args[0]}' test accuracy (the share of its test images classified right: its recall)"
     if args:
-        return f"'{args[0]}' {METRICS[name][1].replace(' of one class', '').replace(' one class', '')}"
+        return f"'{args[0]}' {METRICS[name][1].replace(' of one class', '')}"
     return METRICS[name][1]
 
 
