@@ -207,6 +207,10 @@ def test_markdown_table_and_csv():
     rows = [{"name": "a", "acc": 0.51234, "n": 3}, {"name": "b", "acc": 0.4, "n": None}]
     table = markdown_table(rows, ["name", "acc", "n"], {"acc": ".2f"}, {"acc": "accuracy"})
     assert table.splitlines() == ["| name | accuracy | n |", "|---|---:|---|", "| a | 0.51 | 3 |", "| b | 0.40 | - |"]
+    sweep = markdown_table([{"lr": 0.1, "val_acc": float("nan"), "chosen": False},
+                            {"lr": 0.01, "val_acc": 0.45, "chosen": True}], ["lr", "val_acc", "chosen"],
+                           {"val_acc": ".4f"})  # a diverged trial and the chosen one
+    assert sweep.splitlines()[2:] == ["| 0.1 | - | no |", "| 0.01 | 0.4500 | yes |"]
     assert csv_text(rows, ["name", "n"]) == "name,n\na,3\nb,None\n"
 
 

@@ -1,12 +1,14 @@
 """Markdown and CSV tables for the reports."""
 from __future__ import annotations
 
+import math
+
 
 def markdown_table(rows: list[dict], columns: list[str], formats: dict[str, str] | None = None,
                    headers: dict[str, str] | None = None, right: tuple[str, ...] = ()) -> str:
     """Rows of dicts as a markdown table; ``formats`` maps a column to a format spec for its numbers,
     ``headers`` a column to the heading shown (default: the column's name). Columns with a format,
-    and those in ``right``, are right-aligned."""
+    and those in ``right``, are right-aligned. None and nan read "-", True and False "yes" and "no"."""
     formats, headers = formats or {}, headers or {}
     lines = ["| " + " | ".join(headers.get(c, c) for c in columns) + " |",
              "|" + "|".join("---:" if c in formats or c in right else "---" for c in columns) + "|"]
@@ -14,8 +16,10 @@ def markdown_table(rows: list[dict], columns: list[str], formats: dict[str, str]
         cells = []
         for column in columns:
             value = row.get(column, "")
-            if value is None:
-                cells.append("-")
+            if value is None or (isinstance(value, float) and math.isnan(value)):
+                cells.append("-")  # not measured (a diverged run's accuracy is nan)
+            elif isinstance(value, bool):
+                cells.append("yes" if value else "no")
             elif column in formats and isinstance(value, (int, float)) and not isinstance(value, bool):
                 cells.append(format(value, formats[column]))
             else:
