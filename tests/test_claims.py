@@ -236,7 +236,9 @@ def test_no_verdict_from_a_run_that_is_not_its_recipe_exactly(tmp_path):
     stale["config"]["lr"] = 0.1  # the report file said another learning rate when this ran
     (reports / "000" / "part1" / "metrics.json").write_text(json.dumps(stale))
     assert verdicts(reports)[claims[0]].numbers == ("not measured: part1 ran an earlier version of report 000's "
-                                                    "recipe (lr 0.1 then, 0.01 now); run it again")
+                                                    "recipe (lr 0.1 then, 0.01 now); run it again: make part1 "
+                                                    "ARGS=\"--report 000\" (make part1 ARGS=\"--report 000 "
+                                                    "--estimate\" says how long it takes here)")
     rerun(reports, "part1", **base)
     assert verdicts(reports)[claims[0]].verdict == C.HOLDS  # 0.9031 vs 0.913: judged at last, within 0.01
     grid = write_record(reports / "part4" / "metrics.json", "part4", ranking=GRID, status="incomplete",
@@ -432,7 +434,9 @@ def test_a_run_of_an_earlier_recipe_is_not_judged_even_when_a_setting_was_droppe
     report = load_report("000")
     judged = {v.claim.says: v for v in A.report_verdicts(report, reports, recipe_configs(report))}
     assert judged["test accuracy 0.9130"].numbers == ("not measured: part1 ran an earlier version of report 000's "
-                                                      "recipe (schedule 'cosine' then, 'constant' now); run it again")
+                                                      "recipe (schedule 'cosine' then, 'constant' now); run it again: "
+                                                      "make part1 ARGS=\"--report 000\" (make part1 ARGS="
+                                                      "\"--report 000 --estimate\" says how long it takes here)")
 
 
 def test_odd_records_give_not_measured_never_a_crash(tmp_path):

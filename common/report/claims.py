@@ -478,12 +478,12 @@ class RunBook:
 
     def _why(self, record: dict | None, ref: RunRef, recipe: str, name: str = "", ignore: tuple[str, ...] = ()) -> str:
         what = f"{ref.part}{'/' + name if name else ''}"
+        args = "" if ref.recipe == TUNED else f"--report {self.report_id}"
+        how = f"make {ref.part}" + (f" ARGS=\"{args}\"" if args else "")
+        how_long = f"make {ref.part} ARGS=\"{(args + ' --estimate').strip()}\" says how long it takes here"
         if record is None:
-            args = "" if ref.recipe == TUNED else f"--report {self.report_id}"
-            how = f"make {ref.part}" + (f" ARGS=\"{args}\"" if args else "")
             also = "" if ref.recipe == TUNED else f", or make reproduce REPORT={self.report_id} for all"
-            return (f"not measured: {what} has not run with {recipe}'s recipe ({how}{also}; make {ref.part} "
-                    f"ARGS=\"{(args + ' --estimate').strip()}\" says how long it takes here)")
+            return f"not measured: {what} has not run with {recipe}'s recipe ({how}{also}; {how_long})"
         if record.get("status") == "unreadable":
             return f"not measured: {what}'s record cannot be read ({record.get('status_note')})"
         why = why_not_judged(record, what, recipe)
@@ -500,7 +500,7 @@ class RunBook:
             stale = []
         if stale:
             return (f"not measured: {what} ran an earlier version of {recipe}'s recipe ({'; '.join(stale)}); run "
-                    f"it again")
+                    f"it again: {how} ({how_long})")
         return ""
 
 
