@@ -89,7 +89,7 @@ def headline_of(record: dict) -> str:
 # ----------------------------------------------------------------------------- tables
 
 RESULT_COLUMNS = ["part", "tuned", "baseline", "seconds", "device"]
-RESULT_HEADERS = {"tuned": "this suite's recipe", "baseline": "majority baseline", "seconds": "time (s)"}
+RESULT_HEADERS = {"tuned": "this suite's recipe", "baseline": "majority baseline", "seconds": "wall-clock time (s)"}
 
 
 def results_rows(runs: dict, others: dict | None = None) -> list[dict]:
@@ -237,12 +237,11 @@ def run_all_lines(reports: Path) -> list[str]:
             listed = ", ".join(f"{s['step']} {s.get('recorded_seconds', s['seconds']) / 60:.1f} min"
                                f"{' (an earlier complete run, kept)' if s.get('kept') else ''}"
                                f"{'' if s['exit_code'] == 0 else unfinished.format(s['exit_code'])}" for s in steps)
-            in_all = r["total_seconds"] + sum(s["recorded_seconds"] for s in steps if s.get("kept"))
             not_run = f"; not run here: {', '.join(r['not_run'])} (needs a GPU)" if r.get("not_run") else ""
-            lines += [f"`{r['command']}` on {r['device']}: {in_all / 60:.1f} min in all ({listed}{not_run}; "
-                      f"commit {r['git_commit'][:12]})."
-                      + (f" Kept: a complete run of the same config on the same data, from earlier, with the time it "
-                         f"took then; this invocation took {r['total_seconds'] / 60:.1f} min." if kept else ""), ""]
+            lines += [f"`{r['command']}` on {r['device']}: {r['total_seconds'] / 60:.1f} min wall-clock, its runs side "
+                      f"by side (each run's own time: {listed}{not_run}; commit {r['git_commit'][:12]})."
+                      + (" Kept: a complete run of the same config on the same data, from earlier, with the time it "
+                         "took then (not part of the wall-clock total)." if kept else ""), ""]
     return lines
 
 
