@@ -49,7 +49,7 @@ CATALOG = {  # this part's entry of the catalog (common/catalog.py reads it with
         ["curves_by_activation.png", "Validation curves of each activation's best configuration."],
         ["curves_by_init.png", "Validation curves of each initialization's best configuration."],
         ["scenario_curves.png", "A report's fixed scenarios: training loss and test accuracy per epoch (the test "
-                                "set is watched, never used to choose)."],
+                                "set is measured after each epoch for the plot; nothing is chosen on it)."],
         ["activation_stats.png", "How the hidden units behave after each epoch on 512 fixed training images: the "
                                  "share of dead units (no gradient for any of them; ReLU's failure) and of saturated "
                                  "sigmoid / tanh activations; the legend gives how often the training loss rose by "

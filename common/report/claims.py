@@ -650,9 +650,8 @@ def watched_spread(history: list[dict], last: int = 100) -> str:
     values = [h["test_acc"] for h in history[-last:] if "test_acc" in h]
     if len(values) < 2:
         return ""
-    return (f"; over the last {len(values)} epochs the test accuracy measured after each (for the curve only) ran "
-            f"from {min(values):.4f} to "
-            f"{max(values):.4f} (mean {np.mean(values):.4f})")
+    return (f"; over the last {len(values)} epochs the test accuracy measured after each for the plot (nothing "
+            f"chosen on it) ran from {min(values):.4f} to {max(values):.4f} (mean {np.mean(values):.4f})")
 
 
 def at_chance(history: list[dict], n_classes: int, within: float = 0.01) -> str:
