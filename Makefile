@@ -18,7 +18,7 @@ PARTS  := $(basename $(notdir $(wildcard parts/part*.py)))  # every parts/partN.
 help: ## list the targets
 	@echo "The parts (each writes reports/<part>/; ARGS=\"--report 000\" reruns report 000's recipe into reports/000/<part>/):"
 	@$(PYTHON) -m common.catalog
-	@echo "  ARGS=--estimate   what a part would run and how long, without training (make all prints its plan first)"
+	@echo "  ARGS=--estimate   what a part (or make all, make reproduce) would run and how long here, training nothing"
 	@echo "  ARGS=--resume     continue an interrupted run from its checkpoint; ARGS=--no-figures: record only"
 	@echo "Everything else:"
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'

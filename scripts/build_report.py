@@ -377,8 +377,13 @@ def build_markdown(reports: Path, verdicts: dict | None = None,
              "is a run whose settings differ from its recipe's, listed with what it changed.", "",
              results_markdown(results_rows(runs, others)), ""]
     for report_id, (report, _) in verdicts.items():
-        lines += [f"### {report.title.capitalize()}: its figures and its recipe rerun here", "",
-                  f"What {report.title} (student_reports/{report.path.name}) gives as each part's result, beside "
+        lines += [f"### {report.title.capitalize()}: its figures and its recipe rerun here", ""]
+        if not recipe_folder(reports, report_id).is_dir():  # a file no run here has used: one line, not a table
+            lines += [f"Not rerun here yet: `make reproduce REPORT={report_id}` reruns its recipes (`ARGS=--estimate`"
+                      f" first says how long); [its figures and claims](#verdicts-{report_id}) read \"not measured\" "
+                      f"until then.", ""]
+            continue
+        lines += [f"What {report.title} (student_reports/{report.path.name}) gives as each part's result, beside "
                   f"its own recipe rerun here (`make reproduce REPORT={report_id}`, into reports/{report_id}/); "
                   f"[every figure and claim, judged](#verdicts-{report_id}).", "",
                   report_results_markdown(report, reports, others), ""]

@@ -268,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rerun the recipes of student_reports/ID.toml (make reproduce REPORT=ID) instead of "
                              "this suite's (make all)")
     parser.add_argument("--check", action="store_true", help="only check the report file and say what it holds")
+    parser.add_argument("--estimate", action="store_true",
+                        help="print the plan (each run and how long it would take here) and stop, training nothing")
     parser.add_argument("--quick", action="store_true", help="Part 4's reduced grid and Part 5's quick recipe")
     parser.add_argument("--force", action="store_true", help="train every part again, even a complete one")
     parser.add_argument("--cpu-ok", action="store_true",
@@ -335,6 +337,8 @@ def main(args: argparse.Namespace) -> int:
     side = f" ({args.jobs} CPUs, runs side by side)" if args.jobs > 1 and len(steps) > 1 else ""
     print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{side}{', after make eda' if report is None else ''}, "
           f"then the report", file=sys.stderr)
+    if args.estimate:
+        return 0
 
     results, start_all = [], time.perf_counter()
     if report is None:

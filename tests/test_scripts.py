@@ -89,6 +89,7 @@ def test_report_builds_from_fixture_runs(fixture_reports):
     verdicts = (fixture_reports / "000" / "verdicts.md").read_text()
     assert "| part1 | 1.9 | test accuracy 0.9130 | <span class=\"verdict-holds\">holds</span> |" in verdicts
     assert not (fixture_reports / "001").exists()
+    assert "Not rerun here yet: `make reproduce REPORT=001` reruns its recipes" in markdown  # one line, no table
     assert "Status: diverged. the loss became nan in epoch 3" in markdown and "Status: incomplete" in markdown
     page = (fixture_reports / "index.html").read_text()
     checker = _Checker()
@@ -187,6 +188,8 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
     monkeypatch.setattr(run_all, "eda_command", lambda *a: real_eda(*a) + ["--val-size", "60"])
     reports = tmp_path / "reports"
     argv = ["--parts", "part1", "--data", str(learnable_folder), "--reports", str(reports)]
+    assert run_all.main(run_all.build_parser().parse_args([*argv, "--estimate"])) == 0  # the plan alone
+    assert "Plan (make all" in capsys.readouterr().err and not reports.exists()
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     first = capsys.readouterr().err
     assert "Plan (make all" in first and "part1" in first and "epochs of 3072-1" in first
