@@ -144,6 +144,9 @@ def report_rows(report: Report, reports: Path, others: dict | None = None) -> li
                 row["rerun"] = f"{view.measure(claim.fields['metric'], claim.scoring):.4f}"
                 if claim.scoring != "argmax":
                     row["rerun"] += f" ({claim.scoring} scoring, as the report's)"
+                held_out = ((view.record or {}).get("config") or {}).get("test_from_train")
+                if isinstance(held_out, int) and held_out:  # the report tested on its own split, not CIFAR-10's test
+                    row["rerun"] += f" (tested on {held_out:,} images held out from the training set, as the report)"
             except Unmeasured as why:
                 row["rerun"] = str(why).replace("not measured: ", "not run: " if "has not run" in str(why) else "")
             except Exception as error:  # one odd run never stops the page

@@ -545,6 +545,10 @@ def test_a_reports_figures_are_compared_with_the_rerun_scored_as_the_report_scor
     assert accuracy.verdict == C.HOLDS and accuracy.numbers.startswith("rerun 0.2000 (the report's figure")
     assert "scored as the report's (threshold" in accuracy.numbers
     assert rows["'airplane' test precision 0.1100"].numbers.startswith("rerun 0.1111")  # 1 of the 9 taken for one
+    from scripts.build_report import report_rows  # the page's headline row says both ways the report differs
+    part3 = next(row for row in report_rows(load_report("001"), reports) if row["part"].startswith("part3"))
+    assert part3["rerun"] == "0.2000 (threshold scoring, as the report's) (tested on 10,000 images held out from " \
+                             "the training set, as the report)"
     atomic_write_npz(folder / "predictions.npz", run_id="another", y_true=y, y_pred=y, probabilities=probabilities,
                      class_names=np.array(C.CLASS_NAMES))
     assert verdicts(reports, "001")["test accuracy 0.2000"].numbers.startswith("not measured: part3's test "
