@@ -383,8 +383,8 @@ def build_markdown(reports: Path, verdicts: dict | None = None,
         lines += [f"### {report.title.capitalize()}: its figures and its recipe rerun here", ""]
         if not recipe_folder(reports, report_id).is_dir():  # a file no run here has used: one line, not a table
             lines += [f"Not rerun here yet: `make reproduce REPORT={report_id}` reruns its recipes (`ARGS=--estimate`"
-                      f" first says how long); [its figures and claims](#verdicts-{report_id}) read \"not measured\" "
-                      f"until then.", ""]
+                      f" first says how long); until then [its figures and claims](#verdicts-{report_id}) on its own "
+                      f"recipes read \"not measured\".", ""]
             continue
         lines += [f"What {report.title} (student_reports/{report.path.name}) gives as each part's result, beside "
                   f"its own recipe rerun here (`make reproduce REPORT={report_id}`, into reports/{report_id}/); "
@@ -555,7 +555,11 @@ def main(args: argparse.Namespace) -> int:
     refresh_part_analyses(reports, verdicts)
     for report_id, (report, rows) in (verdicts or {}).items():
         if recipe_folder(reports, report_id).is_dir():  # a report whose recipes have run here
-            atomic_write_text(recipe_folder(reports, report_id) / "verdicts.md", verdicts_page(report, rows, now_iso()))
+            try:
+                atomic_write_text(recipe_folder(reports, report_id) / "verdicts.md",
+                                  verdicts_page(report, rows, now_iso()))
+            except (OSError, UserError) as error:  # the page still gets written, with the same table
+                log.warning("%s's verdicts.md not written (%s); the page has its table", report.title, error)
     text, analysis = build_markdown(reports, verdicts, file_problems)
     atomic_write_text(reports / "index.md", text)
     atomic_write_text(reports / "analysis.md", analysis.replace("## What the runs answer", "# What the runs answer", 1))

@@ -360,7 +360,7 @@ def main(args: argparse.Namespace) -> int:
         code = subprocess.call([sys.executable, "-m", "scripts.build_report", "--reports", str(reports)],
                                cwd=PROJECT_ROOT)
         results.append({"step": "report", "exit_code": code, "seconds": 0.0, "estimated_seconds": 0.0})
-        if report is not None:  # written by the report's build, with the page
+        if report is not None and code == 0:  # written by the report's build, with the page
             log.info("%s's verdicts: %s", report.title, recipe_folder(reports, report.id) / "verdicts.md")
     total = time.perf_counter() - start_all
     print(f"\nSummary ({command_name}):", file=sys.stderr)

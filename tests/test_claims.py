@@ -146,9 +146,17 @@ def test_part4s_claims_from_its_scenarios_and_this_suites_grid(tmp_path):
     rerun(reports, "part4", scenarios=scenarios)
     rows = verdicts(reports)
     fastest = rows["ReLU converged fastest (its table: faster than sigmoid + small)"]
-    assert fastest.verdict == C.FAILS and "relu + momentum + he ended at training loss 2.3026, no lower than after " \
-                                          "its first epoch (2.2000): it did not learn" in fastest.numbers
+    assert fastest.verdict == C.FAILS and "relu + momentum + he ended at training loss 2.3026 (after its first " \
+                                          "epoch: 2.2000): it did not learn" in fastest.numbers
     assert rows["tanh trained more slowly than ReLU"].verdict == C.FAILS
+    scenarios[0] = scenario("sigmoid + momentum + small", 0.10, [2.2, 2.3026, 2.3026, 2.3026])  # both stuck
+    rerun(reports, "part4", scenarios=scenarios)
+    assert verdicts(reports)["ReLU converged fastest (its table: faster than sigmoid + small)"].numbers.startswith(
+        "not measured: relu + momentum + he ended at")
+    scenarios[0], scenarios[1] = fast_sigmoid, scenario("relu + momentum + he", 0.50, [1.0, 0.6, 0.4, 0.3])
+    scenarios[3] = scenario("tanh + momentum + he", 0.10, [2.2, 2.3026, 2.3026, 2.3026])  # only the slower one stuck
+    rerun(reports, "part4", scenarios=scenarios)
+    assert verdicts(reports)["tanh trained more slowly than ReLU"].verdict == C.HOLDS
     scenarios[1] = {**scenarios[1], "status": "diverged", "epochs_run": 3}
     rerun(reports, "part4", scenarios=scenarios)
     assert verdicts(reports)["relu + momentum + he: test accuracy 0.4242"].numbers == \
@@ -266,7 +274,10 @@ def test_curve_helpers_find_the_first_epoch_and_a_network_stuck_at_chance():
     assert C.at_chance(dead, 10) == ("; from epoch 3 on its training loss stayed within 0.01 of ln 10 = 2.3026, "
                                      "the loss of a uniform guess: the network stopped learning")
     assert C.at_chance(dead[:2], 10) == "" and C.at_chance([], 10) == ""
-    assert not C.learned([(e["epoch"], e["train_loss"]) for e in dead]) and C.learned([(1, 2.0), (2, 0.9)])
+    curve = [(e["epoch"], e["train_loss"]) for e in dead]
+    assert not C.learned(curve) and not C.learned(curve, classes=10) and C.learned([(1, 2.0), (2, 0.9)])
+    assert C.learned([(1, 1.5), (2, 1.5)], classes=10)  # learned in its first epoch, then levelled: not at chance
+    assert C.learned([(1, 2.3026)]) and C.learned([(1, 2.3), (2, 2.25)], classes=10)
 
 
 def test_a_spread_over_seeds_reads_the_seed_variants_by_their_records(tmp_path):

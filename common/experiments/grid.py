@@ -406,11 +406,11 @@ def _run_grid_part(config: GridConfig, run: RunOptions) -> int:
     if run.estimate:
         workers = max(1, min(run.workers, n_runs))
         with OtherWork() as other:
+            setup = preparation_seconds(config.base)  # first, as the numpy parts time it
             per_epoch = [concurrent_seconds_per_epoch(replace(config.base, optimizer=o), workers)
                          for o in sorted({c[1] for c in config.combinations})]
         epochs = n_trials * config.sweep_epochs + (n_runs + n_seed_runs) * config.base.epochs
         fastest, slowest = (epochs * sum(span[i] for span in per_epoch) / len(per_epoch) / workers for i in (0, 1))
-        setup = preparation_seconds(config.base)
         return print_estimate(run.part, config, run, fastest + setup,
                               f"{n_trials} lr trials, {n_runs} runs, {n_seed_runs} seed reruns of "
                               f"{config.base.epochs} epochs on {workers} worker(s), {setup:.0f} s to prepare the data",

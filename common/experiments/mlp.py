@@ -316,11 +316,11 @@ def run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
 def _run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
     if run.estimate:
         with OtherWork() as other:
+            setup = preparation_seconds(config)  # first: its memory timing wants memory this process never had
             fastest, slowest = epoch_seconds(config)
         fingerprint = data_fingerprint(run.data) if run.resume else None
         done = checkpoint_epoch(run.out / CHECKPOINT, checkpoint_tag(config, fingerprint)) if fingerprint else 0
         left = config.epochs - done
-        setup = preparation_seconds(config)
         return print_estimate(part, config, run, fastest * left + setup,
                               f"{left} epochs of {'-'.join(map(str, config.sizes))}"
                               + (f" (a checkpoint has done {done})" if done else "")
@@ -452,7 +452,7 @@ def fresh_memory_seconds(nbytes: int) -> float:
 def preparation_seconds(config: MLPConfig, sample: int = 4000, repeats: int = 3) -> float:
     """Seconds the run spends preparing its arrays (``flat_splits``: split, flatten, scale, standardize, mirror):
     the arithmetic timed here on ``sample`` random images and scaled to the run's, plus the first touch of the
-    arrays' memory (``fresh_memory_seconds``, timed first, before this process reuses memory it freed). A fixed
+    arrays' memory (``fresh_memory_seconds``; time it before other timings, which leave freed memory to reuse). A fixed
     cost that dominates short runs: Part 1's 20 epochs train in 6 s and wait 11 s for their data."""
     rows_of_run = training_images(config) + config.val_size + (config.test_from_train or N_TEST)
     first_touch = fresh_memory_seconds(rows_of_run * 3072 * 4)

@@ -260,8 +260,8 @@ def _readable(value) -> str:
     """A setting's value for a reader: Part 4's scenarios as 'relu + momentum + he; tanh + sgd + xavier'."""
     if isinstance(value, (list, tuple)):
         if value and all(isinstance(v, (list, tuple)) for v in value):
-            return "; ".join(" + ".join(map(str, v)) for v in value)
-        return ", ".join(map(str, value)) or "none"
+            return "; ".join(" + ".join(map(str, v)) or "none" for v in value)
+        return f"({' '.join(map(str, value))})" if value else "none"
     return str(value)
 
 

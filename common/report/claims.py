@@ -632,10 +632,17 @@ def first_epoch(history: list[dict], condition) -> dict | None:
     return next((h for h in history if condition(h)), None)
 
 
-def learned(curve: list[tuple[int, float]], margin: float = 1e-3) -> bool:
-    """Whether a loss curve [(epoch, value), ...] ended lower than after its first epoch (by ``margin``, relative): a
-    run that never left the chance loss, or returned to it (ReLU units that all died), did not learn."""
-    return curve[-1][1] < curve[0][1] * (1 - margin)
+def learned(curve: list[tuple[int, float]], classes: int = 0, near: float = 0.01) -> bool:
+    """Whether a training-loss curve [(epoch, value), ...] shows learning: False when it ended at the loss of a
+    uniform guess over ``classes`` (within ``near`` of ln classes), or, where the classes are not known (0), no
+    lower than after its first epoch. ReLU + He ended at ln 10, its units all dead, whether it got there at once or
+    after 220 epochs."""
+    if len(curve) < 2:
+        return True  # one epoch says nothing of where the curve goes
+    final = curve[-1][1]
+    if classes > 1:
+        return abs(final - math.log(classes)) > near
+    return final < curve[0][1]
 
 
 def epochs_to_reach(history: list[dict], loss: float, curve: str = "train_loss") -> int | None:
@@ -699,7 +706,7 @@ def _judge_figure(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     difference = _shown(metric, abs(value - f["value"]))
     side = "above" if value > f["value"] else "below"
     same = difference == _shown(metric, 0.0)
-    tolerance = f"{f['tolerance']:.0%}" if f["relative"] else _shown(metric, f["tolerance"])
+    tolerance = f"{f['tolerance'] * 100:g}%" if f["relative"] else _shown(metric, f["tolerance"])
     numbers = f"rerun {_shown(metric, value)} " + ("(the report's figure, to the digits shown)" if same else
                                                    f"({difference} {side} the report's; tolerance {tolerance})")
     rescored = claim.scoring != "argmax" and parse_metric(metric)[0] in SCORED_METRICS
@@ -823,19 +830,26 @@ def _judge_weight_sharing(claim: Claim, book: RunBook) -> tuple[str, str, str]:
         f"{first['dense']:,}"), "the architecture (common/cnn/models.py), the same in every run"
 
 
+def _classes(view: RunView) -> int:
+    """How many classes the run's task has (0 when its record does not say)."""
+    return len((view.part_record or view.record or {}).get("classes") or [])
+
+
 def _judge_faster(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     a, b = _views(claim, book, "a", "b")
+    if not f["curve"].endswith("_loss"):
+        raise Unmeasured(f"not measured: 'faster' counts the epochs to reach a loss; {CURVES[f['curve']]} is not one")
     ca, cb = a.curve(f["curve"]), b.curve(f["curve"])
     names = _pair_names(f, a, b)
-    stuck = [name for name, curve in zip(names, (ca, cb)) if f["curve"].endswith("_loss") and not learned(curve)]
+    stuck = [i for i, (view, curve) in enumerate(((a, ca), (b, cb)))
+             if f["curve"] == "train_loss" and not learned(curve, _classes(view))]
     if stuck:  # a speed to a level that a run never left (or fell back to) compares nothing
-        why = " and ".join(f"{name} ended at {CURVES[f['curve']]} {curve[-1][1]:.4f}, no lower than after its first "
-                           f"epoch ({curve[0][1]:.4f}): it did not learn" for name, curve in zip(names, (ca, cb))
-                           if name in stuck)
+        why = " and ".join(f"{names[i]} ended at {CURVES[f['curve']]} {curve[-1][1]:.4f} (after its first epoch: "
+                           f"{curve[0][1]:.4f}): it did not learn" for i, curve in enumerate((ca, cb)) if i in stuck)
         if len(stuck) == 2:
             raise Unmeasured(f"not measured: {why}")
-        return (FAILS if stuck[0] == names[0] else HOLDS), why, _sources(a, b)
+        return (FAILS if stuck == [0] else HOLDS), why, _sources(a, b)
     target = f["loss"] if f["loss"] is not None else max(ca[-1][1], cb[-1][1])
     ea, eb = epochs_to_reach(a.history, target, f["curve"]), epochs_to_reach(b.history, target, f["curve"])
     if ea is None or eb is None:
