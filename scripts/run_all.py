@@ -256,9 +256,12 @@ def wall_seconds(steps: list[Step], jobs: int, seconds: list[float]) -> float:
 
 
 def next_to_start(steps: list[Step], waiting: list[int], free: int) -> int | None:
-    """The first waiting step (an index into ``steps``) that ``free`` CPUs can take, else None: a run that needs
-    every CPU waits for them, and the one-CPU runs behind it fill the CPUs meanwhile."""
-    return next((i for i in waiting if steps[i].cores <= free), None)
+    """The waiting step (an index into ``steps``) with the most work (CPUs x its estimated seconds) that ``free``
+    CPUs can take, else None. The longest start first, so that no long run is left alone at the end with CPUs idle
+    (report 000's Part 4, on both CPUs, started last and waited 15 minutes for a second CPU); a run that needs every
+    CPU waits for them, and the one-CPU runs fill the CPUs meanwhile."""
+    fits = [i for i in waiting if steps[i].cores <= free]
+    return max(fits, key=lambda i: (steps[i].cores * steps[i].plan.get("seconds", 0.0), -i), default=None)
 
 
 def build_parser() -> argparse.ArgumentParser:

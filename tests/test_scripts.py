@@ -383,11 +383,17 @@ def test_runs_go_side_by_side_as_their_cores_allow_each_logging_to_its_own_file(
             for name, words in logs.items()}
     assert span["a"][0] < span["b"][1] and span["b"][0] < span["a"][1]  # a and b side by side
     assert span["c"][0] >= min(span["a"][1], span["b"][1])  # c waits for a CPU
-    assert span["d"][0] >= max(span["a"][1], span["b"][1], span["c"][1])  # d needs both
+    assert span["d"][0] >= max(span["a"][1], span["b"][1])  # d needs both CPUs: it never runs beside another
+    assert span["c"][1] <= span["d"][0] or span["c"][0] >= span["d"][1]
     assert logs["d"][logs["d"].index("threads") + 1] == "2" and logs["a"][logs["a"].index("threads") + 1] == "1"
     assert run_all.wall_seconds(steps, 2, [2.0, 2.0, 0.5, 0.5]) == 3.0  # the plan's total, by the same rule
     a, c, d = steps[0], steps[2], steps[3]  # a run that needs both CPUs never keeps one idle while others wait:
     assert run_all.wall_seconds([a, d, c], 2, [2.0, 0.5, 0.5]) == 2.5  # c runs beside a, then d
+    # the most work first: a long two-CPU run listed last starts first, not alone at the end after the short ones
+    # (first come: a and b start, c takes a's CPU as b's frees one, and long waits with a CPU idle till c ends: 5.0)
+    plan = [step("a", 1.0), step("b", 1.1), step("c", 2.0), step("long", 2.0, cores=2)]
+    assert run_all.next_to_start(plan, [0, 1, 2, 3], 2) == 3
+    assert run_all.wall_seconds(plan, 2, [1.0, 1.1, 2.0, 2.0]) == pytest.approx(4.1)
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt("SIGTERM"), KeyboardInterrupt()], ids=["kill", "ctrl-c"])
