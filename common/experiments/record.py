@@ -405,9 +405,7 @@ def drawing_seconds(part: str, folders: tuple[str, ...] = ()) -> float:
     catalog in the part's folder and in ``folders`` (Part 5: its models'), each timed here as a loss-curve figure of
     100 epochs rendered in memory (a middling one: the image grids take longer, the bar charts less; a figure a run
     cannot draw is skipped in less). A short run spends more on its figures than on training."""
-    import io
-
-    from common.render.figures import plot_history, pyplot
+    from common.render.figures import figure_png, plot_history, pyplot
     names = [name for name, _ in PARTS[part].figures] if part in PARTS else []
     n_figures = sum("/" not in name or name.split("/", 1)[0] in folders for name in names)
     if not n_figures:
@@ -415,11 +413,9 @@ def drawing_seconds(part: str, folders: tuple[str, ...] = ()) -> float:
     history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "train_acc": 1 - 1 / e, "val_acc": 0.9 - 1 / e}
                for e in range(1, 101)]
     timings, start = [], time.perf_counter()
-    plt = pyplot()
+    pyplot()
     for _ in range(2):  # the first pays matplotlib's fonts and caches, as a part's first figure does
-        figure = plot_history(history, "timing")
-        figure.savefig(io.BytesIO(), format="png", dpi=120, bbox_inches="tight")
-        plt.close(figure)
+        figure_png(plot_history(history, "timing"))  # as save_figure renders, without writing anywhere
         timings.append(time.perf_counter() - start)
         start = time.perf_counter()
     return timings[0] + timings[1] * (n_figures - 1)

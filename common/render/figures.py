@@ -23,12 +23,17 @@ def pyplot():
     return plt
 
 
-def save_figure(fig, path: Path, dpi: int = 120, run_id: str | None = None) -> None:
-    """Render a matplotlib figure to PNG atomically, then close it; ``run_id`` goes into a PNG text chunk."""
+def figure_png(fig, dpi: int = 120, run_id: str | None = None) -> bytes:
+    """A matplotlib figure rendered to PNG bytes, then closed; ``run_id`` goes into a PNG text chunk."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight", metadata={"run_id": run_id} if run_id else None)
     pyplot().close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def save_figure(fig, path: Path, dpi: int = 120, run_id: str | None = None) -> None:
+    """Render a matplotlib figure to PNG atomically (``figure_png``), then close it."""
+    atomic_write_bytes(path, figure_png(fig, dpi, run_id))
 
 
 def _integer_epochs(ax) -> None:
