@@ -641,7 +641,7 @@ def learned(curve: list[tuple[int, float]], classes: int = 0, near: float = 0.01
         return True  # one epoch says nothing of where the curve goes
     final = curve[-1][1]
     if classes > 1:
-        return abs(final - math.log(classes)) > near
+        return not near_chance(final, classes, near)
     return final < curve[0][1]
 
 
@@ -664,15 +664,20 @@ def watched_spread(history: list[dict], last: int = 100) -> str:
 def at_chance(history: list[dict], n_classes: int, within: float = 0.01) -> str:
     """A clause naming a network that has stopped learning: its training loss ends within ``within`` of
     ln(n_classes), the cross-entropy of a uniform guess (ln 10 = 2.3026); else an empty string."""
-    chance = math.log(n_classes)
     losses = [h.get("train_loss") for h in history]
-    if not losses or not isinstance(losses[-1], (int, float)) or abs(losses[-1] - chance) > within:
+    if not losses or not isinstance(losses[-1], (int, float)) or not near_chance(losses[-1], n_classes, within):
         return ""
     since = len(history)
-    while since > 1 and isinstance(losses[since - 2], (int, float)) and abs(losses[since - 2] - chance) <= within:
+    while since > 1 and isinstance(losses[since - 2], (int, float)) and near_chance(losses[since - 2], n_classes,
+                                                                                    within):
         since -= 1
     return (f"; from epoch {history[since - 1]['epoch']} on its training loss stayed within {within} of "
-            f"ln {n_classes} = {chance:.4f}, the loss of a uniform guess: the network stopped learning")
+            f"ln {n_classes} = {math.log(n_classes):.4f}, the loss of a uniform guess: the network stopped learning")
+
+
+def near_chance(loss: float, n_classes: int, within: float = 0.01) -> bool:
+    """Whether a cross-entropy ``loss`` is within ``within`` of ln(n_classes), a uniform guess's."""
+    return abs(loss - math.log(n_classes)) <= within
 
 
 # ----------------------------------------------------------------------------- the kinds
