@@ -20,7 +20,7 @@ def markdown_table(rows: list[dict], columns: list[str], formats: dict[str, str]
                 cells.append("-")  # not measured (a diverged run's accuracy is nan)
             elif isinstance(value, bool):
                 cells.append("yes" if value else "no")
-            elif column in formats and isinstance(value, (int, float)) and not isinstance(value, bool):
+            elif column in formats and isinstance(value, (int, float)):  # bools were taken above
                 cells.append(format(value, formats[column]))
             else:
                 cells.append(str(value))
