@@ -411,10 +411,9 @@ def _run_grid_part(config: GridConfig, run: RunOptions) -> int:
                          for o in sorted({c[1] for c in config.combinations})]
         epochs = n_trials * config.sweep_epochs + (n_runs + n_seed_runs) * config.base.epochs
         fastest, slowest = (epochs * sum(span[i] for span in per_epoch) / len(per_epoch) / workers for i in (0, 1))
-        return print_estimate(run.part, config, run, fastest + setup,
+        return print_estimate(run.part, config, run, fastest,
                               f"{n_trials} lr trials, {n_runs} runs, {n_seed_runs} seed reruns of "
-                              f"{config.base.epochs} epochs on {workers} worker(s), {setup:.0f} s to prepare the data",
-                              other, slowest + setup)
+                              f"{config.base.epochs} epochs on {workers} worker(s)", other, slowest, preparation=setup)
     from tqdm import tqdm
 
     total_start = time.perf_counter()

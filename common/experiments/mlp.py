@@ -321,10 +321,10 @@ def _run_mlp_part(part: str, config: MLPConfig, run: RunOptions) -> int:
         fingerprint = data_fingerprint(run.data) if run.resume else None
         done = checkpoint_epoch(run.out / CHECKPOINT, checkpoint_tag(config, fingerprint)) if fingerprint else 0
         left = config.epochs - done
-        return print_estimate(part, config, run, fastest * left + setup,
+        return print_estimate(part, config, run, fastest * left,
                               f"{left} epochs of {'-'.join(map(str, config.sizes))}"
-                              + (f" (a checkpoint has done {done})" if done else "")
-                              + f", {setup:.0f} s to prepare the data", other, slowest * left + setup)
+                              + (f" (a checkpoint has done {done})" if done else ""), other, slowest * left,
+                              preparation=setup)
     total_start = time.perf_counter()
     run_id = new_run_id()
     with ReportFolder(run.out) as out:

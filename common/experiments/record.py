@@ -423,13 +423,17 @@ def drawing_seconds(part: str, folders: tuple[str, ...] = ()) -> float:
 
 def print_estimate(part: str, config, run: RunOptions, seconds: float, what: str,
                    other: OtherWork | None = None, slowest: float | None = None,
-                   figure_folders: tuple[str, ...] = ()) -> int:
+                   figure_folders: tuple[str, ...] = (), preparation: float | None = None) -> int:
     """``--estimate``: one JSON line saying what would run, whether it would be kept instead, how long (``seconds``
     from the fastest timing; "range_seconds" up to ``slowest``, the slowest; both with the figures' drawing,
     ``drawing_seconds`` of the part's folder and ``figure_folders``, unless the run draws none), and how much other
     work ran while it was timed (``other``: busy when other processes held a quarter of a CPU or more).
 
-    ``config`` is the run's config (Part 5: a dict of them, one per model)."""
+    ``config`` is the run's config (Part 5: a dict of them, one per model); ``preparation``: the seconds of preparing
+    its data (the numpy parts' ``preparation_seconds``), added to both timings."""
+    if preparation is not None:
+        seconds, slowest = seconds + preparation, (None if slowest is None else slowest + preparation)
+        what += f", {preparation:.0f} s to prepare the data"
     fingerprint = _fingerprint_for(run.out, run)
     done = completed_run(run.out, config, fingerprint) if fingerprint else None
     recipe = config.recipe if hasattr(config, "recipe") else next(iter(config.values())).recipe
