@@ -223,9 +223,9 @@ def _run_both(ours, theirs, steps=6):
     opt_t = theirs(p_t)
     for _ in range(steps):
         grads = [rng.normal(size=p.shape) for p in p_np]
-        ours.step(p_np, grads)
         for p, g in zip(p_t, grads):
-            p.grad = torch.tensor(g)
+            p.grad = torch.tensor(g)  # a copy: ours.step uses grads as scratch space
+        ours.step(p_np, grads)
         opt_t.step()
     return p_np, [p.detach().numpy() for p in p_t]
 
@@ -260,10 +260,10 @@ def test_optimizer_state_round_trip_continues_bit_for_bit(make):
     straight, params = make(), [rng.normal(size=(4, 3)), rng.normal(size=3)]
     resumed_params = [p.copy() for p in params]
     for g in grads:
-        straight.step(params, g)
+        straight.step(params, [a.copy() for a in g])  # step uses its gradients as scratch space
     first = make()
     for g in grads[:3]:
-        first.step(resumed_params, g)
+        first.step(resumed_params, [a.copy() for a in g])
     second = make()  # a fresh optimizer that only has the saved state
     second.load_state_dict({k: np.array(v) for k, v in first.state_dict().items()})
     for g in grads[3:]:

@@ -1,5 +1,9 @@
 """Optimizers, kept apart from the layers: ``step(params, grads)`` updates arrays in place.
 
+``step`` uses ``grads`` as scratch space (the Solver makes fresh ones every step): scaling a gradient in
+place instead of into a new array saves a pass over memory and an allocation per parameter, about a tenth
+of a batch-64 step of the 3072-64 networks. The arithmetic, and so every result, is the same.
+
 State is kept per parameter (by position in the list), so one optimizer serves one model.
 The formulas are PyTorch's, and the tests check the first steps against ``torch.optim``.
 ``state_dict()`` / ``load_state_dict()`` save and restore that state as plain arrays, so a
@@ -22,7 +26,8 @@ class SGD:
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         for p, g in zip(params, grads):
-            p -= self.lr * g
+            g *= self.lr  # lr g, in place (see the module's docstring)
+            p -= g
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {}
@@ -53,7 +58,8 @@ class Momentum:
             else:
                 v *= self.beta
                 v += g
-            p -= self.lr * v
+            np.multiply(v, self.lr, out=g)  # lr v, into the spent gradient
+            p -= g
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {f"velocity.{i}": v for i, v in self.velocity.items()}
@@ -97,7 +103,9 @@ class Adam:
             step_size = self.lr / (1 - self.beta1 ** t)
             denominator = np.sqrt(v / (1 - self.beta2 ** t))
             denominator += self.eps
-            p -= step_size * (m / denominator)
+            np.divide(m, denominator, out=denominator)  # m / (sqrt(v_hat) + eps), in place
+            denominator *= step_size
+            p -= denominator
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {}
