@@ -335,8 +335,14 @@ def main(args: argparse.Namespace) -> int:
     if busy:
         print(f"  (other work held up to {max(busy):.1f} of {os.cpu_count()} CPUs while these were timed: alone, the "
               f"parts run faster than estimated; with that work still running, about as estimated)", file=sys.stderr)
-    total_estimate = wall_seconds(steps, args.jobs, [0 if step.plan["complete"] and not args.force
-                                                     else step.plan["seconds"] for step in steps])
+    # Every part's estimate counts converting the data into its cache; the first load does it, once, for all.
+    first_load = max((step.plan.get("first_load_seconds") or 0.0 for step in steps), default=0.0)
+    if first_load:
+        print(f"  {'data':<6} ~{first_load / 60:5.1f} min{'':<15} convert the data into its cache (the first load "
+              f"only; the runs wait for it)", file=sys.stderr)
+    own_seconds = [0 if step.plan["complete"] and not args.force
+                   else step.plan["seconds"] - (step.plan.get("first_load_seconds") or 0.0) for step in steps]
+    total_estimate = first_load + wall_seconds(steps, args.jobs, own_seconds)
     side = f" ({args.jobs} CPUs, runs side by side)" if args.jobs > 1 and len(steps) > 1 else ""
     print(f"  {'total':<6} ~{total_estimate / 60:5.1f} min{side}{', after make eda' if report is None else ''}, "
           f"then the report", file=sys.stderr)

@@ -111,6 +111,36 @@ def test_second_load_reads_the_cache(image_folder, arrays, monkeypatch):
     np.testing.assert_array_equal(D.load_cifar10(progress=False).x_test, first.x_test)
 
 
+def test_first_load_estimate_times_a_sample_and_scales_it_to_60000_images(tmp_path, arrays, monkeypatch):
+    files = helpers.image_tree_files(arrays, fmt="JPEG")
+    source = helpers.write_tar(tmp_path / "tree.tar.gz", files)
+    decoded = []
+    real_decode = D._decode_image
+    ticks = iter(range(10_000))
+    monkeypatch.setattr(D, "time", type("Clock", (), {"perf_counter": lambda: next(ticks) / 1000}))  # 1 ms a look
+    monkeypatch.setattr(D, "_decode_image", lambda *a: decoded.append(a[1]) or real_decode(*a))
+    monkeypatch.setattr(D, "_cache_writing_seconds", lambda: 2.0)  # WRITE_SAMPLE_IMAGES images' worth
+    seconds = D.first_load_seconds(source, sample=10)
+    assert decoded == list(files)[:10]  # the archive's first ten images, read in one pass from its start
+    assert seconds == pytest.approx(0.001 * 60_000 / 10 + 2.0 * 60_000 / D.WRITE_SAMPLE_IMAGES)
+    monkeypatch.undo()
+    assert 0 < D.first_load_seconds(source) < 600  # timed for real: 50 tiny images scaled to 60,000
+    D.load_cifar10(source, progress=False)
+    assert D.first_load_seconds(source) == 0.0  # converted: later loads read the cache
+    assert D.first_load_seconds(None) == 0.0  # the search finds that cache too
+    assert D.first_load_seconds(None, data_dir=tmp_path / "empty") is None  # it would download first: not known
+
+
+def test_first_load_estimate_of_the_official_batches_counts_a_batch_as_its_images(tmp_path, arrays, monkeypatch):
+    source = helpers.write_batches_folder(tmp_path, arrays)
+    ticks = iter(range(10_000))
+    monkeypatch.setattr(D, "time", type("Clock", (), {"perf_counter": lambda: float(next(ticks))}))
+    monkeypatch.setattr(D, "_cache_writing_seconds", lambda: 0.0)
+    per_batch = len(arrays[0]) // 5  # write_batches_folder splits the training images over five batches
+    # one second for the first batch, whatever the sample: a batch is read whole
+    assert D.first_load_seconds(source, sample=1) == pytest.approx(60_000 / per_batch)
+
+
 def test_changed_source_rebuilds_the_cache(tmp_path, arrays):
     source = helpers.write_batches_folder(tmp_path, arrays)
     D.load_cifar10(source, progress=False)

@@ -333,6 +333,19 @@ def test_make_reproduce_runs_part5_on_a_cpu_when_asked(tmp_path, monkeypatch, ca
     assert ["--report", "000"] == ran[0][5:7] and ran[0][2] == "parts.part5" and "--resume" in ran[0]
 
 
+def test_make_reproduce_counts_converting_the_data_once_not_once_a_run(tmp_path, monkeypatch, capsys):
+    """Every part's estimate includes the first load's conversion into the cache; side by side, one does it."""
+    monkeypatch.setattr(run_all, "gpu_available", lambda: (False, "cpu"))
+    monkeypatch.setattr(run_all, "estimate", lambda command, resume: {
+        "what": "1000 epochs", "seconds": 600.0 + 30.0, "first_load_seconds": 30.0, "complete": False, "out": ""})
+    argv = ["--report", "000", "--parts", "part1", "part2", "--reports", str(tmp_path), "--estimate", "--jobs", "2"]
+    assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
+    err = capsys.readouterr().err
+    assert "data   ~  0.5 min" in err and "convert the data into its cache (the first load only" in err
+    runs = err.count("~ 10.5 min")  # each run's own estimate still says what it alone would take
+    assert runs >= 2 and "total  ~ 20.5 min" in err  # 0.5 + two runs of 10 on each CPU (part1's two, part2's two)
+
+
 _STOPPABLE_CHILD = """
 import signal, sys, time, pathlib
 done = pathlib.Path(sys.argv[1])

@@ -32,7 +32,7 @@ import urllib.error
 import urllib.request
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -52,6 +52,7 @@ CLASS_NAMES: tuple[str, ...] = ("airplane", "automobile", "bird", "cat", "deer",
 OFFICIAL_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 OFFICIAL_MD5 = "c58f30108f718f92721af3b95e74349a"
 OFFICIAL_TARBALL = "cifar-10-python.tar.gz"
+OFFICIAL_SIZE = "170 MB"  # the official tarball's size, as the messages say it
 BATCHES_FOLDER = "cifar-10-batches-py"
 TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
@@ -66,7 +67,7 @@ SOURCE_ORDER = ("--data PATH, or $CIFAR10_SOURCE",
                 "the data folder data/ ($CIFAR10_DATA_DIR): cifar-10-python.tar.gz or cifar-10-batches-py/ "
                 "placed there, or the cache of an earlier run",
                 "Keras' cache, ~/.keras/datasets/cifar-10-batches-py ($KERAS_HOME)",
-                "the official download (170 MB, md5-checked before use; $CIFAR10_URL for a mirror)")
+                f"the official download ({OFFICIAL_SIZE}, md5-checked before use; $CIFAR10_URL for a mirror)")
 
 
 @dataclass(frozen=True)
@@ -180,6 +181,57 @@ def data_fingerprint(source: str | os.PathLike | None = None, data_dir: Path | N
     cache = path if _is_cache_file(path, data_dir) else _cache_path(data_dir, source_key(path))
     meta = _read_meta(cache)
     return meta.get("fingerprint") if meta and meta.get("version") == CACHE_FORMAT_VERSION else None
+
+
+FIRST_LOAD_SAMPLE = 600  # images a first-load estimate reads and decodes (a 32x32 JPEG: about 0.3 ms)
+WRITE_SAMPLE_IMAGES = 4_000  # images' worth of arrays it hashes, checksums and writes as the cache would
+
+
+def first_load_seconds(source: str | os.PathLike | None = None, data_dir: Path | None = None,
+                       sample: int = FIRST_LOAD_SAMPLE) -> float | None:
+    """Seconds ``load_cifar10(source)`` would spend converting its source into the cache before it returns:
+    0.0 when a usable cache exists; None when it would download first (a network's speed is not known here).
+
+    Timed, not guessed: the source's first ``sample`` images read and decoded as the conversion does (an official
+    batch counts as its 10,000 images), and the cache's hashing, checksum and writing on WRITE_SAMPLE_IMAGES images'
+    worth of arrays, each scaled to CIFAR-10's 60,000 images. Decoding 60,000 JPEGs dominates: about half a minute
+    on a 2-core CPU, longer than a short run's training."""
+    data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+    path = locate_source(source, data_dir)
+    if path is None:
+        return None
+    if _is_cache_file(path, data_dir):
+        return 0.0
+    meta = _read_meta(_cache_path(data_dir, source_key(path)))
+    if meta and meta.get("version") == CACHE_FORMAT_VERSION:
+        return 0.0
+    images, start = 0, time.perf_counter()
+    with _reading(path):
+        for name, member in _members(path):
+            base = name.rsplit("/", 1)[-1]
+            if base in TRAIN_BATCHES or base == TEST_BATCH:
+                images += len(_batch_arrays(path, name, safe_unpickle(_content(member), f"{path} ({name})"))[0])
+            elif base.lower().endswith(IMAGE_SUFFIXES) and not base.startswith("."):
+                _decode_image(path, name, member)
+                images += 1
+            if images >= sample:
+                break
+    if images == 0:
+        return 0.0  # nothing it could convert: the load fails at once, and says why
+    reading = (time.perf_counter() - start) * (N_TRAIN + N_TEST) / images
+    return reading + _cache_writing_seconds() * (N_TRAIN + N_TEST) / WRITE_SAMPLE_IMAGES
+
+
+def _cache_writing_seconds() -> float:
+    """Seconds to fingerprint, checksum and write WRITE_SAMPLE_IMAGES images as ``write_cache`` does, in memory."""
+    pixels = np.random.default_rng(0).integers(0, 256, (WRITE_SAMPLE_IMAGES, *IMAGE_SHAPE), dtype=np.uint8)
+    labels = np.arange(WRITE_SAMPLE_IMAGES) % len(CLASS_NAMES)
+    start = time.perf_counter()
+    half = WRITE_SAMPLE_IMAGES // 2
+    sample = Cifar10(pixels[:half], labels[:half], pixels[half:], labels[half:], CLASS_NAMES, "timing sample")
+    _checksum((pixels, labels))
+    np.savez(io.BytesIO(), x_train=pixels, y_train=labels, meta=np.array(content_fingerprint(sample)))
+    return time.perf_counter() - start
 
 
 def _is_cache_file(path: Path, data_dir: Path) -> bool:
@@ -393,21 +445,25 @@ class _exclusive_lock:
 
 def read_source(path: Path, progress: bool = True) -> Cifar10:
     """Read any accepted format into arrays, validating shapes, labels and classes."""
-    try:
-        if path.is_dir():
-            members = _folder_members(path)
-        elif zipfile.is_zipfile(path):
-            members = _zip_members(path)
-        elif _is_tar(path):
-            members = _tar_members(path)
-        else:
-            raise DataError(f"{path} is neither a folder, a .zip nor a .tar(.gz) archive: unknown "
-                            f"format. " + _how_to_provide(default_data_dir()))
-        return _parse_members(path, members, progress=progress)
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError) as error:
+    with _reading(path):
+        return _parse_members(path, list(_members(path)), progress=progress)
+
+
+class _reading:
+    """Turns what a damaged archive raises while it is read into a DataError that says what to do."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, error, traceback):
+        if not isinstance(error, (tarfile.TarError, zipfile.BadZipFile, EOFError, zlib.error, OSError)):
+            return False
         if isinstance(error, OSError) and error.errno is not None:  # permissions and the like
-            raise DataError(f"cannot read {path}: {error.strerror}.") from None
-        raise DataError(f"{path} is truncated or corrupt ({type(error).__name__}: {error}); "
+            raise DataError(f"cannot read {self.path}: {error.strerror}.") from None
+        raise DataError(f"{self.path} is truncated or corrupt ({type(error).__name__}: {error}); "
                         f"no cache was written. Download or copy it again.") from None
 
 
@@ -419,30 +475,28 @@ def _is_tar(path: Path) -> bool:
         return path.name.endswith((".tar", ".tar.gz", ".tgz"))
 
 
-
-
-def _folder_members(root: Path) -> list[tuple[str, bytes | Path]]:
-    members = []
-    for directory, dirs, files in os.walk(root):
-        dirs.sort()
-        for name in sorted(files):
-            full = Path(directory) / name
-            members.append((full.relative_to(root).as_posix(), full))
-    return members
-
-
-def _zip_members(path: Path) -> list[tuple[str, bytes | Path]]:
-    with zipfile.ZipFile(path) as archive:
-        return [(info.filename, archive.read(info)) for info in archive.infolist() if not info.is_dir()]
-
-
-def _tar_members(path: Path) -> list[tuple[str, bytes | Path]]:
-    members = []
-    with tarfile.open(path, "r:*") as archive:
-        for info in archive:  # one sequential pass; nothing is extracted to disk
-            if info.isfile():
-                members.append((info.name, archive.extractfile(info).read()))
-    return members
+def _members(path: Path) -> Iterator[tuple[str, bytes | Path]]:
+    """(name, content or file path) of every file in the source, in archive order, read one at a time: a
+    folder's files sorted, a .zip's or a .tar(.gz)'s in one sequential pass (nothing is extracted to disk)."""
+    if path.is_dir():
+        for directory, dirs, files in os.walk(path):
+            dirs.sort()
+            for name in sorted(files):
+                full = Path(directory) / name
+                yield full.relative_to(path).as_posix(), full
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                if not info.is_dir():
+                    yield info.filename, archive.read(info)
+    elif _is_tar(path):
+        with tarfile.open(path, "r:*") as archive:
+            for info in archive:
+                if info.isfile():
+                    yield info.name, archive.extractfile(info).read()
+    else:
+        raise DataError(f"{path} is neither a folder, a .zip nor a .tar(.gz) archive: unknown "
+                        f"format. " + _how_to_provide(default_data_dir()))
 
 
 def _content(member: bytes | Path) -> bytes:
@@ -564,8 +618,23 @@ def _natural_key(name: str) -> list:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def _parse_image_folders(path: Path, splits: dict, progress: bool) -> Cifar10:
+def _decode_image(path: Path, name: str, member: bytes | Path) -> np.ndarray:
+    """The (32, 32, 3) uint8 pixels of image file ``name`` of source ``path``; DataError if it is not one."""
     from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(_content(member))) as image:
+            image.load()
+            if image.size != (32, 32) or image.mode != "RGB":
+                raise DataError(f"{path}: {name} is a {image.size[0]}x{image.size[1]} "
+                                f"{image.mode} image; expected 32x32 RGB.")
+            return np.asarray(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise DataError(f"{path}: {name} does not decode as an image ({error}); "
+                        f"no cache was written. Replace the file or the archive.") from None
+
+
+def _parse_image_folders(path: Path, splits: dict, progress: bool) -> Cifar10:
     from tqdm import tqdm
 
     arrays = {}
@@ -587,17 +656,7 @@ def _parse_image_folders(path: Path, splits: dict, progress: bool) -> Cifar10:
         for i, (label, name, member) in enumerate(tqdm(items, desc=f"decoding {split} images",
                                                        unit="img", disable=not progress,
                                                        mininterval=1.0)):
-            try:
-                with Image.open(io.BytesIO(_content(member))) as image:
-                    image.load()
-                    if image.size != (32, 32) or image.mode != "RGB":
-                        raise DataError(f"{path}: {name} is a {image.size[0]}x{image.size[1]} "
-                                        f"{image.mode} image; expected 32x32 RGB.")
-                    images[i] = np.asarray(image)
-            except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-                raise DataError(f"{path}: {name} does not decode as an image ({error}); "
-                                f"no cache was written. Replace the file or the archive.") from None
-            labels[i] = label
+            images[i], labels[i] = _decode_image(path, name, member), label
         arrays[split] = (images, labels)
     return _validated(path, *arrays["train"], *arrays["test"])
 
