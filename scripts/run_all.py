@@ -338,8 +338,8 @@ def main(args: argparse.Namespace) -> int:
     # Every part's estimate counts converting the data into its cache; the first load does it, once, for all.
     first_load = max((step.plan.get("first_load_seconds") or 0.0 for step in steps), default=0.0)
     if first_load:
-        print(f"  {'data':<6} ~{first_load / 60:5.1f} min{'':<15} convert the data into its cache (the first load "
-              f"only; the runs wait for it)", file=sys.stderr)
+        print(f"  {'data':<6} ~{first_load / 60:5.1f} min{'':<15} convert the data into its cache (once, by the "
+              f"first step that loads it; the others wait for it)", file=sys.stderr)
     own_seconds = [0 if step.plan["complete"] and not args.force
                    else step.plan["seconds"] - (step.plan.get("first_load_seconds") or 0.0) for step in steps]
     total_estimate = first_load + wall_seconds(steps, args.jobs, own_seconds)

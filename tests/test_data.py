@@ -131,6 +131,19 @@ def test_first_load_estimate_times_a_sample_and_scales_it_to_60000_images(tmp_pa
     assert D.first_load_seconds(None, data_dir=tmp_path / "empty") is None  # it would download first: not known
 
 
+def test_first_load_estimate_reads_only_what_the_conversion_reads_and_leaves_bad_sources_to_it(tmp_path, arrays):
+    files = {"cifar10/preview.png": helpers.image_bytes(np.zeros((64, 64, 3), np.uint8)),  # not 32x32: not read
+             **helpers.image_tree_files(arrays)}
+    source = helpers.write_zip(tmp_path / "tree.zip", files)
+    assert D.first_load_seconds(source) > 0
+    assert_same(D.load_cifar10(source, progress=False), arrays, ordered_by_label=True)  # the load agrees
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(helpers.write_tar(tmp_path / "whole.tar.gz", files).read_bytes()[:300])
+    assert D.first_load_seconds(broken) == 0.0  # no time to plan: the load stops at once and says why
+    with pytest.raises(DataError, match="truncated or corrupt"):
+        D.load_cifar10(broken, progress=False)
+
+
 def test_first_load_estimate_of_the_official_batches_counts_a_batch_as_its_images(tmp_path, arrays, monkeypatch):
     source = helpers.write_batches_folder(tmp_path, arrays)
     ticks = iter(range(10_000))

@@ -341,7 +341,7 @@ def test_make_reproduce_counts_converting_the_data_once_not_once_a_run(tmp_path,
     argv = ["--report", "000", "--parts", "part1", "part2", "--reports", str(tmp_path), "--estimate", "--jobs", "2"]
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
     err = capsys.readouterr().err
-    assert "data   ~  0.5 min" in err and "convert the data into its cache (the first load only" in err
+    assert "data   ~  0.5 min" in err and "convert the data into its cache (once, by the first step" in err
     runs = err.count("~ 10.5 min")  # each run's own estimate still says what it alone would take
     assert runs >= 2 and "total  ~ 20.5 min" in err  # 0.5 + two runs of 10 on each CPU (part1's two, part2's two)
 

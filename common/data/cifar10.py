@@ -62,7 +62,6 @@ N_TRAIN, N_TEST = 50_000, 10_000
 
 log = logging.getLogger("cifar")
 CACHE_FORMAT_VERSION = 2  # 2: the fingerprint hashes the images, the file name the source
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".ppm")
 SOURCE_ORDER = ("--data PATH, or $CIFAR10_SOURCE",
                 "the data folder data/ ($CIFAR10_DATA_DIR): cifar-10-python.tar.gz or cifar-10-batches-py/ "
                 "placed there, or the cache of an earlier run",
@@ -206,18 +205,21 @@ def first_load_seconds(source: str | os.PathLike | None = None, data_dir: Path |
     if meta and meta.get("version") == CACHE_FORMAT_VERSION:
         return 0.0
     images, start = 0, time.perf_counter()
-    with _reading(path):
-        for name, member in _members(path):
-            base = name.rsplit("/", 1)[-1]
-            if base in TRAIN_BATCHES or base == TEST_BATCH:
-                images += len(_batch_arrays(path, name, safe_unpickle(_content(member), f"{path} ({name})"))[0])
-            elif base.lower().endswith(IMAGE_SUFFIXES) and not base.startswith("."):
-                _decode_image(path, name, member)
-                images += 1
-            if images >= sample:
-                break
+    try:
+        with _reading(path):
+            for name, member in _members(path):  # the members the conversion reads, picked by its rules
+                base = name.rsplit("/", 1)[-1]
+                if base in TRAIN_BATCHES or base == TEST_BATCH:
+                    images += len(_batch_arrays(path, name, safe_unpickle(_content(member), f"{path} ({name})"))[0])
+                elif _in_image_folders(name):
+                    _decode_image(path, name, member)
+                    images += 1
+                if images >= sample:
+                    break
+    except DataError:
+        return 0.0  # a source the conversion rejects: the load stops at once, and says why
     if images == 0:
-        return 0.0  # nothing it could convert: the load fails at once, and says why
+        return 0.0  # nothing it could convert: likewise
     reading = (time.perf_counter() - start) * (N_TRAIN + N_TEST) / images
     return reading + _cache_writing_seconds() * (N_TRAIN + N_TEST) / WRITE_SAMPLE_IMAGES
 
@@ -603,15 +605,21 @@ def _image_folder_split(members) -> dict[str, dict[str, list]]:
     splits: dict[str, dict[str, list]] = {}
     prefixes = set()
     for name, member in members:
-        parts = name.split("/")
-        if len(parts) < 3 or parts[-3] not in ("train", "test") or parts[-1].startswith("."):
+        if not _in_image_folders(name):
             continue
+        parts = name.split("/")
         prefixes.add("/".join(parts[:-3]))
         splits.setdefault(parts[-3], {}).setdefault(parts[-2], []).append((name, member))
     if len(prefixes) > 1:
         raise DataError(f"found train/ and test/ folders under several tops ({sorted(prefixes)[:3]}); "
                         f"expected one image-folder tree.")
     return splits
+
+
+def _in_image_folders(name: str) -> bool:
+    """Whether member ``name`` is an image of the image-folder layout: .../<train|test>/<class>/<file>, not hidden."""
+    parts = name.split("/")
+    return len(parts) >= 3 and parts[-3] in ("train", "test") and not parts[-1].startswith(".")
 
 
 def _natural_key(name: str) -> list:

@@ -22,7 +22,7 @@ class SGD:
     def __init__(self, lr: float):
         if not lr > 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
-        self.lr = lr
+        self.lr = float(lr)  # a Python float takes the arrays' dtype: lr * g rounds once
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         for p, g in zip(params, grads):
@@ -47,7 +47,7 @@ class Momentum:
     def __init__(self, lr: float, beta: float = 0.9):
         if not lr > 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
-        self.lr, self.beta = lr, beta
+        self.lr, self.beta = float(lr), beta  # a Python float takes the arrays' dtype
         self.velocity: dict[int, np.ndarray] = {}
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
@@ -85,7 +85,7 @@ class Adam:
     def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
         if not lr > 0:
             raise ValueError(f"learning rate must be > 0, got {lr}")
-        self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
+        self.lr, self.beta1, self.beta2, self.eps = float(lr), beta1, beta2, eps  # float: see SGD
         self.m: dict[int, np.ndarray] = {}
         self.v: dict[int, np.ndarray] = {}
         self.t: dict[int, int] = {}
