@@ -87,8 +87,8 @@ def test_figures_hold_or_not_and_say_where_the_rerun_was(tmp_path):
         "rerun 0.0600 after epoch 3; its training loss was within 0.01 of the reported value at epoch 2 "
         "(test accuracy then 0.9100)")
     above = rows["test accuracy 0.4254"]
-    assert above.verdict == C.FAILS and above.numbers.endswith("the per-epoch test accuracy first reached 0.4254 at "
-                                                               "epoch 2")
+    assert above.verdict == C.FAILS and above.numbers.endswith("the test accuracy measured for the plot first reached "
+                                                               "0.4254 after epoch 2")
     assert rows["test precision, the mean over the classes 0.4589"].numbers == \
         "not measured: part3's record has no macro_precision"  # its test section has no per-class figures
     timed = rows["training took about 120 minutes"]
@@ -215,7 +215,7 @@ def test_a_cut_short_part5_run_never_breaks_the_verdicts(tmp_path):
     rows = verdicts(reports)
     assert rows["improved: test accuracy 0.8680"].verdict == C.HOLDS
     peak = rows["ImprovedCNN's validation accuracy peaks at about 87.01 % in epoch 88"]
-    assert peak.verdict == C.NOT_MEASURED and "recorded no test accuracy per epoch curve" in peak.numbers
+    assert peak.verdict == C.NOT_MEASURED and "recorded no test accuracy curve" in peak.numbers
 
 
 def test_no_verdict_from_a_run_that_is_not_its_recipe_exactly(tmp_path):
@@ -571,3 +571,12 @@ def test_metric_words_read_as_a_sentence():
     assert C.metric_words("class_accuracy[airplane]") == \
         "'airplane' test accuracy (the share of its test images classified right: its recall)"
     assert C.metric_words("confusion[cat,dog]") == "test cat images taken for dog"
+
+
+def test_the_test_accuracys_spread_says_how_many_of_the_last_epochs_measured_it():
+    from common.nn.training import measures_test
+    dense = [{"epoch": e, "test_acc": 0.5 + e / 1000} for e in range(1, 201)]
+    assert "; over the last 100 epochs the test accuracy measured after each for the plot (nothing chosen on it) " \
+           "ran from 0.6010 to 0.7000 (mean 0.6505)" == C.watched_spread(dense)
+    sparse = [{"epoch": e, **({"test_acc": 0.5} if measures_test(e, 1000) else {})} for e in range(1, 1001)]
+    assert C.watched_spread(sparse).startswith("; over the last 100 epochs the test accuracy measured after 10 of them")

@@ -190,3 +190,14 @@ def test_a_reports_rerun_of_part3_gets_its_confusion_matrix_against_the_printed_
     assert why == "" and "+7" in [t.get_text() for t in figure.axes[0].texts]  # the diagonal moved by 7 images
     figure, why = confusion_vs_report({**record, "recipe": "tuned"})
     assert figure is None and why.startswith("only a report's rerun has a printed matrix")
+
+
+def test_curves_with_a_sparse_test_record_draw_one_unbroken_line_through_the_epochs_measured():
+    from common.render.figures import plot_history, plot_scenario_curves
+    history = [{"epoch": e, "train_loss": 1 / e, **({"test_acc": 0.5, "test_loss": 1.0} if e <= 3 or e % 5 == 0
+                                                    else {})} for e in range(1, 21)]
+    for figure in (plot_history(history, "sparse"), plot_scenario_curves({"run": history}, "sparse")):
+        lines = {line.get_label(): line for ax in figure.axes for line in ax.get_lines()}
+        tested = [line for label, line in lines.items() if "test" in label or label == "run"]
+        assert tested and all(np.isfinite(np.asarray(line.get_ydata(), float)).all() for line in tested)
+        assert any(list(line.get_xdata()) == [1, 2, 3, 5, 10, 15, 20] for line in tested)

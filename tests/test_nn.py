@@ -517,3 +517,15 @@ def test_solver_records_the_unit_activity_of_its_probe_batch_every_epoch():
     assert [set(h) >= {"dead_units"} for h in result.history] == [True] * 3
     kept = result.history[result.best_epoch - 1]  # the model holds the parameters of its best epoch
     assert kept["dead_units"] == model.unit_activity(x[:64])["dead_units"]
+
+
+def test_a_long_run_measures_its_test_curve_after_each_early_epoch_then_sparsely():
+    from common.nn.training import measures_test
+    x, y = RNG.normal(size=(16, 4)).astype(np.float32), RNG.integers(0, 2, size=16)
+    result = Solver(MLP([4, 1], seed=0), SGD(0.1), x, y, TrainConfig(epochs=250, patience=0, batch_size=16),
+                    test=(x, y)).train()
+    measured = [h["epoch"] for h in result.history if "test_acc" in h]
+    assert measured == [*range(1, 101), *range(102, 251, 2)]  # every epoch, then every 250 // 100 = 2nd, and the last
+    assert all("train_loss" in h for h in result.history) and len(result.history) == 250
+    assert sum(measures_test(e, 1000) for e in range(1, 1001)) == 190 and measures_test(1000, 1000)
+    assert all(measures_test(e, 20) for e in range(1, 21))  # a short run: every epoch

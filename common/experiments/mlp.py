@@ -52,6 +52,7 @@ from common.nn.training import (
     Solver,
     TrainConfig,
     checkpoint_epoch,
+    measures_test,
 )
 
 ACTIVATIONS, INITIALIZERS, OPTIMIZERS = sorted(_ACTIVATIONS), sorted(_INITIALIZERS), sorted(_OPTIMIZERS)
@@ -144,7 +145,8 @@ class MLPConfig:
 
     @property
     def watches_test(self) -> bool:
-        """Without a validation split the test set is measured every epoch, for the curves only."""
+        """Without a validation split the test set is measured for the curves only (``measures_test`` says after which
+        epochs)."""
         return self.val_size == 0
 
 
@@ -430,7 +432,9 @@ def epoch_seconds(config: MLPConfig, probe_rows: int = 4096, repeats: int = 3) -
         timings.append(Solver(model, optimizer, x[:rows], y[:rows], schedule).train().history[0]["seconds"])
     start = time.perf_counter()
     model.evaluate(x[:2048], y[:2048])
-    evaluation = (time.perf_counter() - start) * (config.val_size + (N_TEST if config.watches_test else 0)) / 2048
+    tested = sum(measures_test(e, config.epochs) for e in range(1, config.epochs + 1)) / config.epochs
+    images = config.val_size + (N_TEST * tested if config.watches_test else 0)  # measured after an epoch, on average
+    evaluation = (time.perf_counter() - start) * images / 2048
     scale = training_images(config) / probe_rows
     return min(timings[1:]) * scale + evaluation, max(timings[1:]) * scale + evaluation
 

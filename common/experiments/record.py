@@ -78,7 +78,8 @@ SCHEMA: dict[str, tuple[str, str]] = {
                        "roc_auc, average_precision (airplane as the positive class), f1_<class>, threshold; "
                        "part5 adds loss"),
     "history": ("list", "per epoch: epoch, train_loss, train_acc, val_loss and val_acc (with a validation split), "
-                        "test_loss and test_acc (when the test set is watched for the curves), lr, seconds"),
+                        "test_loss and test_acc (when the test set is watched for the curves: after each of the "
+                        "first 100 epochs, then more sparsely; common.nn.training.measures_test), lr, seconds"),
     "best_epoch": ("int", "the epoch whose parameters are reported (the last one without a validation split)"),
     "epochs_run": ("int", "epochs trained"),
     "timing": ("object", "train_seconds (training loop), total_seconds (the whole command)"),

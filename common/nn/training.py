@@ -8,8 +8,9 @@ fresh shuffle of the training set. After every epoch ``check_accuracy`` measures
 split; the model keeps the parameters of the epoch with the lowest validation loss, and training
 stops after ``patience`` epochs without a better one. Without a validation split every epoch is
 trained and the last one is kept: nothing can be chosen. ``test`` data, when given, are measured
-after every epoch for the curves only, and a ``probe`` batch of training images, when given, says how
-the hidden units behave (``MLP.unit_activity``: dead and saturated units) after every epoch.
+for the curves only (after each of the first 100 epochs, then more sparsely: ``measures_test``), and a
+``probe`` batch of training images, when given, says how the hidden units behave (``MLP.unit_activity``:
+dead and saturated units) after every epoch.
 
 A non-finite loss stops training (status "diverged"); Ctrl-C stops it (status "incomplete").
 With a checkpoint path the whole state (parameters, optimizer, random generator, history) is
@@ -34,6 +35,16 @@ log = logging.getLogger("cifar.nn")
 
 STATUS_COMPLETE, STATUS_INCOMPLETE, STATUS_DIVERGED = "complete", "incomplete", "diverged"
 SCHEDULES = ("constant", "cosine")
+DENSE_TEST_EPOCHS = 100  # the test curve is measured after each of a run's first 100 epochs,
+TEST_POINTS = 100  # then after every (epochs // 100)-th one, and after the last
+
+
+def measures_test(epoch: int, epochs: int) -> bool:
+    """Whether the test data (for the curves only) are measured after 1-based ``epoch`` of a run of ``epochs``: each
+    of the first DENSE_TEST_EPOCHS, then every (epochs // TEST_POINTS)-th, and the last. A 1000-epoch run measures
+    them 190 times, not 1000: each measurement is a forward pass over 10,000 images, a tenth of a 50,000-image
+    epoch's arithmetic, and where the curve has settled every tenth point draws the same line."""
+    return epoch <= DENSE_TEST_EPOCHS or epoch >= epochs or epoch % max(1, epochs // TEST_POINTS) == 0
 
 
 @dataclass(frozen=True)
@@ -107,8 +118,8 @@ class Solver:
     def train(self, resume: bool = False) -> FitResult:
         """Run the epochs; the history records per epoch: epoch, train_loss, train_acc (running means
         over the epoch's batches), val_loss and val_acc (with a validation split), test_loss and
-        test_acc (with test data), dead_units and saturated_units (with a probe batch and a hidden layer;
-        saturated_units for sigmoid and tanh), lr, seconds."""
+        test_acc (with test data, after the epochs ``measures_test`` picks), dead_units and saturated_units
+        (with a probe batch and a hidden layer; saturated_units for sigmoid and tanh), lr, seconds."""
         if resume:
             self._load_checkpoint()
         config, result = self.config, self.result
@@ -171,7 +182,9 @@ class Solver:
             correct += batch_correct
         self.optimizer.flush_subnormals()  # once an epoch: cheap, and enough to keep its updates fast
         record = {"epoch": epoch, "train_loss": loss_sum / n, "train_acc": correct / n}
-        for name, split in (("val", self.validation), ("test", self.test)):
+        last_epoch = min(config.epochs, config.stop_after or config.epochs)
+        test = self.test if measures_test(epoch, last_epoch) else None
+        for name, split in (("val", self.validation), ("test", test)):
             if split is not None:
                 record[f"{name}_loss"], record[f"{name}_acc"] = self.check_accuracy(*split)
         if not math.isfinite(record.get("val_loss", 0.0)):

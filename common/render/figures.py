@@ -13,7 +13,7 @@ import numpy as np
 from common.files import atomic_write_bytes, load_run_arrays
 
 SPLIT_STYLE = {"train": ("#1f77b4", "-", "train"), "val": ("#ff7f0e", "--", "validation"),
-               "test": ("#2ca02c", ":", "test (per epoch, for the curve only: nothing chosen on it)")}
+               "test": ("#2ca02c", ":", "test (for the curve only: nothing chosen on it)")}
 
 
 def pyplot():
@@ -95,6 +95,13 @@ def plot_confusion_difference(rerun: np.ndarray, reported: np.ndarray, class_nam
     return fig
 
 
+def _measured(history: list[dict], key: str, scale: float = 1.0) -> tuple[list[int], list[float]]:
+    """(epochs, values) of the epochs whose record holds ``key``: a long run measures its test curve after some
+    epochs only (``common.nn.training.measures_test``), and a line drawn through the gaps keeps its shape."""
+    points = [(h["epoch"], h[key] * scale) for h in history if h.get(key) is not None]
+    return [e for e, _ in points], [v for _, v in points]
+
+
 def plot_history(history: list[dict], title: str, best_epoch: int | None = None):
     """Loss (left) and accuracy (right) per epoch for every split the history holds."""
     plt = pyplot()
@@ -105,8 +112,8 @@ def plot_history(history: list[dict], title: str, best_epoch: int | None = None)
         for split, (colour, style, name) in SPLIT_STYLE.items():
             if f"{split}_{key}" not in history[0]:
                 continue
-            values = [np.nan if h.get(f"{split}_{key}") is None else h[f"{split}_{key}"] * scale for h in history]
-            ax.plot(epochs, values, style, color=colour, marker="o" if len(epochs) < 30 else None, markersize=3,
+            measured, values = _measured(history, f"{split}_{key}", scale)
+            ax.plot(measured, values, style, color=colour, marker="o" if len(epochs) < 30 else None, markersize=3,
                     label=name)
         if best_epoch is not None and "val_loss" in history[0]:
             ax.axvline(best_epoch, color="grey", linestyle=":", label=f"epoch kept ({best_epoch})")
@@ -128,9 +135,8 @@ def plot_overlaid_curves(curves: dict[str, list[dict]], title: str, split: str =
     name = "validation" if split == "val" else split
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.5))
     for label, history in curves.items():
-        epochs = [h["epoch"] for h in history]
-        ax_loss.plot(epochs, [h[f"{split}_loss"] for h in history], label=label)
-        ax_acc.plot(epochs, [h[f"{split}_acc"] * 100 for h in history], label=label)
+        ax_loss.plot(*_measured(history, f"{split}_loss"), label=label)
+        ax_acc.plot(*_measured(history, f"{split}_acc", 100), label=label)
     for ax, ylabel in ((ax_loss, f"{name} cross-entropy loss"), (ax_acc, f"{name} accuracy (%)")):
         ax.set_xlabel("epoch")
         _integer_epochs(ax)
@@ -483,11 +489,10 @@ def plot_scenario_curves(curves: dict[str, list[dict]], title: str):
     plt = pyplot()
     fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(13, 4.5))
     for label, history in curves.items():
-        epochs = [h["epoch"] for h in history]
-        ax_loss.plot(epochs, [h["train_loss"] for h in history], label=label)
+        ax_loss.plot(*_measured(history, "train_loss"), label=label)
         if history and "test_acc" in history[0]:
-            ax_acc.plot(epochs, [h["test_acc"] * 100 for h in history], label=label)
-    for ax, ylabel in ((ax_loss, "training cross-entropy loss"), (ax_acc, "test accuracy (%), per epoch")):
+            ax_acc.plot(*_measured(history, "test_acc", 100), label=label)
+    for ax, ylabel in ((ax_loss, "training cross-entropy loss"), (ax_acc, "test accuracy (%)")):
         ax.set_xlabel("epoch")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)

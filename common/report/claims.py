@@ -72,7 +72,7 @@ ROW_METRICS = ("accuracy", "val_accuracy", "macro_f1", "macro_precision", "macro
                "train_seconds", "parameters", *ACTIVITY_METRICS, "loss_rises")
 # Curves: a history key per epoch.
 CURVES = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
-          "val_acc": "validation accuracy", "test_loss": "test loss per epoch", "test_acc": "test accuracy per epoch"}
+          "val_acc": "validation accuracy", "test_loss": "test loss", "test_acc": "test accuracy"}
 
 _REF = re.compile(r"^(?:(?P<recipe>[a-z]+):)?(?P<part>[A-Za-z0-9_]+)(?:/(?P<name>.+))?$")
 _METRIC = re.compile(r"^(?P<name>[a-z_0-9]+)(?:\[(?P<args>[^\]]*)\])?$")
@@ -654,10 +654,12 @@ def epochs_to_reach(history: list[dict], loss: float, curve: str = "train_loss")
 def watched_spread(history: list[dict], last: int = 100) -> str:
     """'; over the last 100 epochs the watched test accuracy ran from 0.8969 to 0.9102 (mean 0.9050)'
     -- how much one last epoch can differ from the next; empty without a watched test curve."""
-    values = [h["test_acc"] for h in history[-last:] if "test_acc" in h]
+    window = history[-last:]
+    values = [h["test_acc"] for h in window if "test_acc" in h]
     if len(values) < 2:
         return ""
-    return (f"; over the last {len(values)} epochs the test accuracy measured after each for the plot (nothing "
+    after = "each" if len(values) == len(window) else f"{len(values)} of them"  # a long run's sparser test curve
+    return (f"; over the last {len(window)} epochs the test accuracy measured after {after} for the plot (nothing "
             f"chosen on it) ran from {min(values):.4f} to {max(values):.4f} (mean {np.mean(values):.4f})")
 
 
@@ -724,7 +726,8 @@ def _judge_figure(claim: Claim, book: RunBook) -> tuple[str, str, str]:
         if value > f["value"] + f["tolerance"]:
             reached = first_epoch(history, lambda h: h.get("test_acc", -1.0) >= f["value"])
             if reached is not None:
-                numbers += f"; the per-epoch test accuracy first reached {f['value']:.4f} at epoch {reached['epoch']}"
+                numbers += f"; the test accuracy measured for the plot first reached {f['value']:.4f} after epoch " \
+                           f"{reached['epoch']}"
         if view.row is not None:
             numbers += at_chance(history, 10)
     if metric == "final_train_loss" and history:
