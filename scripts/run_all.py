@@ -199,10 +199,11 @@ def eda_command(out: Path, data: str | None) -> list[str]:
     return [sys.executable, "-m", "scripts.eda", "--out", str(out), *(["--data", data] if data else [])]
 
 
-def estimate(command: list[str], resume: bool) -> dict:
-    """What the part says it would do (its --estimate line)."""
+def estimate(command: list[str], resume: bool, env: dict[str, str] | None = None) -> dict:
+    """What the part says it would do (its --estimate line), timed with the thread settings ``env`` the run gets:
+    report 001's full-batch Part 2 was timed on two BLAS threads, ran side by side on one and took 2.7x its plan."""
     result = subprocess.run([*command, "--estimate", *(["--resume"] if resume else [])], cwd=PROJECT_ROOT,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, env=env)
     if result.returncode != 0:
         return {"what": f"cannot estimate: {result.stderr.strip().splitlines()[-1] if result.stderr else '?'}",
                 "seconds": 0.0, "complete": False}
@@ -314,7 +315,7 @@ def main(args: argparse.Namespace) -> int:
             cores = step_cores(part, config, args.jobs, gpu) if args.jobs > 1 else 1
             if args.jobs > 1 and part == "part4":
                 step_command = [*step_command, "--workers", str(cores)]
-            plan = estimate(step_command, resume=not args.force)
+            plan = estimate(step_command, resume=not args.force, env=_threads_env(cores) if args.jobs > 1 else None)
             if part == "part5" and report is not None and not gpu and not args.cpu_ok:
                 skipped.append((name, plan))
                 continue

@@ -223,9 +223,9 @@ def test_make_all_plans_trains_then_keeps_complete_parts(learnable_folder, tmp_p
 def test_make_reproduce_on_a_cpu_says_part5_needs_a_gpu(learnable_folder, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(run_all, "gpu_available", lambda: (False, "cpu"))
     real_estimate = run_all.estimate  # Part 5's own estimate times training steps: its plan is given here
-    monkeypatch.setattr(run_all, "estimate", lambda command, resume: {
+    monkeypatch.setattr(run_all, "estimate", lambda command, resume, env=None: {
         "what": "100 epochs of SimpleCNN, 100 epochs of ImprovedCNN", "seconds": 36000.0, "complete": False,
-        "out": ""} if "parts.part5" in command else real_estimate(command, resume))
+        "out": ""} if "parts.part5" in command else real_estimate(command, resume, env))
     real_command = run_all.part_command
     monkeypatch.setattr(run_all, "part_command", lambda *a: real_command(*a) + ["--epochs", "1", "--no-progress",
                                                                                   "--no-figures"])
@@ -322,7 +322,7 @@ def test_make_report_refreshes_each_finished_parts_analysis_but_not_a_folder_in_
 
 def test_make_reproduce_runs_part5_on_a_cpu_when_asked(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(run_all, "gpu_available", lambda: (False, "cpu"))
-    monkeypatch.setattr(run_all, "estimate", lambda command, resume: {
+    monkeypatch.setattr(run_all, "estimate", lambda command, resume, env=None: {
         "what": "100 epochs", "seconds": 7200.0, "complete": False, "out": str(tmp_path / "000" / "part5")})
     ran = []
     monkeypatch.setattr(run_all, "call_part", lambda command, grace: ran.append(command) or 0)
@@ -333,10 +333,29 @@ def test_make_reproduce_runs_part5_on_a_cpu_when_asked(tmp_path, monkeypatch, ca
     assert ["--report", "000"] == ran[0][5:7] and ran[0][2] == "parts.part5" and "--resume" in ran[0]
 
 
+def test_each_run_is_estimated_on_the_threads_it_will_run_on(tmp_path, monkeypatch, capsys):
+    """Side by side, a numpy run gets one BLAS thread and Part 4 one per worker: timed on all of them, report 001's
+    full-batch Part 2 was planned at 4.6 min and took 12.4."""
+    monkeypatch.setattr(run_all, "gpu_available", lambda: (False, "cpu"))
+    threads = {}
+    def estimate(command, resume, env=None):
+        variant = command[command.index("--variant") + 1] if "--variant" in command else ""
+        threads[f"{command[2]} {variant}".strip()] = (env or {}).get("OPENBLAS_NUM_THREADS")
+        return {"what": "", "seconds": 60.0, "complete": False}
+
+    monkeypatch.setattr(run_all, "estimate", estimate)
+    argv = ["--report", "000", "--parts", "part2", "part4", "--reports", str(tmp_path), "--estimate"]
+    assert run_all.main(run_all.build_parser().parse_args([*argv, "--jobs", "2"])) == 0
+    assert threads == {"parts.part2": "1", "parts.part2 exact-gradient": "1", "parts.part4": "2",
+                       "parts.part4 relu-he-seed-1": "1", "parts.part4 relu-he-seed-2": "1"}  # one scenario: one worker
+    assert run_all.main(run_all.build_parser().parse_args([*argv, "--jobs", "1"])) == 0
+    assert set(threads.values()) == {None}  # one at a time: each on the threads it chooses
+
+
 def test_make_reproduce_counts_converting_the_data_once_not_once_a_run(tmp_path, monkeypatch, capsys):
     """Every part's estimate includes the first load's conversion into the cache; side by side, one does it."""
     monkeypatch.setattr(run_all, "gpu_available", lambda: (False, "cpu"))
-    monkeypatch.setattr(run_all, "estimate", lambda command, resume: {
+    monkeypatch.setattr(run_all, "estimate", lambda command, resume, env=None: {
         "what": "1000 epochs", "seconds": 600.0 + 30.0, "first_load_seconds": 30.0, "complete": False, "out": ""})
     argv = ["--report", "000", "--parts", "part1", "part2", "--reports", str(tmp_path), "--estimate", "--jobs", "2"]
     assert run_all.main(run_all.build_parser().parse_args(argv)) == 0
