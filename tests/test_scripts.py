@@ -333,6 +333,18 @@ def test_make_reproduce_runs_part5_on_a_cpu_when_asked(tmp_path, monkeypatch, ca
     assert ["--report", "000"] == ran[0][5:7] and ran[0][2] == "parts.part5" and "--resume" in ran[0]
 
 
+def test_a_run_takes_the_cpus_its_steps_can_use():
+    from common.experiments.mlp import MLPConfig
+    assert run_all.step_cores("part3", MLPConfig(batch_size=64), jobs=2) == 1  # too small to split
+    assert run_all.step_cores("part3", MLPConfig(batch_size=40000), jobs=2) == 2  # report 001's full batches
+    assert run_all.step_cores("part1", None, jobs=2) == 1  # this suite's recipe: batches of 64
+    assert run_all.step_cores("part5", None, jobs=2) == 2 and run_all.step_cores("part5", None, 2, gpu=True) == 1
+    report = run_all.load_report("001")
+    configs = run_all.check_report(report)
+    assert {part: run_all.step_cores(part, configs[part], 2) for part in ("part1", "part2", "part3")} == \
+        {"part1": 2, "part2": 2, "part3": 2}
+
+
 def test_each_run_is_estimated_on_the_threads_it_will_run_on(tmp_path, monkeypatch, capsys):
     """Side by side, a numpy run gets one BLAS thread and Part 4 one per worker: timed on all of them, report 001's
     full-batch Part 2 was planned at 4.6 min and took 12.4."""
