@@ -117,13 +117,13 @@ def test_first_load_estimate_times_a_sample_and_scales_it_to_60000_images(tmp_pa
     decoded = []
     real_decode = D._decode_image
     ticks = iter(range(10_000))
-    monkeypatch.setattr(D, "time", type("Clock", (), {"perf_counter": lambda: next(ticks) / 1000}))  # 1 ms a look
-    monkeypatch.setattr(D, "_decode_image", lambda *a: decoded.append(a[1]) or real_decode(*a))
-    monkeypatch.setattr(D, "_cache_writing_seconds", lambda: 2.0)  # WRITE_SAMPLE_IMAGES images' worth
-    seconds = D.first_load_seconds(source, sample=10)
+    with monkeypatch.context() as patch:  # not monkeypatch.undo(): that would also undo the isolated environment
+        patch.setattr(D, "time", type("Clock", (), {"perf_counter": lambda: next(ticks) / 1000}))  # 1 ms a look
+        patch.setattr(D, "_decode_image", lambda *a: decoded.append(a[1]) or real_decode(*a))
+        patch.setattr(D, "_cache_writing_seconds", lambda: 2.0)  # WRITE_SAMPLE_IMAGES images' worth
+        seconds = D.first_load_seconds(source, sample=10)
     assert decoded == list(files)[:10]  # the archive's first ten images, read in one pass from its start
     assert seconds == pytest.approx(0.001 * 60_000 / 10 + 2.0 * 60_000 / D.WRITE_SAMPLE_IMAGES)
-    monkeypatch.undo()
     assert 0 < D.first_load_seconds(source) < 600  # timed for real: 50 tiny images scaled to 60,000
     D.load_cifar10(source, progress=False)
     assert D.first_load_seconds(source) == 0.0  # converted: later loads read the cache
