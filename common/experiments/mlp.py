@@ -199,8 +199,7 @@ def train_mlp(config: MLPConfig, splits: FlatSplits, *, desc: str = "training", 
     optimizer = make_optimizer(config.optimizer, config.lr, momentum=config.momentum)
     schedule = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, patience=config.patience,
                            schedule=config.schedule, stop_after=stop_after, seed=config.seed)
-    total = min(config.epochs, stop_after or config.epochs)
-    with epoch_progress(total, desc, bar=progress, log_lines=log_epochs) as on_epoch:
+    with epoch_progress(schedule.last_epoch, desc, bar=progress, log_lines=log_epochs) as on_epoch:
         solver = Solver(model, optimizer, splits.x_train, splits.y_train, schedule, validation=splits.validation,
                         test=(splits.x_test, splits.y_test) if config.watches_test else None,
                         probe=probe_images(splits.x_train), checkpoint=checkpoint, checkpoint_tag=checkpoint_tag,

@@ -58,6 +58,11 @@ class TrainConfig:
     stop_after: int | None = None  # train only the first epochs of the schedule (a learning-rate trial)
     seed: int = 0  # the shuffling
 
+    @property
+    def last_epoch(self) -> int:
+        """The last epoch this config trains: ``stop_after``'s, or the schedule's."""
+        return min(self.epochs, self.stop_after or self.epochs)
+
     def __post_init__(self):
         if self.schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose from {SCHEDULES}")
@@ -123,7 +128,7 @@ class Solver:
         if resume:
             self._load_checkpoint()
         config, result = self.config, self.result
-        last_epoch = min(config.epochs, config.stop_after or config.epochs)
+        last_epoch = config.last_epoch
         seconds_before, start = result.train_seconds, time.perf_counter()
         saved_at = time.perf_counter()
         try:
@@ -182,8 +187,7 @@ class Solver:
             correct += batch_correct
         self.optimizer.flush_subnormals()  # once an epoch: cheap, and enough to keep its updates fast
         record = {"epoch": epoch, "train_loss": loss_sum / n, "train_acc": correct / n}
-        last_epoch = min(config.epochs, config.stop_after or config.epochs)
-        test = self.test if measures_test(epoch, last_epoch) else None
+        test = self.test if measures_test(epoch, config.last_epoch) else None
         for name, split in (("val", self.validation), ("test", test)):
             if split is not None:
                 record[f"{name}_loss"], record[f"{name}_acc"] = self.check_accuracy(*split)
