@@ -269,10 +269,10 @@ def test_a_resumed_run_is_bit_identical_to_an_uninterrupted_one(model, tmp_path,
                           augment=True, cutout=4)
     train = tiny_data()
     _, straight = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "a.pt")
-    interrupt_after_epoch(monkeypatch, 1)
-    _, first = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt")
+    with monkeypatch.context() as patch:  # not monkeypatch.undo(): that would also undo the isolated environment
+        interrupt_after_epoch(patch, 1)
+        _, first = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt")
     assert first.status == "incomplete" and len(first.history) == 1
-    monkeypatch.undo()
     torch.manual_seed(1234)  # whatever the process drew in between must not matter
     np.random.seed(99)
     model_b, resumed = TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "b.pt",
@@ -447,9 +447,9 @@ def test_a_resume_with_other_code_or_precision_is_refused_and_segments_say_what_
     """Issue 24: one run, one code and one arithmetic; each stretch of epochs records its commit and precision."""
     config = TT.CNNConfig(model="simple", epochs=3, batch_size=32, val_size=0, amp=False, channels_last=False)
     train = tiny_data()
-    interrupt_after_epoch(monkeypatch, 1)
-    TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "s.pt", code_version="abc")
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # not monkeypatch.undo(): that would also undo the isolated environment
+        interrupt_after_epoch(patch, 1)
+        TT.train_cnn(config, train, None, torch.device("cpu"), tmp_path / "s.pt", code_version="abc")
     state = TT.load_checkpoint(tmp_path / "s.pt")
     assert state["segments"] == [{"first_epoch": 1, "last_epoch": 1, "commit": "abc", "precision": "fp32",
                                   "device": "cpu"}]
