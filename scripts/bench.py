@@ -15,7 +15,7 @@ pixel values, so the benchmark needs no data set.
 from __future__ import annotations
 
 import argparse
-import math
+import statistics
 import sys
 import time
 from dataclasses import replace
@@ -167,45 +167,71 @@ CPU_SETTINGS = (
 )
 
 
-def cnn_cpu_settings(batch_size: int, steps: int, settings: tuple = CPU_SETTINGS) -> dict:
-    """ImprovedCNN's training step on the CPU: the plain loop, then the suite's step under each CPU setting
-    (bf16 forced on where the CPU has bf16 instructions at all), with the FLOP rate each implies beside the
+def _setting_images_per_second(changes: dict, n_threads: int | None, batch_size: int, steps: int,
+                                has_bf16: bool) -> tuple[float, str | None]:
+    """The suite's step under one CPU setting: (images/s, None), or (nan, why) where the setting cannot run."""
+    import torch
+
+    from common.cnn import training
+    from parts.part5 import TUNED
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(n_threads or threads)
+    real = training.autocast_supported
+    training.autocast_supported = lambda device: has_bf16  # measure bf16 even where the suite leaves it off
+    try:
+        row = training.time_training_steps(replace(TUNED, **changes), torch.device("cpu"), batch_size, steps,
+                                           warmup=2 if changes["compile"] == "off" else 3)
+    except Exception as error:  # torch.compile needs a C++ compiler; its absence is a row, not a crash
+        return float("nan"), f"{type(error).__name__}: {error}"[:200]
+    finally:
+        training.autocast_supported = real
+        torch.set_num_threads(threads)
+    if changes["compile"] != "off" and not row["compiled"]:  # it fell back to eager: not a compiled row
+        return float("nan"), "torch.compile failed here; the step ran eagerly"
+    return row["images_per_second"], None
+
+
+def cnn_cpu_settings(batch_size: int, steps: int, settings: tuple = CPU_SETTINGS, rounds: int = 3) -> dict:
+    """ImprovedCNN's training step on the CPU: the plain loop and the suite's step under each CPU setting
+    (bf16 forced on where the CPU has bf16 instructions at all), timed in turn, ``rounds`` times over, so that a
+    slow spell of a shared machine falls on every row alike. Each row gives the median images/s over the rounds and
+    the median of its ratio to the plain loop timed in the same round, with the FLOP rate it implies beside the
     matrix-product rates measured in the same run."""
     import torch
 
     from common.cnn import training
     from common.cnn.models import ImprovedCNN, forward_flops
-    from parts.part5 import TUNED
 
     flops = forward_flops(ImprovedCNN()) * 3
-    threads = torch.get_num_threads()
-    plain = plain_loop_images_per_second(batch_size, steps)
     has_bf16 = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    usable = [(name, changes, n) for name, changes, n in settings if has_bf16 or not changes["amp"]]
+    plain_runs: list[float] = []
+    runs: dict[str, list[float]] = {name: [] for name, _, _ in usable}
+    errors: dict[str, str] = {}
+    for _ in range(rounds):
+        plain_runs.append(plain_loop_images_per_second(batch_size, steps))
+        for name, changes, n_threads in usable:
+            if name not in errors:  # a setting that cannot run here is not retried
+                rate, error = _setting_images_per_second(changes, n_threads, batch_size, steps, has_bf16)
+                runs[name].append(rate)
+                if error:
+                    errors[name] = error
+    plain = statistics.median(plain_runs)
     rows = []
-    for name, changes, n_threads in settings:
-        if changes["amp"] and not has_bf16:
+    for name, _, _ in usable:
+        if name in errors:
+            rows.append({"setting": name, "images_per_second": float("nan"), "vs_plain_fp32": float("nan"),
+                         "gflops_per_second": float("nan"), "error": errors[name]})
             continue
-        torch.set_num_threads(n_threads or threads)
-        real = training.autocast_supported
-        training.autocast_supported = lambda device: has_bf16  # measure bf16 even where the suite leaves it off
-        try:
-            row = training.time_training_steps(replace(TUNED, **changes), torch.device("cpu"), batch_size, steps,
-                                               warmup=2 if changes["compile"] == "off" else 3)
-        except Exception as error:  # torch.compile needs a C++ compiler; its absence is a row, not a crash
-            row = {"images_per_second": float("nan"), "error": f"{type(error).__name__}: {error}"[:200]}
-        finally:
-            training.autocast_supported = real
-            torch.set_num_threads(threads)
-        if changes["compile"] != "off" and not row.get("compiled", True):  # it fell back to eager: not a compiled row
-            row = {"images_per_second": float("nan"), "error": "torch.compile failed here; the step ran eagerly"}
-        rows.append({"setting": name, "images_per_second": row["images_per_second"],
-                     "vs_plain_fp32": row["images_per_second"] / plain,
-                     "gflops_per_second": row["images_per_second"] * flops / 1e9, **({"error": row["error"]}
-                                                                                   if "error" in row else {})})
-    finite = [r for r in rows if math.isfinite(r["images_per_second"])]
-    best = max(finite, key=lambda r: r["images_per_second"])
-    return {"batch_size": batch_size, "steps": steps, "threads": threads, "training_flops_per_image": flops,
-            "plain_fp32_images_per_second": plain, "plain_fp32_gflops_per_second": plain * flops / 1e9,
+        rate = statistics.median(runs[name])
+        rows.append({"setting": name, "images_per_second": rate, "images_per_second_runs": runs[name],
+                     "vs_plain_fp32": statistics.median(r / p for r, p in zip(runs[name], plain_runs)),
+                     "gflops_per_second": rate * flops / 1e9})
+    best = max((r for r in rows if "error" not in r), key=lambda r: r["vs_plain_fp32"])
+    return {"batch_size": batch_size, "steps": steps, "rounds": rounds, "threads": torch.get_num_threads(),
+            "training_flops_per_image": flops, "plain_fp32_images_per_second": plain,
+            "plain_fp32_images_per_second_runs": plain_runs, "plain_fp32_gflops_per_second": plain * flops / 1e9,
             "matmul_gflops_per_second": {d: matmul_flops_per_second(d) / 1e9 for d in ("float32", "bfloat16")},
             "cpu_bf16_instructions": has_bf16, "amx": bool(torch.cpu._is_amx_tile_supported()),
             "settings": rows, "best": best["setting"], "best_vs_plain_fp32": best["vs_plain_fp32"],
@@ -220,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cnn-steps", type=positive_int, default=10, help="timed CNN steps (default: %(default)s)")
     parser.add_argument("--cnn-batch-sizes", type=positive_int, nargs="+", default=[128, 256, 512],
                         help="(default: %(default)s)")
+    parser.add_argument("--cnn-rounds", type=positive_int, default=3,
+                        help="times the CPU settings and their plain-loop peer are each timed, in turn; the bench "
+                             "reports medians (default: %(default)s)")
     parser.add_argument("--skip-cnn", action="store_true", help="leave out the CNN throughput")
     parser.add_argument("--debug", action="store_true")
     return parser
@@ -258,7 +287,8 @@ def main(args: argparse.Namespace) -> int:
     if not args.skip_cnn:
         import torch
         if not torch.cuda.is_available() or args.device == "cpu":
-            cpu = results["improved_cnn_cpu_settings"] = cnn_cpu_settings(args.cnn_batch_sizes[0], args.cnn_steps)
+            cpu = results["improved_cnn_cpu_settings"] = cnn_cpu_settings(args.cnn_batch_sizes[0], args.cnn_steps,
+                                                                           rounds=args.cnn_rounds)
             log.info("ImprovedCNN on the CPU, batch %d: plain fp32 loop %.0f images/s; best setting %s at %.2fx it",
                      cpu["batch_size"], cpu["plain_fp32_images_per_second"], cpu["best"], cpu["best_vs_plain_fp32"])
         cnn = results["improved_cnn_training"] = cnn_throughput(args.device, tuple(args.cnn_batch_sizes),
@@ -313,7 +343,10 @@ def cpu_settings_table(cpu: dict) -> list[str]:
     """The CPU settings of ImprovedCNN's training step against the plain fp32 loop, as markdown lines."""
     matmul = cpu["matmul_gflops_per_second"]
     lines = ["", f"## ImprovedCNN's training step on this CPU (batch {cpu['batch_size']}, {cpu['threads']} threads)",
-             "", "Images per second over the timed steps (after warm-up steps); a step's FLOPs are 3x the forward's "
+             "", f"The plain loop and each setting are timed in turn, {cpu['rounds']} rounds over; images/s is the "
+             f"median over the rounds ({cpu['steps']} timed steps each, after warm-up steps; the range in brackets), "
+             "and the ratio is the median of each round's ratio to the plain loop of the same round. "
+             "A step's FLOPs are 3x the forward's "
              f"({cpu['training_flops_per_image'] / 1e9:.2f} GFLOP an image: 2 per multiply-add of the convolutions "
              "and linear layers, the backward pass counted as twice the forward), so GFLOP/s = images/s x "
              f"{cpu['training_flops_per_image'] / 1e9:.2f}. The practical peak beside them: a 2048 x 2048 matrix "
@@ -322,20 +355,26 @@ def cpu_settings_table(cpu: dict) -> list[str]:
              f"{'yes' if cpu['amx'] else 'no'}).", "",
              "| setting | images/s | vs the plain fp32 loop | GFLOP/s | share of the fp32 matmul rate |",
              "|---|---:|---:|---:|---:|",
-             f"| plain PyTorch loop, fp32, NCHW (the peer) | {cpu['plain_fp32_images_per_second']:.0f} | 1.00x | "
+             f"| plain PyTorch loop, fp32, NCHW (the peer) | {cpu['plain_fp32_images_per_second']:.0f} "
+             f"{_spread(cpu['plain_fp32_images_per_second_runs'])} | 1.00x | "
              f"{cpu['plain_fp32_gflops_per_second']:.0f} | "
              f"{cpu['plain_fp32_gflops_per_second'] / matmul['float32']:.0%} |"]
     for row in cpu["settings"]:
         if "error" in row:
             lines.append(f"| the suite's step, {row['setting']} | failed: {row['error']} | | | |")
             continue
-        lines.append(f"| the suite's step, {row['setting']} | {row['images_per_second']:.0f} | "
+        lines.append(f"| the suite's step, {row['setting']} | {row['images_per_second']:.0f} "
+                     f"{_spread(row['images_per_second_runs'])} | "
                      f"{row['vs_plain_fp32']:.2f}x | {row['gflops_per_second']:.0f} | "
                      f"{row['gflops_per_second'] / matmul['float32']:.0%} |")
     lines += ["", f"Fastest here: {cpu['best']}, {cpu['best_vs_plain_fp32']:.2f}x the plain loop. Part 5 uses bf16 "
                   f"autocast on a CPU only where it has AMX tiles (here: "
                   f"{'on' if cpu['suite_default_uses_bf16'] else 'off'})."]
     return lines
+
+
+def _spread(runs: list[float]) -> str:
+    return f"({min(runs):.0f}-{max(runs):.0f})" if len(runs) > 1 else ""
 
 
 if __name__ == "__main__":

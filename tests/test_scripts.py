@@ -5,6 +5,7 @@ from __future__ import annotations
 import html.parser
 import json
 import re
+import statistics
 import sys
 from pathlib import Path
 
@@ -258,15 +259,37 @@ def test_part_command_follows_the_recipe():
 
 def test_the_cpu_settings_bench_sets_each_setting_beside_the_plain_loop_and_the_matmul_rate():
     eager = tuple(setting for setting in bench.CPU_SETTINGS if setting[1]["compile"] == "off")  # compiling: minutes
-    cpu = bench.cnn_cpu_settings(batch_size=2, steps=1, settings=eager)
+    cpu = bench.cnn_cpu_settings(batch_size=2, steps=1, settings=eager, rounds=3)
     assert cpu["plain_fp32_images_per_second"] > 0 and cpu["matmul_gflops_per_second"]["float32"] > 0
     names = [row["setting"] for row in cpu["settings"]]
     assert names[:2] == ["fp32, NCHW", "fp32, channels_last"] and cpu["best"] in names
     row = cpu["settings"][0]
-    assert row["vs_plain_fp32"] == pytest.approx(row["images_per_second"] / cpu["plain_fp32_images_per_second"])
+    assert len(row["images_per_second_runs"]) == len(cpu["plain_fp32_images_per_second_runs"]) == 3
+    assert row["images_per_second"] == statistics.median(row["images_per_second_runs"])
+    ratios = [r / p for r, p in zip(row["images_per_second_runs"], cpu["plain_fp32_images_per_second_runs"])]
+    assert row["vs_plain_fp32"] == pytest.approx(statistics.median(ratios))  # each round against its own peer
+    assert cpu["best_vs_plain_fp32"] == max(r["vs_plain_fp32"] for r in cpu["settings"])
     assert row["gflops_per_second"] == pytest.approx(row["images_per_second"] * cpu["training_flops_per_image"] / 1e9)
     table = "\n".join(bench.cpu_settings_table(cpu))
     assert "| plain PyTorch loop, fp32, NCHW (the peer) |" in table and "GFLOP/s = images/s x 0.93" in table
+    assert "3 rounds over" in table and f"({min(row['images_per_second_runs']):.0f}-" in table
+
+
+def test_a_cpu_setting_that_cannot_run_is_a_row_that_says_why_and_is_not_retried(monkeypatch):
+    calls = []
+
+    def timed(changes, n_threads, batch_size, steps, has_bf16):
+        calls.append(changes["compile"])
+        return (float("nan"), "RuntimeError: no C++ compiler") if changes["compile"] != "off" else (120.0, None)
+    monkeypatch.setattr(bench, "_setting_images_per_second", timed)
+    monkeypatch.setattr(bench, "plain_loop_images_per_second", lambda batch_size, steps: 100.0)
+    settings = tuple(s for s in bench.CPU_SETTINGS if not s[1]["amp"])[-2:]  # 1 thread (eager), torch.compile
+    cpu = bench.cnn_cpu_settings(batch_size=2, steps=1, settings=settings, rounds=3)
+    assert calls.count("default") == 1 and calls.count("off") == 3
+    eager, compiled = cpu["settings"]
+    assert eager["vs_plain_fp32"] == pytest.approx(1.2) and cpu["best"] == eager["setting"]
+    assert compiled["error"] == "RuntimeError: no C++ compiler"
+    assert "failed: RuntimeError: no C++ compiler" in "\n".join(bench.cpu_settings_table(cpu))
 
 
 def test_bench_helpers_on_small_inputs():
