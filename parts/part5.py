@@ -90,10 +90,16 @@ def resolve_recipe(args: argparse.Namespace, device) -> str:
     return "tuned" if device.type == "cuda" else "quick"
 
 
-def configs_for(args: argparse.Namespace, recipe: dict[str, CNNConfig]) -> dict[str, CNNConfig]:
-    """One config per model to train: the recipe's, with the flags given replacing its settings."""
+def configs_for(args: argparse.Namespace, recipe: dict[str, CNNConfig],
+                variant: dict[str, CNNConfig] | None = None) -> dict[str, CNNConfig]:
+    """One config per model to train: the recipe's (or the report variant's), with the flags given replacing its
+    settings. A variant that changes one model's settings trains that model only (--model both): the other's run
+    would be the recipe's own."""
+    chosen = variant or recipe
     models = ["simple", "improved"] if args.model == "both" else [args.model]
-    return {m: config_from_args(args, recipe[m], model=m) for m in models}
+    if variant is not None and args.model == "both":
+        models = [m for m in models if variant[m] != recipe[m]] or models
+    return {m: config_from_args(args, chosen[m], model=m) for m in models}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -107,7 +113,8 @@ def main(args: argparse.Namespace) -> int:
         return code
     args.recipe = resolve_recipe(args, pick_device(args.device))
     _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
-    configs = configs_for(args, with_variant(args, PART, recipe))
+    variant = with_variant(args, PART, recipe)
+    configs = configs_for(args, recipe, variant if variant is not recipe else None)
     run = run_options(args, PART, config=configs, recipe_config={m: recipe[m] for m in configs})
     code = run_cnn_part(configs, run, device_name=args.device, recipe_note=report_notes(args, PART))
     return finish_run(PART, run, code)

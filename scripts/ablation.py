@@ -24,7 +24,8 @@ from common.files import ReportFolder, atomic_write_text
 from common.paths import PROJECT_ROOT, REPORTS_DIR
 from common.render.figures import plot_overlaid_curves, save_figure
 from common.render.tables import markdown_table
-from common.report.analysis import ABLATION_CHANGES, ablation_rows, read_ablation
+from common.report.analysis import ablation_rows
+from common.report.claims import ABLATION, ABLATION_CHANGES, read_ablation
 
 
 def variant_command(variant: str, recipe: str, out: Path, data: str | None, force: bool,
@@ -64,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="Part 5's recipe for every variant (default: auto = tuned on a GPU, quick on a CPU)")
     parser.add_argument("--report", metavar="ID", default=None,
                         help="a report's Part 5 recipe instead (student_reports/ID.toml)")
-    parser.add_argument("--out", default=str(REPORTS_DIR / "part5" / "ablation"), help="(default: %(default)s)")
+    parser.add_argument("--out", default=str(REPORTS_DIR / "part5" / ABLATION), help="(default: %(default)s)")
     parser.add_argument("--variants", nargs="+", choices=list(ABLATIONS), default=list(ABLATIONS))
     parser.add_argument("--data", metavar="PATH", help="CIFAR-10 source (else the usual search)")
     parser.add_argument("--force", action="store_true", help="train every variant again, even a complete one")

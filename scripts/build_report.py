@@ -33,7 +33,7 @@ from common.report.analysis import (
     verdicts_page,
     write_part_analysis,
 )
-from common.report.claims import RunBook, Unmeasured
+from common.report.claims import ABLATION, RunBook, Unmeasured
 from common.report.drawing import draw_run_safely
 from common.report.report_file import Report, available_reports, report_id_of
 from scripts.run_all import recipe_configs
@@ -368,7 +368,7 @@ def build_markdown(reports: Path, verdicts: dict | None = None,
     try:
         if verdicts is None:
             verdicts, file_problems = judge_reports(reports)
-        analysis = index_analysis_markdown(runs, reruns, verdicts, read_ablation(reports / "part5" / "ablation"))
+        analysis = index_analysis_markdown(runs, reruns, verdicts, read_ablation(reports / "part5" / ABLATION))
     except Exception as error:  # the page still shows every run; the analysis says why it is missing
         log.error("the analysis could not be built (%s: %s)", type(error).__name__, error)
         analysis = (f"## What the runs answer <a id=\"analysis\"></a>\n\nThe analysis could not be built "
@@ -400,8 +400,8 @@ def build_markdown(reports: Path, verdicts: dict | None = None,
         if part == "part5" and part5_run_rows(reports, others):
             lines += ["### Part 5 runs: recipes are compared on validation accuracy", "",
                       part5_runs_markdown(reports, others), ""]
-        if part == "part5" and (reports / "part5" / "ablation" / "ablation.md").is_file():
-            table = (reports / "part5" / "ablation" / "ablation.md").read_text().split("\n\n")[1]
+        if part == "part5" and (reports / "part5" / ABLATION / "ablation.md").is_file():
+            table = (reports / "part5" / ABLATION / "ablation.md").read_text().split("\n\n")[1]
             lines += ["### Ablation: ImprovedCNN without one of its changes (`make ablation`)", "", table, ""]
     for report_id, records in reruns.items():
         if not any(records.values()):

@@ -105,6 +105,12 @@ def check_report(report: Report) -> dict[str, object]:
                 raise UserError(f"{where}: {ref.text!r} names a rerun of {ref.part}, "
                                 f"but the file gives no [{ref.part}.recipe] to rerun; add one, or name this suite's "
                                 f"run (tuned:{ref.text})")
+            if ref.variant:
+                declared = report.parts[ref.part].variants if ref.part in report.parts else {}
+                if ref.variant not in declared:
+                    raise UserError(f"{where}: {ref.text!r} names a variant {ref.variant!r} of {ref.part} that the "
+                                    f"file does not declare (its variants: {', '.join(declared) or 'none'}); add "
+                                    f"[{ref.part}.variants.{ref.variant}] with why = \"...\" and its settings")
             names = run_names(config)
             inside = isinstance(config, GridConfig) and ref.name  # a row of a comparison: its row's figures only
             metric = claim.fields.get("metric")
@@ -169,11 +175,14 @@ def _check_seed_variants(report: Report, claim, ref, recipe, where: str) -> None
 
 def recipe_configs(report: Report) -> dict[str, dict]:
     """{recipe name: {part: config}}: the report's recipes and this suite's tuned ones, as the parts build them
-    now (a run of an earlier version of either is not judged)."""
+    now (a run of an earlier version of either is not judged); the report's variants under "partN@<variant>"."""
     named = {parse_ref(claim.fields[key]).part for claim in report.claims for key in KINDS[claim.kind].runs
              if parse_ref(claim.fields[key]).recipe}  # the parts whose tuned runs the report's claims read
     tuned = {part: importlib.import_module(f"parts.{part}").RECIPES["tuned"] for part in sorted(named)}
-    return {report.recipe: check_report(report), "tuned": tuned}
+    configs = check_report(report)
+    variants = {f"{part}@{name}": config for part, named_configs in variant_configs(report, configs).items()
+                for name, config in named_configs.items()}  # what a claim's partN@variant reads (RunBook)
+    return {report.recipe: {**configs, **variants}, "tuned": tuned}
 
 
 def print_check(report: Report) -> None:

@@ -318,7 +318,8 @@ CLAIM = 'kind = "beats"\nsection = "4.8"\nsays = "x"\na = "part2"\nb = "part1"\n
     ('[part2.variants.x]\nwhy = "to see"\n', r"001.toml: part2.variants.x: changes no setting"),
     ("[[part4.claims]]\n" + CLAIM.replace('"beats"', '"beat"'),
      r"001.toml: part4.claims\[0\].kind: unknown claim kind 'beat'; use one of: figure, beats, chance, peak, turns, "
-     r"fewer_parameters, weight_sharing, faster, confusion, spread, exceeds, time_ratio \(student_reports/README.md "
+     r"fewer_parameters, weight_sharing, faster, confusion, spread, exceeds, ablation, time_ratio "
+     r"\(student_reports/README.md "
      r"describes each\)"),
     ("[[part4.claims]]\n" + CLAIM.replace('"part1"', '"part7"'),
      r"001.toml: part4.claims\[0\].b: 'part7' names no part; the parts are part1, part2, part3, part4, part5"),
@@ -580,3 +581,94 @@ def test_the_test_accuracys_spread_says_how_many_of_the_last_epochs_measured_it(
            "ran from 0.6010 to 0.7000 (mean 0.6505)" == C.watched_spread(dense)
     sparse = [{"epoch": e, **({"test_acc": 0.5} if measures_test(e, 1000) else {})} for e in range(1, 1001)]
     assert C.watched_spread(sparse).startswith("; over the last 100 epochs the test accuracy measured after 10 of them")
+
+
+# ----------------------------------------------------------------------------- variants and the ablation
+
+BATCHNORM_SAYS = "SimpleCNN did badly for lack of batch normalization: with it, SimpleCNN does better"
+
+
+def test_a_claim_reads_a_declared_variant_by_its_records_changes_and_compares_runs_after_one_epoch(tmp_path):
+    from scripts.run_all import recipe_configs
+    reports, report = tmp_path / "reports", load_report("000")
+    recipes = recipe_configs(report)
+    recipe, variant = recipes["report 000"]["part5"], recipes["report 000"]["part5@simple-with-batchnorm"]
+
+    def claim() -> C.Verdict:
+        return {v.claim.says: v for v in A.report_verdicts(report, reports, recipes)}[BATCHNORM_SAYS]
+    assert claim().verdict == C.NOT_MEASURED
+    assert 'has not run (make part5 ARGS="--report 000 --variant simple-with-batchnorm"' in claim().numbers
+    rerun(reports, "part5", model="simple", epochs_run=100,
+          history=[{"epoch": e, "train_loss": 1.0, "test_acc": 0.60 + e / 1000} for e in range(1, 101)])
+    folder = reports / "000" / "variants" / "part5" / "any-name" / "simple"  # found by its record, not its name
+    changes = R.recipe_changes(recipe["simple"], variant["simple"])
+    assert set(changes) == {"ablation", "epochs"}
+
+    def with_batchnorm(**fields) -> None:
+        write_record(folder / "metrics.json", "part5", recipe="report 000", config=R.config_dict(variant["simple"]),
+                     **{"recipe_changes": changes, "epochs_run": 20,
+                        "history": [{"epoch": e, "train_loss": 0.5, "test_acc": 0.70} for e in range(1, 21)],
+                        **fields})
+    with_batchnorm(status="incomplete", status_note="stopped", epochs_run=1, history=[{"epoch": 1, "test_acc": 0.7}])
+    assert claim().numbers.startswith("not measured: the part5/simple@simple-with-batchnorm run was interrupted "
+                                      "after 1 of 20 epochs")
+    with_batchnorm()
+    verdict = claim()
+    assert verdict.verdict == C.HOLDS  # 0.70 against 0.62 after epoch 20, not against the 100-epoch run's end
+    assert verdict.numbers.startswith("test accuracy after epoch 20: SimpleCNN with batch norm 0.7 vs SimpleCNN 0.62")
+    assert "report 000's recipe with ablation with-batchnorm (recipe: none), epochs 20 (recipe: 100) (reports/000/" \
+           "variants/part5/any-name/simple)" in verdict.source
+    with_batchnorm(recipe_changes={"epochs": changes["epochs"]})  # another change's run is not the variant's
+    assert claim().verdict == C.NOT_MEASURED and "has not run" in claim().numbers
+    with_batchnorm(history=[{"epoch": e, "test_acc": 0.7} for e in range(1, 11)])  # no epoch 20 to compare at
+    assert claim().numbers == "not measured: part5/simple@simple-with-batchnorm recorded no test accuracy after " \
+                              "epoch 20 (it has epochs 1-10)"
+
+
+def test_a_variant_reference_names_a_declared_variant_of_the_reports_recipe(tmp_path):
+    with pytest.raises(ValueError, match="'@<variant>' names a variant the report file declares"):
+        C.parse_ref("tuned:part5/simple@x")
+    assert C.parse_ref("part5/simple@with-bn") == C.RunRef("part5/simple@with-bn", "part5", "simple", "", "with-bn")
+    text = (REPORT_FILES_DIR / "000.toml").read_text().replace('a = "part5/simple@simple-with-batchnorm"',
+                                                                'a = "part5/simple@with-bn"')
+    with pytest.raises(UserError, match=r"part5.claims\[\d+\].a: 'part5/simple@with-bn' names a variant 'with-bn' "
+                                        r"of part5 that the file does not declare \(its variants: "
+                                        r"simple-with-batchnorm\)"):
+        check_report(load_report(write_file(tmp_path, text, "000")))
+    epoch = CLAIM.replace('"accuracy"', '"macro_f1"') + "epoch = 3\n"
+    with pytest.raises(UserError, match=r"part4.claims\[0\].epoch: compares the runs' curves after that epoch, so "
+                                        r"the metric is one of accuracy, final_train_loss, final_test_loss"):
+        load_report(write_file(tmp_path, "[[part4.claims]]\n" + epoch))
+
+
+def ablation_run(reports, variant: str, val: float, test: float, recipe: str = "quick", **fields) -> None:
+    changes = {} if variant == "none" else {"ablation": {"recipe": "none", "run": variant}}
+    write_record(reports / "part5" / "ablation" / variant / "improved" / "metrics.json", "part5", recipe=recipe,
+                 recipe_changes=changes, validation={"accuracy": val}, test={"accuracy": test}, epochs_run=6,
+                 parameters=3_000_000, **fields)
+
+
+def test_an_ablation_claim_is_judged_from_make_ablations_runs_of_one_recipe(tmp_path):
+    reports = tmp_path / "reports"
+    rows = verdicts(reports)
+    batchnorm = "batch normalization played a vital part in ImprovedCNN: it steadied and sped up its training"
+    dropout = "dropout of 0.5 in the fully connected block helped ImprovedCNN against overfitting"
+    third = "the third convolution block (more depth and filters) raised ImprovedCNN's capacity to learn complex " \
+            "features"
+    assert rows[batchnorm].numbers.startswith("not measured: make ablation has not run its variant 'none'")
+    ablation_run(reports, "none", 0.80, 0.79)
+    ablation_run(reports, "no-batchnorm", 0.70, 0.69)
+    ablation_run(reports, "no-dropout", 0.82, 0.815)
+    ablation_run(reports, "no-third-block", 0.795, 0.79, status="incomplete", status_note="stopped")
+    rows = verdicts(reports)
+    assert rows[batchnorm].verdict == C.HOLDS and rows[batchnorm].numbers.startswith(
+        "validation accuracy: ImprovedCNN 0.8 vs without batch normalization 0.7; test accuracy 0.7900 -> 0.6900")
+    assert rows[batchnorm].source == "this suite's quick recipe, one change removed (make ablation: " \
+                                     "reports/part5/ablation)"
+    assert rows[dropout].verdict == C.FAILS  # removing dropout gained here
+    assert rows[third].verdict == C.NOT_MEASURED and "interrupted" in rows[third].numbers
+    ablation_run(reports, "no-third-block", 0.795, 0.79)
+    assert verdicts(reports)[third].verdict == C.TOO_CLOSE  # half a point: within the tolerance
+    ablation_run(reports, "no-batchnorm", 0.70, 0.69, recipe="tuned")  # another recipe than the full model's
+    assert verdicts(reports)[batchnorm].numbers.startswith("not measured: the ablation's no-batchnorm run followed "
+                                                           "the 'tuned' recipe, not 'quick'")

@@ -216,6 +216,12 @@ def test_recipes_and_overrides():
     report = part5.configs_for(parser.parse_args(["--report", "000"]), report_recipe("000", "part5"))["simple"]
     assert (report.epochs, report.optimizer, report.lr, report.batch_size) == (100, "adam", 1e-3, 128)
     assert (report.val_size, report.augment, report.schedule, report.recipe) == (0, False, "none", "report 000")
+    from common.cli import with_variant  # a report's variant that changes one model trains that model only
+    args = parser.parse_args(["--report", "000", "--variant", "simple-with-batchnorm"])
+    recipe = report_recipe("000", "part5")
+    variant = part5.configs_for(args, recipe, with_variant(args, "part5", recipe))
+    assert list(variant) == ["simple"]
+    assert (variant["simple"].ablation, variant["simple"].epochs) == ("with-batchnorm", 20)
     assert part5.resolve_recipe(parser.parse_args([]), torch.device("cpu")) == "quick"
     assert part5.resolve_recipe(parser.parse_args([]), torch.device("cuda")) == "tuned"
     with pytest.raises(UserError, match="needs --model improved"):

@@ -22,6 +22,9 @@ from common.catalog import PARTS
 from common.experiments.grid import combination_name
 from common.paths import VARIANTS
 from common.report.claims import (
+    ABLATION,
+    ABLATION_CHANGES,
+    ABLATION_TOLERANCE,
     KINDS,
     NOT_MEASURED,
     RunBook,
@@ -29,12 +32,10 @@ from common.report.claims import (
     at_chance,
     judge,
     points,
+    read_ablation,
     why_not_judged,
 )
 from common.report.report_file import Report, available_reports, load_report, report_id_of
-
-ABLATION_TOLERANCE = 0.01  # ablation: a change in accuracy within one percentage point is too close to call
-
 
 # ----------------------------------------------------------------------------- wording helpers
 
@@ -199,26 +200,6 @@ def comparison_statements(record: dict) -> list[str]:
         lines.append(f"{row['configuration']} over seeds {row['seeds']}: test {row['test_acc_mean']:.4f} +- "
                      f"{row['test_acc_std']:.4f}.")
     return lines
-
-
-ABLATION_CHANGES = {"none": "ImprovedCNN as it is", "no-batchnorm": "without batch normalization",
-                    "no-dropout": "without dropout", "no-third-block": "without the third convolution block"}
-
-
-def read_ablation(folder: Path) -> dict[str, dict]:
-    """{variant: its ImprovedCNN record} of a `make ablation` folder (reports/part5/ablation/)."""
-    from common.errors import UserError
-    from common.experiments.record import read_record
-
-    records = {}
-    for variant in ABLATION_CHANGES:
-        path = folder / variant / "improved" / "metrics.json"
-        try:
-            if path.is_file():
-                records[variant] = read_record(path)
-        except UserError:  # unreadable: left out (the ablation statements need comparable runs only)
-            continue
-    return records
 
 
 def ablation_rows(records: dict[str, dict]) -> list[dict]:
@@ -490,7 +471,7 @@ def write_part_analysis(part: str, out: Path, record: dict, verdicts: dict | Non
     out = Path(out)
     reports = reports_root_of(out, record)
     siblings = read_parts(out.parent, strict=False)
-    ablation = read_ablation(out / "ablation") if (out / "ablation").is_dir() else None
+    ablation = read_ablation(out / ABLATION) if (out / ABLATION).is_dir() else None
     siblings = {**siblings, part: record, "ablation": ablation}
     text = analysis_markdown(part, record, siblings, verdicts if verdicts is not None else all_verdicts(reports))
     atomic_write_text(out / "analysis.md", stamp_markdown(text, record.get("run_id")))

@@ -1,11 +1,13 @@
 """The claim vocabulary: what a report file may state, and how each kind is judged from the saved runs.
 
-A claim names runs by reference, ``[tuned:]partN[/name]``:
+A claim names runs by reference, ``[tuned:]partN[/name][@variant]``:
 
     part3                              the report's recipe rerun: reports/<report id>/part3/
     part4/sigmoid + momentum + small   one run inside a part: a Part 4 scenario, a Part 5 model folder
     tuned:part4/* + momentum + *       this suite's recipe (reports/part4/); '*' matches several runs of
                                        its grid, and a figure of the group is their mean
+    part5/simple@simple-with-batchnorm the run of the report file's variant [part5.variants.simple-with-batchnorm]:
+                                       its recipe with the variant's changes (reports/<report id>/variants/part5/)
 
 and figures by metric name (``METRICS``) or curve name (``CURVES``). Each kind (``KINDS``) declares
 its fields, their types and defaults, a sentence on when it holds, and its judge; student_reports/
@@ -74,7 +76,7 @@ ROW_METRICS = ("accuracy", "val_accuracy", "macro_f1", "macro_precision", "macro
 CURVES = {"train_loss": "training loss", "train_acc": "training accuracy", "val_loss": "validation loss",
           "val_acc": "validation accuracy", "test_loss": "test loss", "test_acc": "test accuracy"}
 
-_REF = re.compile(r"^(?:(?P<recipe>[a-z]+):)?(?P<part>[A-Za-z0-9_]+)(?:/(?P<name>.+))?$")
+_REF = re.compile(r"^(?:(?P<recipe>[a-z]+):)?(?P<part>[A-Za-z0-9_]+)(?:/(?P<name>[^@]+))?(?:@(?P<variant>[^@/]+))?$")
 _METRIC = re.compile(r"^(?P<name>[a-z_0-9]+)(?:\[(?P<args>[^\]]*)\])?$")
 
 
@@ -119,6 +121,7 @@ class RunRef:
     part: str
     name: str = ""  # a run inside the part ('' = the part's own record)
     recipe: str = ""  # '' = the report's recipe; "tuned" = this suite's
+    variant: str = ""  # a variant the report file declares ([partN.variants.<variant>]); '' = the recipe itself
 
     @property
     def group(self) -> bool:
@@ -129,15 +132,20 @@ def parse_ref(text: str) -> RunRef:
     """A run reference; ValueError saying what is wrong."""
     match = _REF.match(text.strip()) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"{text!r} is not a run reference; write partN, partN/<run> or tuned:partN[/<run>]")
+        raise ValueError(f"{text!r} is not a run reference; write partN, partN/<run>, tuned:partN[/<run>] or "
+                         f"partN[/<run>]@<variant>")
     recipe, part, name = match["recipe"] or "", match["part"], (match["name"] or "").strip()
+    variant = (match["variant"] or "").strip()
     if recipe and recipe != TUNED:
         raise ValueError(f"{text!r}: unknown recipe prefix {recipe!r}; only 'tuned:' (this suite's recipe) is known")
     if part not in PARTS:
         raise ValueError(f"{text!r} names no part; the parts are {', '.join(PARTS)}")
     if "*" in name and not recipe:
         raise ValueError(f"{text!r}: '*' matches runs of this suite's grid only; write tuned:{part}/{name}")
-    return RunRef(text.strip(), part, name, recipe)
+    if variant and (recipe or "*" in name):
+        raise ValueError(f"{text!r}: '@<variant>' names a variant the report file declares, of the report's recipe "
+                         f"and of one run; drop {'the tuned: prefix' if recipe else 'the *'}")
+    return RunRef(text.strip(), part, name, recipe, variant)
 
 
 def parse_metric(text: str) -> tuple[str, tuple[str, ...]]:
@@ -238,8 +246,15 @@ def _ints(value):
     return [_int(v) for v in value]
 
 
+def _ablation(value):
+    if value not in ABLATION_CHANGES or value == "none":
+        raise ValueError(f"{value!r} is not one of ImprovedCNN's changes; use one of "
+                         f"{', '.join(v for v in ABLATION_CHANGES if v != 'none')}")
+    return value
+
+
 TYPES: dict[str, FieldCheck] = {"number": _number, "int": _int, "bool": _bool, "run": _run, "metric": _metric,
-                                "curve": _curve, "matrix": _matrix, "ints": _ints}
+                                "curve": _curve, "matrix": _matrix, "ints": _ints, "ablation": _ablation}
 
 
 # ----------------------------------------------------------------------------- the runs a claim reads
@@ -407,6 +422,8 @@ class RunBook:
 
     def view(self, text: str) -> RunView:
         ref = parse_ref(text)
+        if ref.variant:
+            return self.variant_view(ref)
         root, recipe = self.root(ref), self.recipe(ref)
         folder = root / ref.part
         shown = folder.relative_to(self.reports.parent) if folder.is_relative_to(self.reports.parent) else folder
@@ -443,6 +460,51 @@ class RunBook:
             return RunView(ref, label, row=row, part_record=record)
         return RunView(ref, label, f"not measured: {ref.part}'s run has no {ref.name!r} (no {ref.name}/ folder in "
                                    f"{shown})")
+
+    def variant_view(self, ref: RunRef) -> RunView:
+        """The run of the report file's variant ``ref.variant`` of ``ref.part``: its recipe with exactly the
+        variant's changes, found among the recipe's variants by its record's ``recipe_changes`` (the folder's name
+        is not read), and judged against the variant's settings as the parts build them now (``recipes``, under
+        the key "partN@variant")."""
+        from common.experiments.record import changes_text, recipe_changes
+        recipe = self.recipe(ref)
+        what = f"{ref.part}{'/' + ref.name if ref.name else ''}@{ref.variant}"
+        recipes = self.recipes.get(recipe) or {}
+        base, config = recipes.get(ref.part), recipes.get(f"{ref.part}@{ref.variant}")
+        label = f"{self.title}'s recipe, variant {ref.variant}"
+        if base is None or config is None:
+            return RunView(ref, label, f"not measured: no settings of {ref.part}'s variant {ref.variant!r} are known "
+                                       f"here ({self.title} declares it as [{ref.part}.variants.{ref.variant}])")
+        if isinstance(base, dict):  # a recipe per model (Part 5): the model the reference names
+            if ref.name not in base:
+                return RunView(ref, label, f"not measured: {what} names no model of {ref.part} ({', '.join(base)})")
+            base, config = base[ref.name], config[ref.name]
+        expected = _plain(recipe_changes(base, config))
+        how = f"make {ref.part} ARGS=\"--report {self.report_id} --variant {ref.variant}\""
+        folder = self.root(ref) / VARIANTS / ref.part
+        in_folder = ref.name and isinstance(recipes.get(ref.part), dict)  # a model's own folder
+        for path in sorted(folder.glob(f"*/{ref.name}/metrics.json" if in_folder else "*/metrics.json")):
+            record = self.read(path)
+            if not record or record.get("recipe") != recipe or _plain(record.get("recipe_changes")) != expected:
+                continue
+            shown = path.parent.relative_to(self.reports.parent) if path.is_relative_to(self.reports.parent) \
+                else path.parent
+            label = f"{self.title}'s recipe with {changes_text(expected)} ({shown})"
+            why = why_not_judged({**record, "recipe_changes": {}}, what, recipe)
+            stale = [] if why else changed_settings(record.get("config") or {}, config)
+            if stale:
+                why = f"not measured: {what} ran an earlier version of the variant ({'; '.join(stale)}); run it " \
+                      f"again: {how}"
+            if ref.name and not in_folder and not why:  # a run inside the variant's comparison (Part 4)
+                from common.experiments.grid import combination_name
+                row = next((r for r in record.get("scenarios") or [] if combination_name(r) == ref.name), None)
+                if row is None or row.get("status") != "complete":
+                    state = "not in its run" if row is None else row.get("status")
+                    return RunView(ref, label, f"not measured: {what} is {state}")
+                return RunView(ref, label, row=row, part_record=record)
+            return RunView(ref, label, why, record=record, folder=path.parent)
+        return RunView(ref, label, f"not measured: {what} has not run ({how}, or make reproduce "
+                                   f"REPORT={self.report_id})")
 
     def seed_view(self, view: RunView, seed: int) -> RunView | None:
         """The run of ``view``'s recipe with only its seed changed to ``seed`` (a variant of a part's record,
@@ -502,6 +564,12 @@ class RunBook:
             return (f"not measured: {what} ran an earlier version of {recipe}'s recipe ({'; '.join(stale)}); run "
                     f"it again: {how} ({how_long})")
         return ""
+
+
+def _plain(value):
+    """A record's JSON form of ``value`` (tuples as lists), so that settings compare equal across a save."""
+    import json
+    return json.loads(json.dumps(value))
 
 
 def changed_settings(saved: dict, config, ignore: tuple[str, ...] = ()) -> list[str]:
@@ -695,6 +763,7 @@ class Kind:
     optional: dict[str, tuple[str, object]]  # field: (type, default)
     judge: Judge
     runs: tuple[str, ...] = ("run",)  # the fields that name runs
+    check: Callable[[dict], tuple[str, str] | None] | None = None  # fields -> (field, problem) beyond their types
 
 
 def _views(claim: Claim, book: RunBook, *names: str) -> list[RunView]:
@@ -746,15 +815,89 @@ def _pair_names(fields_: dict, a: RunView, b: RunView) -> tuple[str, str]:
     return (fields_["a_label"] or a.ref.name or a.ref.part, fields_["b_label"] or b.ref.name or b.ref.part)
 
 
+ABLATION = "ablation"  # make ablation's folder inside its part's: reports/part5/ablation/<variant>/
+ABLATION_TOLERANCE = 0.01  # ablation: a change in accuracy within one percentage point is too close to call
+ABLATION_CHANGES = {"none": "ImprovedCNN as it is", "no-batchnorm": "without batch normalization",
+                    "no-dropout": "without dropout", "no-third-block": "without the third convolution block"}
+
+
+def read_ablation(folder: Path) -> dict[str, dict]:
+    """{variant: its ImprovedCNN record} of a `make ablation` folder (reports/part5/ablation/)."""
+    from common.errors import UserError
+    from common.experiments.record import read_record
+
+    records = {}
+    for variant in ABLATION_CHANGES:
+        path = folder / variant / "improved" / "metrics.json"
+        try:
+            if path.is_file():
+                records[variant] = read_record(path)
+        except UserError:  # unreadable: left out (the ablation statements need comparable runs only)
+            continue
+    return records
+
+
+
+def _judge_ablation(claim: Claim, book: RunBook) -> tuple[str, str, str]:
+    """Removing `removes` from ImprovedCNN costs accuracy, in `make ablation`'s runs of one recipe."""
+    f = claim.fields
+    folder = book.reports / claim.part / ABLATION
+    shown = folder.relative_to(book.reports.parent) if folder.is_relative_to(book.reports.parent) else folder
+    records = read_ablation(folder)
+    missing = [v for v in ("none", f["removes"]) if v not in records]
+    if missing:
+        raise Unmeasured(f"not measured: make ablation has not run its variant {missing[0]!r} "
+                         f"({ABLATION_CHANGES[missing[0]]}; {shown}/{missing[0]}/)")
+    full, removed = records["none"], records[f["removes"]]
+    for variant, record in (("none", full), (f["removes"], removed)):
+        why = why_not_judged({**record, "recipe_changes": {k: v for k, v in (record.get("recipe_changes") or {}).items()
+                                                           if k != "ablation"}}, f"ablation's {variant}",
+                             full.get("recipe"))
+        if why:
+            raise Unmeasured(why + " (make ablation continues it)")
+    key = "validation" if "validation" in full and "validation" in removed else "test"
+    verdict, words = compare("ImprovedCNN", full[key]["accuracy"], ABLATION_CHANGES[f["removes"]],
+                             removed[key]["accuracy"], f["tolerance"])
+    numbers = (f"{key} accuracy: {words}; test accuracy {full['test']['accuracy']:.4f} -> "
+               f"{removed['test']['accuracy']:.4f}; {full['epochs_run']} epochs each, "
+               f"{removed['parameters']:,} parameters against {full['parameters']:,}")
+    return verdict, numbers, f"this suite's {full.get('recipe')} recipe, one change removed (make ablation: {shown})"
+
+
+# The metrics a claim may compare after a given epoch, and the history curve each is read from then.
+EPOCH_CURVES = {"accuracy": "test_acc", "final_train_loss": "train_loss", "final_test_loss": "test_loss"}
+
+
+def at_epoch(view: RunView, curve: str, epoch: int) -> float:
+    """The value of ``view``'s ``curve`` after ``epoch``."""
+    points = dict(view.curve(curve))
+    if epoch not in points:
+        raise Unmeasured(f"not measured: {view.ref.text} recorded no {CURVES[curve]} after epoch {epoch} (it has "
+                         f"epochs {min(points)}-{max(points)})")
+    return float(points[epoch])
+
+
+def _check_beats(fields_: dict) -> tuple[str, str] | None:
+    if fields_["epoch"] is not None and parse_metric(fields_["metric"])[0] not in EPOCH_CURVES:
+        return "epoch", f"compares the runs' curves after that epoch, so the metric is one of {', '.join(EPOCH_CURVES)}"
+    return None
+
+
 def _judge_beats(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     a, b = _views(claim, book, "a", "b")
     name_a, name_b = _pair_names(f, a, b)
     shares = f["metric"] in (*ACTIVITY_METRICS, "loss_rises")  # shown as percentages, like the table's
-    verdict, words = compare(name_a, a.measure(f["metric"]), name_b, b.measure(f["metric"]), f["tolerance"],
+    if f["epoch"] is None:
+        value_a, value_b, what = a.measure(f["metric"]), b.measure(f["metric"]), metric_words(f["metric"])
+    else:  # like with like: runs of different lengths, compared where both were
+        curve = EPOCH_CURVES[parse_metric(f["metric"])[0]]
+        value_a, value_b = at_epoch(a, curve, f["epoch"]), at_epoch(b, curve, f["epoch"])
+        what = f"{CURVES[curve]} after epoch {f['epoch']}"
+    verdict, words = compare(name_a, value_a, name_b, value_b, f["tolerance"],
                              relative=f["relative"], lower_is_better=f["lower_is_better"],
                              fmt=(lambda value: _shown(f["metric"], value)) if shares else None)
-    return verdict, f"{metric_words(f['metric'])}: {words}", _sources(a, b)
+    return verdict, f"{what}: {words}", _sources(a, b)
 
 
 def _judge_chance(claim: Claim, book: RunBook) -> tuple[str, str, str]:
@@ -952,11 +1095,13 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("figure", "the rerun's metric is within `tolerance` of `value` (of |value| x tolerance when `relative`)",
          {"run": "run", "metric": "metric", "value": "number"},
          {"tolerance": ("number", 0.01), "relative": ("bool", False)}, _judge_figure),
-    Kind("beats", "run `a` beats run `b` on `metric` (lower wins with `lower_is_better`); a difference within "
-                  "`tolerance` is too close to call",
+    Kind("beats", "run `a` beats run `b` on `metric` (lower wins with `lower_is_better`), at their reported epochs "
+                  "or, with `epoch`, on their curves after that epoch; a difference within `tolerance` is too close "
+                  "to call",
          _PAIR | {"metric": "metric"},
-         {"tolerance": ("number", 0.01), "relative": ("bool", False), "lower_is_better": ("bool", False), **_LABELS},
-         _judge_beats, ("a", "b")),
+         {"tolerance": ("number", 0.01), "relative": ("bool", False), "lower_is_better": ("bool", False),
+          "epoch": ("int", None), **_LABELS},
+         _judge_beats, ("a", "b"), _check_beats),
     Kind("chance", "the run ends at chance: test accuracy within `accuracy_within` of 1/`classes` and final training "
                    "loss within `loss_within` of ln(`classes`)",
          {"run": "run"}, {"classes": ("int", 10), "accuracy_within": ("number", 0.05),
@@ -988,6 +1133,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("exceeds", "the run's `metric` is above `value` (below it with `below`): the threshold the report's words "
                     "are read as, written in the claim",
          {"run": "run", "metric": "metric", "value": "number"}, {"below": ("bool", False)}, _judge_exceeds),
+    Kind("ablation", f"ImprovedCNN without `removes` ({', '.join(v for v in ABLATION_CHANGES if v != 'none')}) "
+                     "is less accurate than ImprovedCNN as it is, in make ablation's runs (one recipe, the one change "
+                     "apart; validation accuracy where they have a validation split); a difference within "
+                     "`tolerance` is too close to call",
+         {"removes": "ablation"}, {"tolerance": ("number", ABLATION_TOLERANCE)}, _judge_ablation, ()),
     Kind("time_ratio", "run `a`'s training time over run `b`'s is within `tolerance` (relative) of `ratio`",
          _PAIR | {"ratio": "number"}, {"tolerance": ("number", 0.5)}, _judge_time_ratio, ("a", "b")),
 )}
@@ -1020,6 +1170,9 @@ def check_fields(kind: str, entry: dict, fail, part: str) -> dict:
         except (ValueError, TypeError) as error:
             raise fail(key, str(error) if isinstance(error, ValueError) else f"expected {type_name}, got {value!r}") \
                 from None
+    problem = spec.check(out) if spec.check else None
+    if problem:
+        raise fail(*problem)
     return out
 
 

@@ -39,6 +39,7 @@ from common.render.figures import (
     plot_unit_activity,
     prediction_figures,
 )
+from common.report.claims import ABLATION
 
 log = logging.getLogger("cifar")
 
@@ -298,7 +299,7 @@ def draw_run(part: str, folder: Path, *, data_source: str | None = None, redraw:
     figures are already its record's is left as it is unless ``redraw``."""
     folder = Path(folder)
     drawn = []
-    for sub in [folder, *sorted(p.parent for p in folder.glob("*/metrics.json") if p.parent.name != "ablation")]:
+    for sub in [folder, *sorted(p.parent for p in folder.glob("*/metrics.json") if p.parent.name != ABLATION)]:
         if (sub / "metrics.json").is_file() and draw_folder(part, sub, folder, data_source=data_source,
                                                              redraw=redraw):
             drawn.append(str(sub))
