@@ -129,8 +129,7 @@ def results_markdown(rows: list[dict]) -> str:
 def report_rows(report: Report, reports: Path, others: dict | None = None) -> list[dict]:
     """A report's headline figure per part beside its rerun here (reports/<id>/partN), and the variants of
     its recipe."""
-    book = RunBook(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title,
-                   recipe_configs(report))
+    book = RunBook.for_report(report, reports, recipe_configs(report))
     rows = []
     for part, info in PARTS.items():
         claim = report.headline(part)

@@ -91,9 +91,13 @@ def check_report(report: Report) -> dict[str, object]:
             if twin:
                 raise UserError(f"{where}: the same run as {part}.variants.{twin}; drop one")
             seen[name] = config
+    variants = variant_configs(report, configs)
     for claim in report.claims:
         if claim.not_compared:  # in the file for completeness; nothing is run for it
             continue
+        if claim.kind == "ablation" and claim.part != "part5":
+            raise UserError(f"{report.shown}: {claim.where}: an ablation claim reads make ablation's runs of Part 5's "
+                            f"ImprovedCNN; list it under [[part5.claims]]")
         for key in KINDS[claim.kind].runs:
             ref = parse_ref(claim.fields[key])
             where = f"{report.shown}: {claim.where}.{key}"
@@ -106,11 +110,7 @@ def check_report(report: Report) -> dict[str, object]:
                                 f"but the file gives no [{ref.part}.recipe] to rerun; add one, or name this suite's "
                                 f"run (tuned:{ref.text})")
             if ref.variant:
-                declared = report.parts[ref.part].variants if ref.part in report.parts else {}
-                if ref.variant not in declared:
-                    raise UserError(f"{where}: {ref.text!r} names a variant {ref.variant!r} of {ref.part} that the "
-                                    f"file does not declare (its variants: {', '.join(declared) or 'none'}); add "
-                                    f"[{ref.part}.variants.{ref.variant}] with why = \"...\" and its settings")
+                config = _variant_config(report, ref, config, variants.get(ref.part, {}), claim.kind, where)
             names = run_names(config)
             inside = isinstance(config, GridConfig) and ref.name  # a row of a comparison: its row's figures only
             metric = claim.fields.get("metric")
@@ -127,6 +127,25 @@ def check_report(report: Report) -> dict[str, object]:
                 raise UserError(f"{where}: {ref.part} defines no run {ref.name!r} "
                                 f"under {'this suite' if ref.recipe else report.title}'s recipe; its runs: {runs}")
     return configs
+
+
+def _variant_config(report: Report, ref, recipe, variants: dict, kind: str, where: str):
+    """The config of the variant a claim's ``ref`` names (partN[/run]@variant), checked: declared, a run the
+    variant changes, and not a spread's (whose other seeds are the recipe's variants)."""
+    if ref.variant not in variants:
+        raise UserError(f"{where}: {ref.text!r} names a variant {ref.variant!r} of {ref.part} that the file does not "
+                        f"declare (its variants: {', '.join(variants) or 'none'}); add "
+                        f"[{ref.part}.variants.{ref.variant}] with why = \"...\" and its settings")
+    if kind == "spread":
+        raise UserError(f"{where}: a spread over seeds reads the recipe's own run and its seed variants; name the "
+                        f"run without @{ref.variant}")
+    config = variants[ref.variant]
+    if isinstance(recipe, dict):  # a recipe per model: the reference names the model the variant changes
+        changed = [model for model in recipe if config[model] != recipe[model]]
+        if ref.name not in recipe or ref.name not in changed:
+            raise UserError(f"{where}: {ref.text!r}: variant {ref.variant} changes {', '.join(changed)}; name that "
+                            f"model's run ({', '.join(f'{ref.part}/{m}@{ref.variant}' for m in changed)})")
+    return config
 
 
 def variant_configs(report: Report, configs: dict) -> dict[str, dict]:

@@ -615,6 +615,8 @@ def test_a_claim_reads_a_declared_variant_by_its_records_changes_and_compares_ru
     with_batchnorm()
     verdict = claim()
     assert verdict.verdict == C.HOLDS  # 0.70 against 0.62 after epoch 20, not against the 100-epoch run's end
+    # a part's own analysis.md judges without the configs: the variant's table as the file gives it finds the run
+    assert verdicts(reports)[BATCHNORM_SAYS].verdict == C.HOLDS
     assert verdict.numbers.startswith("test accuracy after epoch 20: SimpleCNN with batch norm 0.7 vs SimpleCNN 0.62")
     assert "report 000's recipe with ablation with-batchnorm (recipe: none), epochs 20 (recipe: 100) (reports/000/" \
            "variants/part5/any-name/simple)" in verdict.source
@@ -622,7 +624,7 @@ def test_a_claim_reads_a_declared_variant_by_its_records_changes_and_compares_ru
     assert claim().verdict == C.NOT_MEASURED and "has not run" in claim().numbers
     with_batchnorm(history=[{"epoch": e, "test_acc": 0.7} for e in range(1, 11)])  # no epoch 20 to compare at
     assert claim().numbers == "not measured: part5/simple@simple-with-batchnorm recorded no test accuracy after " \
-                              "epoch 20 (it has epochs 1-10)"
+                              "epoch 20 (it recorded it after 10 epochs, from 1 to 10)"
 
 
 def test_a_variant_reference_names_a_declared_variant_of_the_reports_recipe(tmp_path):
@@ -635,6 +637,21 @@ def test_a_variant_reference_names_a_declared_variant_of_the_reports_recipe(tmp_
                                         r"of part5 that the file does not declare \(its variants: "
                                         r"simple-with-batchnorm\)"):
         check_report(load_report(write_file(tmp_path, text, "000")))
+    for wrong, message in (('a = "part5/improved@simple-with-batchnorm"', r"variant simple-with-batchnorm changes "
+                                                                           r"simple; name that model's run "
+                                                                           r"\(part5/simple@simple-with-batchnorm\)"),
+                           ('a = "part5@simple-with-batchnorm"', r"changes simple; name that model's run")):
+        text = (REPORT_FILES_DIR / "000.toml").read_text().replace('a = "part5/simple@simple-with-batchnorm"', wrong)
+        with pytest.raises(UserError, match=message):
+            check_report(load_report(write_file(tmp_path, text, "000")))
+    text = (REPORT_FILES_DIR / "example.toml").read_text()
+    spread = re.search(r'kind = "spread"\n(?:.+\n)*?run = "(part3)"', text)
+    variant = text[:spread.end(1)] + "@seed-1" + text[spread.end(1):]
+    with pytest.raises(UserError, match=r"a spread over seeds reads the recipe's own run and its seed variants"):
+        check_report(load_report(write_file(tmp_path, variant)))
+    ablation = '[[part4.claims]]\nkind = "ablation"\nsection = "4.8"\nsays = "x"\nremoves = "no-dropout"\n'
+    with pytest.raises(UserError, match=r"part4.claims\[0\]: an ablation claim reads make ablation's runs"):
+        check_report(load_report(write_file(tmp_path, text + "\n" + ablation)))
     epoch = CLAIM.replace('"accuracy"', '"macro_f1"') + "epoch = 3\n"
     with pytest.raises(UserError, match=r"part4.claims\[0\].epoch: compares the runs' curves after that epoch, so "
                                         r"the metric is one of accuracy, final_train_loss, final_test_loss"):
@@ -644,8 +661,8 @@ def test_a_variant_reference_names_a_declared_variant_of_the_reports_recipe(tmp_
 def ablation_run(reports, variant: str, val: float, test: float, recipe: str = "quick", **fields) -> None:
     changes = {} if variant == "none" else {"ablation": {"recipe": "none", "run": variant}}
     write_record(reports / "part5" / "ablation" / variant / "improved" / "metrics.json", "part5", recipe=recipe,
-                 recipe_changes=changes, validation={"accuracy": val}, test={"accuracy": test}, epochs_run=6,
-                 parameters=3_000_000, **fields)
+                 **{"recipe_changes": changes, "validation": {"accuracy": val}, "test": {"accuracy": test},
+                    "epochs_run": 6, "parameters": 3_000_000, **fields})
 
 
 def test_an_ablation_claim_is_judged_from_make_ablations_runs_of_one_recipe(tmp_path):
@@ -669,6 +686,12 @@ def test_an_ablation_claim_is_judged_from_make_ablations_runs_of_one_recipe(tmp_
     assert rows[third].verdict == C.NOT_MEASURED and "interrupted" in rows[third].numbers
     ablation_run(reports, "no-third-block", 0.795, 0.79)
     assert verdicts(reports)[third].verdict == C.TOO_CLOSE  # half a point: within the tolerance
+    ablation_run(reports, "no-batchnorm", 0.70, 0.69, recipe_changes=None)
+    assert verdicts(reports)[batchnorm].numbers.startswith("not measured: the ablation's no-batchnorm run names no "
+                                                           "recipe")
+    ablation_run(reports, "no-batchnorm", 0.70, 0.69, config={"lr": 0.1, "epochs": 2})  # the recipe changed between
+    assert verdicts(reports)[batchnorm].numbers.startswith("not measured: the ablation's no-batchnorm run and its "
+                                                           "full model's differ in more than the ablation (epochs)")
     ablation_run(reports, "no-batchnorm", 0.70, 0.69, recipe="tuned")  # another recipe than the full model's
     assert verdicts(reports)[batchnorm].numbers.startswith("not measured: the ablation's no-batchnorm run followed "
                                                            "the 'tuned' recipe, not 'quick'")

@@ -317,8 +317,7 @@ def report_verdicts(report: Report, reports: Path, recipes: dict | None = None) 
     """Every figure and claim of ``report``, judged from the runs under ``reports`` (its recipe's in
     reports/<id>/, this suite's in reports/); ``recipes``: {recipe name: {part: config}} as the parts build
     them now, so that a run of an earlier version of a recipe is not judged (RunBook)."""
-    book = RunBook(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title,
-                   recipes)
+    book = RunBook.for_report(report, reports, recipes)
     return [judge(claim, book) for claim in report.claims]
 
 

@@ -140,11 +140,11 @@ def parse_ref(text: str) -> RunRef:
         raise ValueError(f"{text!r}: unknown recipe prefix {recipe!r}; only 'tuned:' (this suite's recipe) is known")
     if part not in PARTS:
         raise ValueError(f"{text!r} names no part; the parts are {', '.join(PARTS)}")
-    if "*" in name and not recipe:
-        raise ValueError(f"{text!r}: '*' matches runs of this suite's grid only; write tuned:{part}/{name}")
     if variant and (recipe or "*" in name):
         raise ValueError(f"{text!r}: '@<variant>' names a variant the report file declares, of the report's recipe "
                          f"and of one run; drop {'the tuned: prefix' if recipe else 'the *'}")
+    if "*" in name and not recipe:
+        raise ValueError(f"{text!r}: '*' matches runs of this suite's grid only; write tuned:{part}/{name}")
     return RunRef(text.strip(), part, name, recipe, variant)
 
 
@@ -392,17 +392,26 @@ class RunBook:
     """Resolves run references to saved runs: the report's under ``reports``/<report id>/, this suite's
     under ``reports``/. A run made from another version of its recipe is not judged: ``recipes`` ({recipe
     name: {part: its config as the parts build it now}}) says what each recipe is now; without it, the
-    report file's tables (``recipe_overrides``, {part: table}) are compared setting by setting."""
+    report file's tables (``recipe_overrides``, {part: table}) are compared setting by setting; a variant's run
+    is found by the changes its configs make (``recipes``' "partN@variant"), or, without them, by its table's
+    settings (``variants``, {part: {name: table}})."""
 
     def __init__(self, reports: Path, report_id: str | None = None,
                  recipe_overrides: dict[str, dict] | None = None, title: str = "",
-                 recipes: dict[str, dict] | None = None):
+                 recipes: dict[str, dict] | None = None, variants: dict[str, dict] | None = None):
         self.reports = Path(reports)
         self.report_id = report_id
         self.title = title or f"report {report_id}"
         self.recipe_overrides = recipe_overrides or {}
         self.recipes = recipes or {}
+        self.variants = variants or {}  # {part: {variant name: its settings table}}, as the report file gives them
         self._records: dict[Path, dict | None] = {}
+
+    @classmethod
+    def for_report(cls, report, reports: Path, recipes: dict[str, dict] | None = None) -> RunBook:
+        """The book a report file's claims are judged with (``report``: a report_file.Report)."""
+        return cls(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title,
+                   recipes, {part: table.variants for part, table in report.parts.items() if table.variants})
 
     def root(self, ref: RunRef) -> Path:
         return self.reports if ref.recipe == TUNED else self.reports / str(self.report_id)
@@ -464,40 +473,56 @@ class RunBook:
     def variant_view(self, ref: RunRef) -> RunView:
         """The run of the report file's variant ``ref.variant`` of ``ref.part``: its recipe with exactly the
         variant's changes, found among the recipe's variants by its record's ``recipe_changes`` (the folder's name
-        is not read), and judged against the variant's settings as the parts build them now (``recipes``, under
-        the key "partN@variant")."""
+        is not read). With the configs as the parts build them now (``recipes``), the changes are those configs'
+        and a run of an earlier version of the variant is not judged; without them, the changes are the variant's
+        table as the file gives it."""
         from common.experiments.record import changes_text, recipe_changes
         recipe = self.recipe(ref)
         what = f"{ref.part}{'/' + ref.name if ref.name else ''}@{ref.variant}"
         recipes = self.recipes.get(recipe) or {}
         base, config = recipes.get(ref.part), recipes.get(f"{ref.part}@{ref.variant}")
+        table = (self.variants.get(ref.part) or {}).get(ref.variant)
         label = f"{self.title}'s recipe, variant {ref.variant}"
-        if base is None or config is None:
-            return RunView(ref, label, f"not measured: no settings of {ref.part}'s variant {ref.variant!r} are known "
-                                       f"here ({self.title} declares it as [{ref.part}.variants.{ref.variant}])")
-        if isinstance(base, dict):  # a recipe per model (Part 5): the model the reference names
-            if ref.name not in base:
-                return RunView(ref, label, f"not measured: {what} names no model of {ref.part} ({', '.join(base)})")
-            base, config = base[ref.name], config[ref.name]
-        expected = _plain(recipe_changes(base, config))
-        how = f"make {ref.part} ARGS=\"--report {self.report_id} --variant {ref.variant}\""
         folder = self.root(ref) / VARIANTS / ref.part
-        in_folder = ref.name and isinstance(recipes.get(ref.part), dict)  # a model's own folder
+        if base is not None and config is not None:
+            in_folder = bool(ref.name) and isinstance(base, dict)  # a model's own folder (Part 5)
+            if in_folder:
+                if ref.name not in base:
+                    return RunView(ref, label, f"not measured: {what} names no model of {ref.part} ({', '.join(base)})")
+                base, config = base[ref.name], config[ref.name]
+            expected = _as_saved(recipe_changes(base, config))
+        elif table is not None:
+            in_folder = bool(ref.name) and any(folder.glob(f"*/{ref.name}/metrics.json"))
+            settings = {k: v for k, v in table.items() if k != "why" and not (in_folder and isinstance(v, dict))}
+            if in_folder and isinstance(table.get(ref.name), dict):
+                settings.update(table[ref.name])
+            expected = {key: {"run": value} for key, value in _flat(_as_saved(settings)).items()}
+        else:
+            return RunView(ref, label, f"not measured: {self.title} declares no variant {ref.variant!r} of "
+                                       f"{ref.part}")
+        if not expected:
+            return RunView(ref, label, f"not measured: variant {ref.variant} leaves {what.split('@')[0]} as the "
+                                       f"recipe runs it")
+        how = f"make {ref.part} ARGS=\"--report {self.report_id} --variant {ref.variant}\""
         for path in sorted(folder.glob(f"*/{ref.name}/metrics.json" if in_folder else "*/metrics.json")):
             record = self.read(path)
-            if not record or record.get("recipe") != recipe or _plain(record.get("recipe_changes")) != expected:
+            changes = (record or {}).get("recipe_changes")
+            if not record or record.get("recipe") != recipe or not isinstance(changes, dict) or \
+                    _as_saved({k: {"run": v.get("run")} if config is None else v for k, v in changes.items()}) != \
+                    expected:
                 continue
             shown = path.parent.relative_to(self.reports.parent) if path.is_relative_to(self.reports.parent) \
                 else path.parent
-            label = f"{self.title}'s recipe with {changes_text(expected)} ({shown})"
+            label = f"{self.title}'s recipe with {changes_text(changes)} ({shown})"
             why = why_not_judged({**record, "recipe_changes": {}}, what, recipe)
-            stale = [] if why else changed_settings(record.get("config") or {}, config)
+            stale = [] if why or config is None else changed_settings(record.get("config") or {}, config)
             if stale:
                 why = f"not measured: {what} ran an earlier version of the variant ({'; '.join(stale)}); run it " \
                       f"again: {how}"
             if ref.name and not in_folder and not why:  # a run inside the variant's comparison (Part 4)
                 from common.experiments.grid import combination_name
-                row = next((r for r in record.get("scenarios") or [] if combination_name(r) == ref.name), None)
+                rows = record.get("scenarios") or record.get("ranking") or []
+                row = next((r for r in rows if combination_name(r) == ref.name), None)
                 if row is None or row.get("status") != "complete":
                     state = "not in its run" if row is None else row.get("status")
                     return RunView(ref, label, f"not measured: {what} is {state}")
@@ -566,7 +591,7 @@ class RunBook:
         return ""
 
 
-def _plain(value):
+def _as_saved(value):
     """A record's JSON form of ``value`` (tuples as lists), so that settings compare equal across a save."""
     import json
     return json.loads(json.dumps(value))
@@ -850,18 +875,26 @@ def _judge_ablation(claim: Claim, book: RunBook) -> tuple[str, str, str]:
                          f"({ABLATION_CHANGES[missing[0]]}; {shown}/{missing[0]}/)")
     full, removed = records["none"], records[f["removes"]]
     for variant, record in (("none", full), (f["removes"], removed)):
-        why = why_not_judged({**record, "recipe_changes": {k: v for k, v in (record.get("recipe_changes") or {}).items()
-                                                           if k != "ablation"}}, f"ablation's {variant}",
-                             full.get("recipe"))
+        changes = record.get("recipe_changes")
+        if isinstance(changes, dict):  # the ablation itself is the one change the comparison is about
+            changes = {k: v for k, v in changes.items() if k != "ablation"}
+        why = why_not_judged({**record, "recipe_changes": changes}, f"ablation's {variant}", full.get("recipe"))
         if why:
             raise Unmeasured(why + " (make ablation continues it)")
+    differ = [key for key, value in _flat(removed.get("config") or {}).items()
+              if key != "ablation" and _flat(full.get("config") or {}).get(key) != value]
+    if differ:  # e.g. the recipe changed between two make ablation runs
+        raise Unmeasured(f"not measured: the ablation's {f['removes']} run and its full model's differ in more than "
+                         f"the ablation ({', '.join(differ)}); run make ablation ARGS=--force")
     key = "validation" if "validation" in full and "validation" in removed else "test"
     verdict, words = compare("ImprovedCNN", full[key]["accuracy"], ABLATION_CHANGES[f["removes"]],
                              removed[key]["accuracy"], f["tolerance"])
     numbers = (f"{key} accuracy: {words}; test accuracy {full['test']['accuracy']:.4f} -> "
                f"{removed['test']['accuracy']:.4f}; {full['epochs_run']} epochs each, "
                f"{removed['parameters']:,} parameters against {full['parameters']:,}")
-    return verdict, numbers, f"this suite's {full.get('recipe')} recipe, one change removed (make ablation: {shown})"
+    recipe = full.get("recipe") or "?"
+    recipe = f"{recipe}'s recipe" if recipe.startswith("report ") else f"this suite's {recipe} recipe"
+    return verdict, numbers, f"{recipe}, one change removed (make ablation: {shown})"
 
 
 # The metrics a claim may compare after a given epoch, and the history curve each is read from then.
@@ -872,8 +905,8 @@ def at_epoch(view: RunView, curve: str, epoch: int) -> float:
     """The value of ``view``'s ``curve`` after ``epoch``."""
     points = dict(view.curve(curve))
     if epoch not in points:
-        raise Unmeasured(f"not measured: {view.ref.text} recorded no {CURVES[curve]} after epoch {epoch} (it has "
-                         f"epochs {min(points)}-{max(points)})")
+        raise Unmeasured(f"not measured: {view.ref.text} recorded no {CURVES[curve]} after epoch {epoch} (it "
+                         f"recorded it after {len(points)} epochs, from {min(points)} to {max(points)})")
     return float(points[epoch])
 
 
