@@ -614,17 +614,18 @@ def test_a_claim_reads_a_declared_variant_by_its_records_changes_and_compares_ru
                                       "after 1 of 20 epochs")
     with_batchnorm()
     verdict = claim()
-    assert verdict.verdict == C.HOLDS  # 0.70 against 0.62 after epoch 20, not against the 100-epoch run's end
+    assert verdict.verdict == C.HOLDS  # 0.70 against 0.6155, epochs 11-20, not against the 100-epoch run's end
     # a part's own analysis.md judges without the configs: the variant's table as the file gives it finds the run
     assert verdicts(reports)[BATCHNORM_SAYS].verdict == C.HOLDS
-    assert verdict.numbers.startswith("test accuracy after epoch 20: SimpleCNN with batch norm 0.7 vs SimpleCNN 0.62")
+    assert verdict.numbers.startswith("test accuracy, mean over epochs 11-20: SimpleCNN with batch norm 0.7 vs "
+                                      "SimpleCNN 0.6155")
     assert "report 000's recipe with ablation with-batchnorm (recipe: none), epochs 20 (recipe: 100) (reports/000/" \
            "variants/part5/any-name/simple)" in verdict.source
     with_batchnorm(recipe_changes={"epochs": changes["epochs"]})  # another change's run is not the variant's
     assert claim().verdict == C.NOT_MEASURED and "has not run" in claim().numbers
-    with_batchnorm(history=[{"epoch": e, "test_acc": 0.7} for e in range(1, 11)])  # no epoch 20 to compare at
+    with_batchnorm(history=[{"epoch": e, "test_acc": 0.7} for e in range(1, 16)])  # no epochs 16-20 to compare
     assert claim().numbers == "not measured: part5/simple@simple-with-batchnorm recorded no test accuracy after " \
-                              "epoch 20 (it recorded it after 10 epochs, from 1 to 10)"
+                              "epoch 16 (it recorded it after 15 epochs, from 1 to 15)"
 
 
 def test_a_variant_reference_names_a_declared_variant_of_the_reports_recipe(tmp_path):
@@ -652,6 +653,8 @@ def test_a_variant_reference_names_a_declared_variant_of_the_reports_recipe(tmp_
     ablation = '[[part4.claims]]\nkind = "ablation"\nsection = "4.8"\nsays = "x"\nremoves = "no-dropout"\n'
     with pytest.raises(UserError, match=r"part4.claims\[0\]: an ablation claim reads make ablation's runs"):
         check_report(load_report(write_file(tmp_path, text + "\n" + ablation)))
+    with pytest.raises(UserError, match=r"part4.claims\[0\].window: the number of epochs, ending at `epoch`"):
+        load_report(write_file(tmp_path, "[[part4.claims]]\n" + CLAIM + "epoch = 3\nwindow = 4\n"))
     epoch = CLAIM.replace('"accuracy"', '"macro_f1"') + "epoch = 3\n"
     with pytest.raises(UserError, match=r"part4.claims\[0\].epoch: compares the runs' curves after that epoch, so "
                                         r"the metric is one of accuracy, final_train_loss, final_test_loss"):

@@ -901,18 +901,23 @@ def _judge_ablation(claim: Claim, book: RunBook) -> tuple[str, str, str]:
 EPOCH_CURVES = {"accuracy": "test_acc", "final_train_loss": "train_loss", "final_test_loss": "test_loss"}
 
 
-def at_epoch(view: RunView, curve: str, epoch: int) -> float:
-    """The value of ``view``'s ``curve`` after ``epoch``."""
+def at_epoch(view: RunView, curve: str, epoch: int, window: int = 1) -> float:
+    """The value of ``view``'s ``curve`` after ``epoch``; with ``window`` > 1, its mean over the ``window`` epochs
+    that end there (one epoch's value of a noisy curve says less than their mean)."""
     points = dict(view.curve(curve))
-    if epoch not in points:
-        raise Unmeasured(f"not measured: {view.ref.text} recorded no {CURVES[curve]} after epoch {epoch} (it "
+    missing = [e for e in range(epoch - window + 1, epoch + 1) if e not in points]
+    if missing:
+        raise Unmeasured(f"not measured: {view.ref.text} recorded no {CURVES[curve]} after epoch {missing[0]} (it "
                          f"recorded it after {len(points)} epochs, from {min(points)} to {max(points)})")
-    return float(points[epoch])
+    return float(np.mean([points[e] for e in range(epoch - window + 1, epoch + 1)]))
 
 
 def _check_beats(fields_: dict) -> tuple[str, str] | None:
     if fields_["epoch"] is not None and parse_metric(fields_["metric"])[0] not in EPOCH_CURVES:
         return "epoch", f"compares the runs' curves after that epoch, so the metric is one of {', '.join(EPOCH_CURVES)}"
+    if fields_["window"] < 1 or (fields_["window"] > 1 and (fields_["epoch"] or 0) < fields_["window"]):
+        return "window", "the number of epochs, ending at `epoch`, whose mean is compared: at least 1, and with " \
+                         "`epoch` at least as large"
     return None
 
 
@@ -925,8 +930,9 @@ def _judge_beats(claim: Claim, book: RunBook) -> tuple[str, str, str]:
         value_a, value_b, what = a.measure(f["metric"]), b.measure(f["metric"]), metric_words(f["metric"])
     else:  # like with like: runs of different lengths, compared where both were
         curve = EPOCH_CURVES[parse_metric(f["metric"])[0]]
-        value_a, value_b = at_epoch(a, curve, f["epoch"]), at_epoch(b, curve, f["epoch"])
-        what = f"{CURVES[curve]} after epoch {f['epoch']}"
+        value_a, value_b = at_epoch(a, curve, f["epoch"], f["window"]), at_epoch(b, curve, f["epoch"], f["window"])
+        what = f"{CURVES[curve]} after epoch {f['epoch']}" if f["window"] == 1 else \
+            f"{CURVES[curve]}, mean over epochs {f['epoch'] - f['window'] + 1}-{f['epoch']}"
     verdict, words = compare(name_a, value_a, name_b, value_b, f["tolerance"],
                              relative=f["relative"], lower_is_better=f["lower_is_better"],
                              fmt=(lambda value: _shown(f["metric"], value)) if shares else None)
@@ -1129,11 +1135,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
          {"run": "run", "metric": "metric", "value": "number"},
          {"tolerance": ("number", 0.01), "relative": ("bool", False)}, _judge_figure),
     Kind("beats", "run `a` beats run `b` on `metric` (lower wins with `lower_is_better`), at their reported epochs "
-                  "or, with `epoch`, on their curves after that epoch; a difference within `tolerance` is too close "
-                  "to call",
+                  "or, with `epoch`, on their curves after that epoch (the mean over the `window` epochs ending "
+                  "there); a difference within `tolerance` is too close to call",
          _PAIR | {"metric": "metric"},
          {"tolerance": ("number", 0.01), "relative": ("bool", False), "lower_is_better": ("bool", False),
-          "epoch": ("int", None), **_LABELS},
+          "epoch": ("int", None), "window": ("int", 1), **_LABELS},
          _judge_beats, ("a", "b"), _check_beats),
     Kind("chance", "the run ends at chance: test accuracy within `accuracy_within` of 1/`classes` and final training "
                    "loss within `loss_within` of ln(`classes`)",
