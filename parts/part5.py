@@ -113,8 +113,7 @@ def main(args: argparse.Namespace) -> int:
         return code
     args.recipe = resolve_recipe(args, pick_device(args.device))
     _, recipe = chosen_recipe(args, PART, RECIPES, REPORT_BASE)
-    variant = with_variant(args, PART, recipe)
-    configs = configs_for(args, recipe, variant if variant is not recipe else None)
+    configs = configs_for(args, recipe, with_variant(args, PART, recipe) if args.variant else None)
     run = run_options(args, PART, config=configs, recipe_config={m: recipe[m] for m in configs})
     code = run_cnn_part(configs, run, device_name=args.device, recipe_note=report_notes(args, PART))
     return finish_run(PART, run, code)

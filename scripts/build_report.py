@@ -399,8 +399,9 @@ def build_markdown(reports: Path, verdicts: dict | None = None,
         if part == "part5" and part5_run_rows(reports, others):
             lines += ["### Part 5 runs: recipes are compared on validation accuracy", "",
                       part5_runs_markdown(reports, others), ""]
-        if part == "part5" and (reports / "part5" / ABLATION / "ablation.md").is_file():
-            table = (reports / "part5" / ABLATION / "ablation.md").read_text().split("\n\n")[1]
+        ablation_page = reports / "part5" / ABLATION / "ablation.md"
+        if part == "part5" and ablation_page.is_file():
+            table = ablation_page.read_text().split("\n\n")[1]
             lines += ["### Ablation: ImprovedCNN without one of its changes (`make ablation`)", "", table, ""]
     for report_id, records in reruns.items():
         if not any(records.values()):

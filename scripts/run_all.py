@@ -80,9 +80,10 @@ def check_report(report: Report) -> dict[str, object]:
         elif table.variants:
             raise UserError(f"{report.shown}: {part}.variants: a variant changes the part's recipe, and the file gives "
                             f"no [{part}.recipe]; add one")
-    for part, variants in variant_configs(report, configs).items():  # every variant's settings checked
+    variants = variant_configs(report, configs)  # every variant's settings checked
+    for part, named_configs in variants.items():
         seen = {}
-        for name, config in variants.items():
+        for name, config in named_configs.items():
             where = f"{report.shown}: {part}.variants.{name}"
             if config == configs[part]:
                 raise UserError(f"{where}: its settings are the recipe's own (it would be the recipe's run); a "
@@ -91,7 +92,6 @@ def check_report(report: Report) -> dict[str, object]:
             if twin:
                 raise UserError(f"{where}: the same run as {part}.variants.{twin}; drop one")
             seen[name] = config
-    variants = variant_configs(report, configs)
     for claim in report.claims:
         if claim.not_compared:  # in the file for completeness; nothing is run for it
             continue

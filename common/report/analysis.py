@@ -33,6 +33,7 @@ from common.report.claims import (
     judge,
     points,
     read_ablation,
+    why_not_compared,
     why_not_judged,
 )
 from common.report.report_file import Report, available_reports, load_report, report_id_of
@@ -214,10 +215,7 @@ def ablation_statements(records: dict[str, dict]) -> list[str]:
     what the recipe chooses on, with test beside it)."""
     if "none" not in records:
         return []
-    recipe = records["none"].get("recipe")
-    records = {variant: r for variant, r in records.items() if r.get("status") == "complete"
-               and r.get("recipe") == recipe and isinstance(r.get("recipe_changes"), dict)
-               and set(r["recipe_changes"]) <= {"ablation"}}  # each exactly the recipe but for its ablation
+    records = {variant: r for variant, r in records.items() if not why_not_compared(r, variant, records["none"])}
     if "none" not in records or len(records) < 2:
         return []
     full = records["none"]

@@ -413,6 +413,10 @@ class RunBook:
         return cls(reports, report.id, {part: table.recipe for part, table in report.parts.items()}, report.title,
                    recipes, {part: table.variants for part, table in report.parts.items() if table.variants})
 
+    def shown(self, path: Path) -> Path:
+        """``path`` as verdicts show it: from the project's root (reports/...) where it lies under it."""
+        return path.relative_to(self.reports.parent) if path.is_relative_to(self.reports.parent) else path
+
     def root(self, ref: RunRef) -> Path:
         return self.reports if ref.recipe == TUNED else self.reports / str(self.report_id)
 
@@ -435,7 +439,7 @@ class RunBook:
             return self.variant_view(ref)
         root, recipe = self.root(ref), self.recipe(ref)
         folder = root / ref.part
-        shown = folder.relative_to(self.reports.parent) if folder.is_relative_to(self.reports.parent) else folder
+        shown = self.shown(folder)
         label = (f"this suite's {TUNED} recipe ({shown})" if ref.recipe == TUNED else
                  f"{self.title}'s recipe rerun ({shown})")
         if ref.name and not ref.group and (folder / ref.name / "metrics.json").is_file():  # a model's own folder
@@ -490,13 +494,13 @@ class RunBook:
                 if ref.name not in base:
                     return RunView(ref, label, f"not measured: {what} names no model of {ref.part} ({', '.join(base)})")
                 base, config = base[ref.name], config[ref.name]
-            expected = _as_saved(recipe_changes(base, config))
+            expected = {key: change["run"] for key, change in recipe_changes(base, config).items()}
         elif table is not None:
             in_folder = bool(ref.name) and any(folder.glob(f"*/{ref.name}/metrics.json"))
             settings = {k: v for k, v in table.items() if k != "why" and not (in_folder and isinstance(v, dict))}
             if in_folder and isinstance(table.get(ref.name), dict):
                 settings.update(table[ref.name])
-            expected = {key: {"run": value} for key, value in _flat(_as_saved(settings)).items()}
+            expected = _flat(settings)
         else:
             return RunView(ref, label, f"not measured: {self.title} declares no variant {ref.variant!r} of "
                                        f"{ref.part}")
@@ -508,12 +512,9 @@ class RunBook:
             record = self.read(path)
             changes = (record or {}).get("recipe_changes")
             if not record or record.get("recipe") != recipe or not isinstance(changes, dict) or \
-                    _as_saved({k: {"run": v.get("run")} if config is None else v for k, v in changes.items()}) != \
-                    expected:
+                    {key: change.get("run") for key, change in changes.items()} != expected:
                 continue
-            shown = path.parent.relative_to(self.reports.parent) if path.is_relative_to(self.reports.parent) \
-                else path.parent
-            label = f"{self.title}'s recipe with {changes_text(changes)} ({shown})"
+            label = f"{self.title}'s recipe with {changes_text(changes)} ({self.shown(path.parent)})"
             why = why_not_judged({**record, "recipe_changes": {}}, what, recipe)
             stale = [] if why or config is None else changed_settings(record.get("config") or {}, config)
             if stale:
@@ -589,12 +590,6 @@ class RunBook:
             return (f"not measured: {what} ran an earlier version of {recipe}'s recipe ({'; '.join(stale)}); run "
                     f"it again: {how} ({how_long})")
         return ""
-
-
-def _as_saved(value):
-    """A record's JSON form of ``value`` (tuples as lists), so that settings compare equal across a save."""
-    import json
-    return json.loads(json.dumps(value))
 
 
 def changed_settings(saved: dict, config, ignore: tuple[str, ...] = ()) -> list[str]:
@@ -863,29 +858,38 @@ def read_ablation(folder: Path) -> dict[str, dict]:
 
 
 
+def why_not_compared(record: dict, variant: str, full: dict) -> str:
+    """Why make ablation's run of ``variant`` cannot be set beside ImprovedCNN as it is (``full``, the "none"
+    run); '' when it can: complete, of the full model's recipe, and with its config but for the ablation."""
+    changes = record.get("recipe_changes")
+    if isinstance(changes, dict):  # the ablation itself is the one change the comparison is about
+        changes = {k: v for k, v in changes.items() if k != "ablation"}
+    why = why_not_judged({**record, "recipe_changes": changes}, f"ablation's {variant}", full.get("recipe"))
+    if why:
+        return why + " (make ablation continues it)"
+    settings = _flat(full.get("config") or {})
+    differ = [key for key, value in _flat(record.get("config") or {}).items()
+              if key != "ablation" and settings.get(key) != value]
+    if differ:  # e.g. the recipe changed between two make ablation runs
+        return (f"not measured: the ablation's {variant} run and its full model's differ in more than the ablation "
+                f"({', '.join(differ)}); run make ablation ARGS=--force")
+    return ""
+
+
 def _judge_ablation(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     """Removing `removes` from ImprovedCNN costs accuracy, in `make ablation`'s runs of one recipe."""
     f = claim.fields
     folder = book.reports / claim.part / ABLATION
-    shown = folder.relative_to(book.reports.parent) if folder.is_relative_to(book.reports.parent) else folder
+    shown = book.shown(folder)
     records = read_ablation(folder)
     missing = [v for v in ("none", f["removes"]) if v not in records]
     if missing:
         raise Unmeasured(f"not measured: make ablation has not run its variant {missing[0]!r} "
                          f"({ABLATION_CHANGES[missing[0]]}; {shown}/{missing[0]}/)")
     full, removed = records["none"], records[f["removes"]]
-    for variant, record in (("none", full), (f["removes"], removed)):
-        changes = record.get("recipe_changes")
-        if isinstance(changes, dict):  # the ablation itself is the one change the comparison is about
-            changes = {k: v for k, v in changes.items() if k != "ablation"}
-        why = why_not_judged({**record, "recipe_changes": changes}, f"ablation's {variant}", full.get("recipe"))
-        if why:
-            raise Unmeasured(why + " (make ablation continues it)")
-    differ = [key for key, value in _flat(removed.get("config") or {}).items()
-              if key != "ablation" and _flat(full.get("config") or {}).get(key) != value]
-    if differ:  # e.g. the recipe changed between two make ablation runs
-        raise Unmeasured(f"not measured: the ablation's {f['removes']} run and its full model's differ in more than "
-                         f"the ablation ({', '.join(differ)}); run make ablation ARGS=--force")
+    why = why_not_compared(full, "none", full) or why_not_compared(removed, f["removes"], full)
+    if why:
+        raise Unmeasured(why)
     key = "validation" if "validation" in full and "validation" in removed else "test"
     verdict, words = compare("ImprovedCNN", full[key]["accuracy"], ABLATION_CHANGES[f["removes"]],
                              removed[key]["accuracy"], f["tolerance"])
