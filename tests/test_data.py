@@ -161,6 +161,10 @@ def test_changed_source_rebuilds_the_cache(tmp_path, arrays):
     helpers.write_batches_folder(tmp_path, changed)
     os.utime(source / "test_batch", ns=(1, 1))  # a different mtime, whatever the clock's resolution
     assert_same(D.load_cifar10(source, progress=False), changed)
+    # The first conversion can never be read again: it is removed, lock file and all, not left to fill the disk.
+    cache_folder = tmp_path / "data" / "cache"
+    assert [p.name for p in cache_folder.glob("*.npz")] == [f"cifar10-{D.source_key(source)}.npz"]
+    assert [p.stem for p in cache_folder.glob("*.lock")] == [f"cifar10-{D.source_key(source)}"]
 
 
 def test_fingerprint_is_of_the_images_not_of_where_they_lie(tmp_path, arrays):

@@ -13,7 +13,7 @@ admits only the numpy array reconstruction the format needs, so a data file can 
 The first load converts the source into ``<data dir>/cache/cifar10-<source key>.npz`` (uint8,
 uncompressed, checksummed); later loads read that in well under a second. The source key covers the
 source's path, sizes and modification times, so a changed (or copied, touched, remounted) source is
-converted again. The data set's fingerprint, which runs record and resumes check, is a hash of the
+converted again, and its earlier cache removed. The data set's fingerprint, which runs record and resumes check, is a hash of the
 decoded images and labels themselves: the same images give the same fingerprint wherever they were
 read from, so a remounted copy of the data never makes a checkpoint look like another data set's.
 """
@@ -265,7 +265,30 @@ def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool)
         dataset = read_source(path, progress=progress)
         dataset = replace(dataset, fingerprint=content_fingerprint(dataset))
         write_cache(cache_path, dataset, key)
+    _remove_superseded_caches(cache_path)
     return dataset
+
+
+def _remove_superseded_caches(cache_path: Path) -> list[Path]:
+    """Delete the other caches of the source ``cache_path`` was converted from (the same path, an older size or
+    modification time), with their lock files, and return them. Nothing can read them again: a load of that path
+    asks for its new key, and ``newest_usable_cache`` skips them as stale. Without this a source that is copied
+    afresh now and then (a remounted share, a re-downloaded file) leaves 185 MB behind each time."""
+    meta = _read_meta(cache_path)
+    if meta is None:
+        return []
+    removed = []
+    for other in sorted(cache_path.parent.glob("cifar10-*.npz")):
+        other_meta = _read_meta(other) if other != cache_path else None
+        if other_meta is None or other_meta.get("source") != meta.get("source"):
+            continue  # another source's (or unreadable: not ours to judge)
+        with contextlib.suppress(OSError):  # a reader holding it open keeps its copy until it closes it
+            size = other.stat().st_size
+            other.unlink()
+            other.with_suffix(".lock").unlink(missing_ok=True)
+            removed.append(other)
+            log.info("removed %s (%.0f MB), an earlier conversion of %s", other, size / 1e6, meta.get("source"))
+    return removed
 
 
 # ----------------------------------------------------------------------------- download
