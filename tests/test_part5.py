@@ -367,7 +367,7 @@ def test_train_interrupt_resume_and_eval(learnable_folder, tmp_path, monkeypatch
 
 def test_a_run_cut_short_never_replaces_a_complete_one(learnable_folder, tmp_path, monkeypatch):
     out, parser = tmp_path / "p5", part5.build_parser()
-    argv = ["--data", str(learnable_folder), "--out", str(out), "--no-figures", *TINY_CNN]
+    argv = ["--data", str(learnable_folder), "--out", str(out), "--no-figures", "--train-subset", "128", *TINY_CNN]
     assert part5.main(parser.parse_args([*argv, "--epochs", "1"])) == 0
     names = ("metrics.json", "summary.md", "improved/metrics.json", "improved/predictions.npz",
              "improved/improved_cnn.pt")  # its figures and make part5-eval read the checkpoint
