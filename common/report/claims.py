@@ -837,6 +837,7 @@ def _pair_names(fields_: dict, a: RunView, b: RunView) -> tuple[str, str]:
 
 ABLATION = "ablation"  # make ablation's folder inside its part's: reports/part5/ablation/<variant>/
 ABLATION_TOLERANCE = 0.01  # ablation: a change in accuracy within one percentage point is too close to call
+OVERFIT_RISE = 0.05  # ablation with `overfitting`: a held-out loss ending 5 % above its lowest is a run that overfits
 ABLATION_CHANGES = {"none": "ImprovedCNN as it is", "no-batchnorm": "without batch normalization",
                     "no-dropout": "without dropout", "no-third-block": "without the third convolution block"}
 
@@ -898,7 +899,27 @@ def _judge_ablation(claim: Claim, book: RunBook) -> tuple[str, str, str]:
                f"{removed['parameters']:,} parameters against {full['parameters']:,}")
     recipe = full.get("recipe") or "?"
     recipe = f"{recipe}'s recipe" if recipe.startswith("report ") else f"this suite's {recipe} recipe"
+    if f["overfitting"]:
+        rise = _overfitting(full, "val_loss" if key == "validation" else "test_loss")
+        if not rise.startswith("overfits"):
+            raise Unmeasured(f"not measured: the claim is about overfitting, and ImprovedCNN as it is does not "
+                             f"overfit in {recipe}: {rise}, so these runs cannot show what the change does against "
+                             f"it (measured in passing, {numbers})")
+        numbers += f"; ImprovedCNN as it is {rise}"
     return verdict, numbers, f"{recipe}, one change removed (make ablation: {shown})"
+
+
+def _overfitting(record: dict, curve: str) -> str:
+    """Whether a run overfits, in words: its held-out loss ``curve`` ends more than OVERFIT_RISE above its lowest
+    ("overfits: ..."), or not, with the numbers that say so."""
+    points = [(h["epoch"], h[curve]) for h in record.get("history", []) if h.get(curve) is not None]
+    if not points:
+        return f"its history has no {curve} curve"
+    low_epoch, low = min(points, key=lambda point: point[1])
+    last_epoch, last = points[-1]
+    said = (f"its {curve} is lowest at epoch {low_epoch} of {last_epoch} ({low:.3f}) and ends at {last:.3f}, "
+            f"{last / low - 1:+.0%} (a run overfits above {OVERFIT_RISE:+.0%})")
+    return f"overfits: {said}" if last > low * (1 + OVERFIT_RISE) else said
 
 
 # The metrics a claim may compare after a given epoch, and the history curve each is read from then.
@@ -1179,8 +1200,11 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
     Kind("ablation", f"ImprovedCNN without `removes` ({', '.join(v for v in ABLATION_CHANGES if v != 'none')}) "
                      "is less accurate than ImprovedCNN as it is, in make ablation's runs (one recipe, the one change "
                      "apart; validation accuracy where they have a validation split); a difference within "
-                     "`tolerance` is too close to call",
-         {"removes": "ablation"}, {"tolerance": ("number", ABLATION_TOLERANCE)}, _judge_ablation, ()),
+                     "`tolerance` is too close to call. With `overfitting` (a claim about overfitting) it is judged "
+                     f"only where ImprovedCNN as it is overfits in those runs: its held-out loss ends over "
+                     f"{OVERFIT_RISE:.0%} above its lowest",
+         {"removes": "ablation"}, {"tolerance": ("number", ABLATION_TOLERANCE), "overfitting": ("bool", False)},
+         _judge_ablation, ()),
     Kind("time_ratio", "run `a`'s training time over run `b`'s is within `tolerance` (relative) of `ratio`",
          _PAIR | {"ratio": "number"}, {"tolerance": ("number", 0.5)}, _judge_time_ratio, ("a", "b")),
 )}
