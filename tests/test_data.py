@@ -167,6 +167,22 @@ def test_changed_source_rebuilds_the_cache(tmp_path, arrays):
     assert [p.stem for p in cache_folder.glob("*.lock")] == [f"cifar10-{D.source_key(source)}"]
 
 
+def test_a_conversion_that_finishes_last_under_an_old_key_never_removes_the_current_cache(tmp_path, arrays):
+    source = helpers.write_batches_folder(tmp_path / "a", arrays)
+    other = helpers.write_batches_folder(tmp_path / "b", arrays)  # another source's cache is never touched
+    D.load_cifar10(source, progress=False), D.load_cifar10(other, progress=False)
+    cache_folder = tmp_path / "data" / "cache"
+    first = cache_folder / f"cifar10-{D.source_key(source)}.npz"
+    first_bytes = first.read_bytes()
+    os.utime(source / "test_batch", ns=(1, 1))
+    D.load_cifar10(source, progress=False)
+    current = cache_folder / f"cifar10-{D.source_key(source)}.npz"
+    first.write_bytes(first_bytes)  # a slow conversion begun before the change ends now
+    assert D._remove_superseded_caches(first) == [first]  # it removes itself, stale, and nothing else
+    assert sorted(p.name for p in cache_folder.glob("*.npz")) == sorted(
+        [current.name, f"cifar10-{D.source_key(other)}.npz"])
+
+
 def test_fingerprint_is_of_the_images_not_of_where_they_lie(tmp_path, arrays):
     # A remounted, copied or touched source is converted again, but runs and checkpoints made on it
     # must still recognise it as the same data (a resume that restarts from scratch loses hours).

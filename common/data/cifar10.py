@@ -270,24 +270,31 @@ def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool)
 
 
 def _remove_superseded_caches(cache_path: Path) -> list[Path]:
-    """Delete the other caches of the source ``cache_path`` was converted from (the same path, an older size or
-    modification time), with their lock files, and return them. Nothing can read them again: a load of that path
-    asks for its new key, and ``newest_usable_cache`` skips them as stale. Without this a source that is copied
-    afresh now and then (a remounted share, a re-downloaded file) leaves 185 MB behind each time."""
+    """Delete the stale caches of the source ``cache_path`` was converted from, with their lock files, and return
+    them: those of the same path whose key no longer matches the source as it is now (an older size or modification
+    time). Nothing can read them again: a load of that path asks for its current key, and ``newest_usable_cache``
+    skips them as stale. Without this a source that is copied afresh now and then (a remounted share, a
+    re-downloaded file) leaves 185 MB behind each time."""
     meta = _read_meta(cache_path)
-    if meta is None:
+    source = Path(meta.get("source") or "") if meta else None
+    if source is None or not source.exists():
         return []
+    current_key = source_key(source)  # now, not cache_path's: a conversion that raced a change never deletes the newer
     removed = []
     for other in sorted(cache_path.parent.glob("cifar10-*.npz")):
-        other_meta = _read_meta(other) if other != cache_path else None
-        if other_meta is None or other_meta.get("source") != meta.get("source"):
-            continue  # another source's (or unreadable: not ours to judge)
-        with contextlib.suppress(OSError):  # a reader holding it open keeps its copy until it closes it
+        other_meta = _read_meta(other)
+        if other_meta is None or other_meta.get("source") != meta.get("source") or \
+                other_meta.get("source_key") == current_key:
+            continue  # another source's, the current one, or unreadable: not ours to judge
+        try:  # a reader holding it open keeps its copy until it closes it
             size = other.stat().st_size
             other.unlink()
+        except OSError:
+            continue
+        with contextlib.suppress(OSError):  # held open elsewhere (Windows): an empty lock file is harmless
             other.with_suffix(".lock").unlink(missing_ok=True)
-            removed.append(other)
-            log.info("removed %s (%.0f MB), an earlier conversion of %s", other, size / 1e6, meta.get("source"))
+        removed.append(other)
+        log.info("removed %s (%.0f MB), an earlier conversion of %s", other, size / 1e6, source)
     return removed
 
 
@@ -432,9 +439,11 @@ def read_cache(cache_path: Path, expected_source_key: str | None = None) -> Cifa
 
 def newest_usable_cache(data_dir: Path) -> Path | None:
     """The newest cache whose recorded source still matches (or no longer exists)."""
-    caches = sorted((data_dir / "cache").glob("cifar10-*.npz"), key=lambda p: p.stat().st_mtime,
-                    reverse=True)
-    for cache in caches:
+    dated = []
+    for cache in (data_dir / "cache").glob("cifar10-*.npz"):
+        with contextlib.suppress(OSError):  # removed meanwhile as stale by another process's conversion
+            dated.append((cache.stat().st_mtime, cache))
+    for _, cache in sorted(dated, reverse=True):
         meta = _read_meta(cache)
         if meta is None or meta.get("version") != CACHE_FORMAT_VERSION:
             continue
