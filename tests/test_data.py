@@ -178,7 +178,8 @@ def test_a_conversion_that_finishes_last_under_an_old_key_never_removes_the_curr
     D.load_cifar10(source, progress=False)
     current = cache_folder / f"cifar10-{D.source_key(source)}.npz"
     first.write_bytes(first_bytes)  # a slow conversion begun before the change ends now
-    assert D._remove_superseded_caches(first) == [first]  # it removes itself, stale, and nothing else
+    # it removes itself, stale, and nothing else
+    assert D._remove_superseded_caches(cache_folder, source.resolve()) == [first]
     assert sorted(p.name for p in cache_folder.glob("*.npz")) == sorted(
         [current.name, f"cifar10-{D.source_key(other)}.npz"])
 

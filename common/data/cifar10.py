@@ -265,25 +265,23 @@ def _load_through_cache(path: Path, data_dir: Path, *, md5: str, progress: bool)
         dataset = read_source(path, progress=progress)
         dataset = replace(dataset, fingerprint=content_fingerprint(dataset))
         write_cache(cache_path, dataset, key)
-    _remove_superseded_caches(cache_path)
+    _remove_superseded_caches(cache_path.parent, path.resolve())
     return dataset
 
 
-def _remove_superseded_caches(cache_path: Path) -> list[Path]:
-    """Delete the stale caches of the source ``cache_path`` was converted from, with their lock files, and return
-    them: those of the same path whose key no longer matches the source as it is now (an older size or modification
-    time). Nothing can read them again: a load of that path asks for its current key, and ``newest_usable_cache``
+def _remove_superseded_caches(cache_folder: Path, source: Path) -> list[Path]:
+    """Delete the stale caches of ``source`` (a resolved path, as caches record it) in ``cache_folder``, with their
+    lock files, and return them: those whose key no longer matches the source as it is now (an older size or
+    modification time). Nothing can read them again: a load of that path asks for its current key, and ``newest_usable_cache``
     skips them as stale. Without this a source that is copied afresh now and then (a remounted share, a
     re-downloaded file) leaves 185 MB behind each time."""
-    meta = _read_meta(cache_path)
-    source = Path(meta.get("source") or "") if meta else None
-    if source is None or not source.exists():
+    if not source.exists():
         return []
-    current_key = source_key(source)  # now, not cache_path's: a conversion that raced a change never deletes the newer
+    current_key = source_key(source)  # now, not the caller's: a conversion that raced a change never deletes the newer
     removed = []
-    for other in sorted(cache_path.parent.glob("cifar10-*.npz")):
+    for other in sorted(cache_folder.glob("cifar10-*.npz")):
         other_meta = _read_meta(other)
-        if other_meta is None or other_meta.get("source") != meta.get("source") or \
+        if other_meta is None or other_meta.get("source") != str(source) or \
                 other_meta.get("source_key") == current_key:
             continue  # another source's, the current one, or unreadable: not ours to judge
         try:  # a reader holding it open keeps its copy until it closes it

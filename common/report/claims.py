@@ -329,11 +329,20 @@ class RunView:
         return None if value is None or (key == "parameters" and not value) else float(value)
 
     def curve(self, name: str) -> list[tuple[int, float]]:
-        points = [(h["epoch"], h[name]) for h in self.history
-                  if isinstance(h.get(name), (int, float)) and math.isfinite(h[name])]
+        points = curve_points(self.history, name)
         if not points:
             raise Unmeasured(f"not measured: {self.ref.text} recorded no {CURVES[name]} curve")
         return points
+
+
+def curve_points(history: list[dict], name: str) -> list[tuple[int, float]]:
+    """(epoch, value) of the history curve ``name``, for the epochs that recorded a finite value."""
+    return [(h["epoch"], h[name]) for h in history if isinstance(h.get(name), (int, float)) and math.isfinite(h[name])]
+
+
+def lowest_and_last(points: list[tuple[int, float]]) -> tuple[tuple[int, float], tuple[int, float]]:
+    """A curve's lowest point and its last, each (epoch, value): whether and how far a loss turned."""
+    return min(points, key=lambda point: point[1]), points[-1]
 
 
 def _record_value(record: dict, name: str, args: tuple[str, ...], ref: str) -> float:
@@ -919,11 +928,10 @@ def _judge_ablation(claim: Claim, book: RunBook) -> tuple[str, str, str]:
 def _loss_rise(record: dict, curve: str) -> tuple[bool, str] | None:
     """Whether a run overfits: its held-out loss ``curve`` ends more than OVERFIT_RISE above its lowest; with the
     numbers that say so, in words. None without that curve."""
-    points = [(h["epoch"], h[curve]) for h in record.get("history", []) if h.get(curve) is not None]
+    points = curve_points(record.get("history", []), curve)
     if not points:
         return None
-    low_epoch, low = min(points, key=lambda point: point[1])
-    last_epoch, last = points[-1]
+    (low_epoch, low), (last_epoch, last) = lowest_and_last(points)
     return last > low * (1 + OVERFIT_RISE), (f"lowest at epoch {low_epoch} of {last_epoch} ({low:.3f}), ends at "
                                               f"{last:.3f} ({last / low - 1:+.1%})")
 
@@ -1011,9 +1019,7 @@ def _judge_peak(claim: Claim, book: RunBook) -> tuple[str, str, str]:
 def _judge_turns(claim: Claim, book: RunBook) -> tuple[str, str, str]:
     f = claim.fields
     (view,) = _views(claim, book, "run")
-    points_ = view.curve(f["curve"])
-    low_epoch, low = min(points_, key=lambda p: p[1])
-    last_epoch, last = points_[-1]
+    (low_epoch, low), (last_epoch, last) = lowest_and_last(view.curve(f["curve"]))
     turned = low_epoch <= f["by_epoch"] and last >= f["rise"] * low
     return (HOLDS if turned else FAILS), (
         f"{CURVES[f['curve']]} lowest ({low:.3f}) in epoch {low_epoch}, {last:.3f} after epoch {last_epoch}: "
